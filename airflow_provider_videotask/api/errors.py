@@ -1,0 +1,133 @@
+"""The error family every layer raises, and the rule that turns an HTTP answer into one of them."""
+
+from __future__ import annotations
+
+# Vendor error codes that mean the credentials are wrong (Hailuo; HiDream publishes no table).
+AUTH_CODES = frozenset({"invalid_token", "token_expired", "no_token", "token_mismatched", "disabled"})
+QUOTA_CODES = frozenset({"used_up"})
+# 408 and 409 are what Ace Data Cloud answers while a backend is busy; both are worth another try.
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+
+class VideoTaskError(Exception):
+    """Base of every error this provider raises."""
+
+
+class VideoTaskValidationError(VideoTaskError, ValueError):
+    """An argument is wrong before anything was sent; the message names the field and the fix."""
+
+
+class VideoTaskApiError(VideoTaskError):
+    """A vendor call failed.
+
+    Carries what support needs (HTTP status, vendor code and message, the vendor's trace or request id)
+    and whether another try may succeed. The message never contains the API token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str,
+        status_code: int | None = None,
+        vendor_code: str | None = None,
+        vendor_message: str | None = None,
+        trace_id: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.vendor = vendor
+        self.status_code = status_code
+        self.vendor_code = vendor_code
+        self.vendor_message = vendor_message
+        self.trace_id = trace_id
+        self.retryable = retryable
+        self.retry_after = retry_after
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        details = []
+        if self.status_code is not None:
+            details.append(f"HTTP {self.status_code}")
+        if self.vendor_code is not None:
+            details.append(f"code {self.vendor_code}")
+        if self.trace_id:
+            details.append(f"trace id {self.trace_id}")
+        text = f"{self.vendor}: {self.message}"
+        if self.vendor_message and self.vendor_message not in self.message:
+            text += f": {self.vendor_message}"
+        return f"{text} ({', '.join(details)})" if details else text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments do not survive the default pickling (Airflow pickles some errors).
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[VideoTaskApiError], state: dict[str, object]) -> VideoTaskApiError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error._render())
+    return error
+
+
+class VideoTaskAuthError(VideoTaskApiError):
+    """The vendor refused the credentials: the connection's API token is wrong, expired or disabled."""
+
+
+class VideoTaskQuotaError(VideoTaskApiError):
+    """The account's balance or quota is used up."""
+
+
+class VideoTaskRateLimitError(VideoTaskApiError):
+    """The vendor asked us to slow down (HTTP 429)."""
+
+
+class VideoTaskServerError(VideoTaskApiError):
+    """The vendor (or a proxy in front of it) failed on its side; worth another try."""
+
+
+class VideoTaskTransportError(VideoTaskApiError):
+    """No answer: connection refused or dropped, DNS failure, or no answer within the timeout."""
+
+
+class VideoTaskResponseError(VideoTaskApiError):
+    """An answer arrived but could not be read (not JSON, or not the documented shape)."""
+
+
+def error_for_status(
+    *,
+    vendor: str,
+    status_code: int,
+    vendor_code: str | None,
+    vendor_message: str | None,
+    trace_id: str | None,
+    retry_after: float | None = None,
+) -> VideoTaskApiError:
+    """The error for a failed HTTP answer, chosen by status and vendor code."""
+    kind: type[VideoTaskApiError]
+    if vendor_code in QUOTA_CODES:
+        kind, message = (
+            VideoTaskQuotaError,
+            "the account's balance is used up: top it up at the vendor, or check that the connection's "
+            "API token belongs to the account you expect",
+        )
+    elif status_code in (401, 403) or vendor_code in AUTH_CODES:
+        kind, message = VideoTaskAuthError, "the API token was refused: check the connection's API token (password)"
+    elif status_code == 429:
+        kind, message = VideoTaskRateLimitError, "rate limited by the vendor"
+    elif status_code in RETRYABLE_STATUSES or status_code >= 500:
+        kind, message = VideoTaskServerError, "the vendor failed on its side"
+    else:
+        kind, message = VideoTaskApiError, "the vendor refused the request"
+    retryable = kind in (VideoTaskRateLimitError, VideoTaskServerError)
+    return kind(
+        message,
+        vendor=vendor,
+        status_code=status_code,
+        vendor_code=vendor_code,
+        vendor_message=vendor_message,
+        trace_id=trace_id,
+        retryable=retryable,
+        retry_after=retry_after if retryable else None,
+    )

@@ -1,0 +1,73 @@
+"""The provider's vocabulary for a vendor task, shared by both vendors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class TaskState(str, Enum):
+    """Where a vendor task stands, in one vocabulary for every vendor."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.REJECTED)
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (TaskState.FAILED, TaskState.REJECTED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    """One vendor task as the provider sees it.
+
+    ``video_urls`` holds every finished video of the task in sub-task order; ``raw`` keeps the vendor's
+    own document for callers that need a field the provider does not model (it never goes to XCom).
+    """
+
+    task_id: str
+    state: TaskState
+    progress: float | None = None
+    video_urls: tuple[str, ...] = ()
+    error: str | None = None
+    raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def unknown(cls, task_id: str) -> VideoTask:
+        """A task the vendor did not return (not created yet, or not there at all)."""
+        return cls(task_id=task_id, state=TaskState.UNKNOWN)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-safe form used in trigger events and XCom: small, without the raw document."""
+        return {
+            "task_id": self.task_id,
+            "state": self.state.value,
+            "progress": self.progress,
+            "video_urls": list(self.video_urls),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VideoTask:
+        """Rebuild a task from :meth:`to_dict` output (a trigger event, an XCom value)."""
+        progress = data.get("progress")
+        return cls(
+            task_id=str(data["task_id"]),
+            state=TaskState(data["state"]),
+            progress=float(progress) if progress is not None else None,
+            video_urls=tuple(str(url) for url in data.get("video_urls") or ()),
+            error=data.get("error"),
+        )

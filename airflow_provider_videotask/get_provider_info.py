@@ -1,0 +1,48 @@
+"""What Airflow's providers manager learns about this package (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_videotask import __version__
+from airflow_provider_videotask.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+
+_HOOKS = {
+    "hidream": ("HiDream", "airflow_provider_videotask.hooks.hidream.HiDreamHook"),
+    "hailuo": ("Hailuo (Ace Data Cloud)", "airflow_provider_videotask.hooks.hailuo.HailuoHook"),
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-videotask",
+        "name": "Video Task (HiDream, Hailuo)",
+        "description": "Submit, wait for and collect AI video-generation tasks (HiDream, Hailuo on Ace Data Cloud).",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "HiDream",
+                "external-doc-url": "https://www.hidreamai.com",
+                "tags": ["service"],
+            },
+            {
+                "integration-name": "Hailuo",
+                "external-doc-url": "https://platform.acedata.cloud",
+                "tags": ["service"],
+            },
+        ],
+        "hooks": [
+            {"integration-name": "HiDream", "python-modules": ["airflow_provider_videotask.hooks.hidream"]},
+            {"integration-name": "Hailuo", "python-modules": ["airflow_provider_videotask.hooks.hailuo"]},
+        ],
+        "connection-types": [
+            {
+                "connection-type": conn_type,
+                "hook-class-name": hook_class,
+                "hook-name": hook_name,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR[conn_type],
+                "conn-fields": CONN_FIELDS[conn_type],
+            }
+            for conn_type, (hook_name, hook_class) in _HOOKS.items()
+        ],
+    }

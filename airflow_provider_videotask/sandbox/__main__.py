@@ -1,0 +1,55 @@
+"""``python -m airflow_provider_videotask.sandbox``: serve both vendor APIs on one local port."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from airflow_provider_videotask.sandbox.server import FAULT_KINDS, Fault, Sandbox
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_videotask.sandbox",
+        description="A local stand-in for the HiDream and Hailuo video APIs (see the package docstring).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8090, help="port, 0 for any free one (default: %(default)s)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds a task takes (default: %(default)s)")
+    parser.add_argument("--token", help="accept only this bearer token (default: any non-empty token)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:key=value,...]",
+        help=f"inject a fault, e.g. rate_limit:count=3,retry_after=1 (kinds: {', '.join(FAULT_KINDS)})",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    try:
+        faults = [Fault.parse(text) for text in args.fault]
+    except (TypeError, ValueError) as error:
+        parser.error(f"--fault: {error}")
+
+    sandbox = Sandbox(args.host, args.port, duration=args.duration, token=args.token, verbose=args.verbose)
+    for fault in faults:
+        sandbox.state.faults.append(fault)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"videotask sandbox serving HiDream and Hailuo at {sandbox.url} (Ctrl-C to stop)", flush=True)
+    try:
+        sandbox.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
