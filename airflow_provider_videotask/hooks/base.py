@@ -39,6 +39,10 @@ from airflow_provider_videotask.connection_form import (
 )
 from airflow_provider_videotask.hooks.retry import NO_RETRY, RetryPolicy
 
+# Indirection so tests can observe the waits between retries without waiting.
+_sleep = time.sleep
+_asleep = asyncio.sleep
+
 # A task id no vendor will ever have: the connection test asks for it, which costs nothing.
 CONNECTION_TEST_TASK_ID = "airflow-connection-test"
 
@@ -203,7 +207,7 @@ class VideoTaskHook(BaseHook):
                 if delay is None:
                     raise
             retries += 1
-            time.sleep(delay)
+            _sleep(delay)
 
     async def _asend(self, request: ApiRequest, *, retry_policy: RetryPolicy | None = None) -> Any:
         settings = await self.aget_settings()
@@ -217,7 +221,7 @@ class VideoTaskHook(BaseHook):
                 if delay is None:
                     raise
             retries += 1
-            await asyncio.sleep(delay)
+            await _asleep(delay)
 
     def _next_delay(
         self, policy: RetryPolicy, retries: int, request: ApiRequest, error: VideoTaskApiError
@@ -225,7 +229,7 @@ class VideoTaskHook(BaseHook):
         delay = policy.delay_for(retries, error)
         if delay is not None:
             self.log.warning(
-                "%s failed, try %d of %d in %.1fs: %s",
+                "%s failed, retry %d of %d in %.1fs: %s",
                 request.action,
                 retries + 1,
                 policy.max_retries,

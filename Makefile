@@ -1,0 +1,28 @@
+# The two quick-start commands (README): `make demo` and `make test`. Both set everything up themselves.
+AIRFLOW_VERSION ?= 3.3.2
+# The oldest Airflow the provider supports, proven by CI (.ci/run runs the suite on both).
+AIRFLOW_FLOOR := 3.0.6
+VENV = .venv/airflow-$(AIRFLOW_VERSION)
+
+.PHONY: demo test test-all lint sandbox bench
+
+demo:
+	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
+	$(VENV)/bin/python scripts/demo.py
+
+test: lint
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint:
+	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
+	$(VENV)/bin/ruff check airflow_provider_videotask tests example_dags scripts benchmarks
+	$(VENV)/bin/ruff format --check airflow_provider_videotask tests example_dags scripts benchmarks
+	$(VENV)/bin/mypy
+
+test-all:
+	$(MAKE) test AIRFLOW_VERSION=$(AIRFLOW_FLOOR)
+	$(MAKE) test AIRFLOW_VERSION=3.3.2
+
+sandbox:
+	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
+	$(VENV)/bin/python -m airflow_provider_videotask.sandbox --port 8090
