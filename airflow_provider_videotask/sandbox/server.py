@@ -501,7 +501,9 @@ class Sandbox:
         return self.httpd.base_url
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="videotask-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), name="videotask-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -160,20 +160,32 @@ def test_html_error_page_from_a_proxy() -> None:
 def test_submit_request_is_always_async() -> None:
     request = hailuo.submit_request({"prompt": "boat", "async": False, "extra_knob": 1})
     assert (request.method, request.path) == ("POST", "/hailuo/videos")
-    assert request.json == {"action": "generate", "model": "minimax-t2v", "prompt": "boat", "extra_knob": 1, "async": True}
+    assert request.json == {
+        "action": "generate",
+        "model": "minimax-t2v",
+        "prompt": "boat",
+        "extra_knob": 1,
+        "async": True,
+    }
     assert request.paid
 
 
 def test_read_requests() -> None:
     assert hailuo.retrieve_request("a").json == {"id": "a", "action": "retrieve"}
     batch = hailuo.batch_request(["a", "b"])
-    assert (batch.method, batch.path, batch.json) == ("POST", "/hailuo/tasks", {"ids": ["a", "b"], "action": "retrieve_batch"})
+    assert (batch.method, batch.path, batch.json) == (
+        "POST",
+        "/hailuo/tasks",
+        {"ids": ["a", "b"], "action": "retrieve_batch"},
+    )
     assert not batch.paid
 
 
 def test_submit_answer_without_task_id_is_an_error_with_the_vendor_message() -> None:
     with pytest.raises(VideoTaskApiError, match="no channel"):
-        hailuo.parse_submit({"success": False, "error": {"code": "api_error", "message": "no channel"}, "trace_id": "x"})
+        hailuo.parse_submit(
+            {"success": False, "error": {"code": "api_error", "message": "no channel"}, "trace_id": "x"}
+        )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,139 @@
+"""The async HTTP path (triggers) against the real sandbox: same answers, same rules as the sync path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from airflow_provider_videotask.api.models import TaskState
+from airflow_provider_videotask.exceptions import (
+    VideoTaskAuthError,
+    VideoTaskRateLimitError,
+    VideoTaskResponseError,
+    VideoTaskTransportError,
+)
+from airflow_provider_videotask.hooks.hailuo import HailuoHook
+from airflow_provider_videotask.hooks.hidream import HiDreamHook
+from airflow_provider_videotask.hooks.retry import NO_RETRY
+from airflow_provider_videotask.sandbox import Sandbox
+from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
+
+
+async def test_async_and_sync_paths_agree(sandbox_conns: Sandbox) -> None:
+    hidream, hailuo = HiDreamHook(), HailuoHook()
+    ids = [hidream.submit("txt2video", prompt=f"fox {n} [videos=2]") for n in range(3)]
+    hailuo_id = hailuo.submit("boat [fail]")
+    sync_tasks = hidream.get_tasks([*ids, "nope"]) + hailuo.get_tasks([hailuo_id])
+    async_tasks = await hidream.aget_tasks([*ids, "nope"]) + await hailuo.aget_tasks([hailuo_id])
+    await hidream.aclose()
+    await hailuo.aclose()
+    assert async_tasks == sync_tasks
+    assert [t.state for t in async_tasks] == [TaskState.SUCCEEDED] * 3 + [TaskState.UNKNOWN, TaskState.FAILED]
+    assert all(len(t.video_urls) == 2 for t in async_tasks[:3])
+    assert async_tasks[-1].error == "api_error: no channel available for minimax-t2v"
+
+
+async def test_async_batches_at_50_ids_one_request_each(sandbox_conns: Sandbox) -> None:
+    hook = HailuoHook()
+    ids = [f"missing-{n}" for n in range(101)]
+    sandbox_conns.reset_counts()
+    tasks = await hook.aget_tasks(ids + ids[:10])
+    await hook.aclose()
+    assert sandbox_conns.counts()["hailuo_retrieve_batch"] == 3
+    assert sandbox_conns.counts()["ids_queried"] == 101
+    assert [t.task_id for t in tasks] == ids + ids[:10]
+    assert {t.state for t in tasks} == {TaskState.UNKNOWN}
+
+
+async def test_async_reads_retry_and_honour_retry_after(sandbox_conns: Sandbox, sleeps: list[float]) -> None:
+    hook = HiDreamHook()
+    task_id = hook.submit("txt2video", prompt="fox")
+    sandbox_conns.reset_counts()
+    sandbox_conns.add_fault("rate_limit", count=2, retry_after=2, only="reads")
+    sandbox_conns.add_fault("drop", count=1)
+    sandbox_conns.add_fault("malformed", count=1)
+    [task] = await hook.aget_tasks([task_id])
+    await hook.aclose()
+    assert task.state is TaskState.SUCCEEDED
+    assert sandbox_conns.counts()["hidream_batch"] == 5
+    assert sleeps[:2] == [2.0, 2.0]
+    assert len(sleeps) == 4
+
+
+async def test_async_retries_are_bounded(sandbox_conns: Sandbox, sleeps: list[float]) -> None:
+    hook = HailuoHook()
+    sandbox_conns.add_fault("rate_limit", count=-1)
+    with pytest.raises(VideoTaskRateLimitError, match="HTTP 429"):
+        await hook.aget_tasks(["a"])
+    await hook.aclose()
+    assert sandbox_conns.counts()["hailuo_retrieve_batch"] == 5
+    assert len(sleeps) == 4
+
+
+async def test_async_timeout_is_a_transport_error(sandbox_conns: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(monkeypatch, "impatient", "hailuo", sandbox_conns.url, request_timeout=1)
+    hook = HailuoHook("impatient", retry_policy=NO_RETRY)
+    sandbox_conns.add_fault("slow", delay=1.5)
+    with pytest.raises(VideoTaskTransportError, match="no answer within 1s"):
+        await hook.aget_tasks(["a"])
+    await hook.aclose()
+
+
+async def test_async_wrong_shape_is_a_response_error(sandbox_conns: Sandbox, sleeps: list[float]) -> None:
+    hook = HiDreamHook()
+    sandbox_conns.add_fault("wrong_types", count=-1)
+    with pytest.raises(VideoTaskResponseError, match="result should be a list"):
+        await hook.aget_tasks(["a"])
+    await hook.aclose()
+
+
+async def test_async_auth_error_without_token(sandbox_conns: Sandbox, logs: LogCapture, sleeps: list[float]) -> None:
+    hook = HailuoHook()
+    sandbox_conns.add_fault("unauthorized")
+    with pytest.raises(VideoTaskAuthError) as caught:
+        await hook.aget_tasks(["a"])
+    await hook.aclose()
+    assert sleeps == []
+    assert SENTINEL_TOKEN not in str(caught.value)
+    assert SENTINEL_TOKEN not in logs.text
+
+
+async def test_async_path_does_not_block_the_event_loop(sandbox_conns: Sandbox) -> None:
+    """While a slow answer is awaited, other coroutines keep running."""
+    hook = HailuoHook()
+    await hook.aget_tasks(["warm-up"])  # the connection is read once, then cached
+    sandbox_conns.add_fault("slow", delay=0.5)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticking = asyncio.create_task(ticker())
+    await hook.aget_tasks(["a"])
+    ticking.cancel()
+    await hook.aclose()
+    assert ticks >= 10
+
+
+async def test_mock_transport_sees_the_documented_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"items": [], "count": 0})
+
+    set_connection(monkeypatch, "mocked", "hailuo", "https://hailuo.test")
+    hook = HailuoHook("mocked")
+    hook._async_client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    await hook.aget_tasks(["x", "y"])
+    await hook.aclose()
+    [request] = seen
+    assert str(request.url) == "https://hailuo.test/hailuo/tasks"
+    assert request.headers["authorization"] == f"Bearer {SENTINEL_TOKEN}"
+    assert json.loads(request.content) == {"ids": ["x", "y"], "action": "retrieve_batch"}

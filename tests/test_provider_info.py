@@ -1,0 +1,95 @@
+"""Airflow discovers the provider, validates its info, and shows both connection forms."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import airflow
+import jsonschema
+import pytest
+from packaging.version import Version
+
+from airflow_provider_videotask.get_provider_info import get_provider_info
+from airflow_provider_videotask.hooks.hailuo import HailuoHook
+from airflow_provider_videotask.hooks.hidream import HiDreamHook
+
+AIRFLOW_DIR = Path(airflow.__file__).parent
+
+
+def test_entry_point_is_registered() -> None:
+    [entry] = [
+        e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_videotask")
+    ]
+    assert entry.load() is get_provider_info
+
+
+def test_provider_info_matches_airflows_schema() -> None:
+    schema = json.loads((AIRFLOW_DIR / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_connection_forms_match_the_declarative_schema() -> None:
+    """Airflow 3.2+ reads conn-fields and ui-field-behaviour from here; its provider.yaml schema defines them."""
+    yaml_schema_path = AIRFLOW_DIR / "provider.yaml.schema.json"
+    if not yaml_schema_path.exists():
+        pytest.skip("this Airflow has no provider.yaml schema")
+    item_schema = json.loads(yaml_schema_path.read_text())["properties"]["connection-types"]["items"]
+    if "conn-fields" not in item_schema["properties"]:
+        pytest.skip("this Airflow predates declarative connection forms (3.2)")
+    for connection_type in get_provider_info()["connection-types"]:
+        jsonschema.validate(connection_type, item_schema)
+
+
+@pytest.mark.parametrize(
+    ("hook", "default_url"), [(HiDreamHook, "https://www.hidreamai.com"), (HailuoHook, "https://api.acedata.cloud")]
+)
+def test_form_relabels_token_and_base_url_and_hides_the_rest(hook: type, default_url: str) -> None:
+    info = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}[hook.conn_type]
+    assert info["hook-class-name"] == f"{hook.__module__}.{hook.__name__}"
+    behaviour = info["ui-field-behaviour"]
+    assert behaviour["relabeling"] == {"password": "API token", "host": "Base URL"}
+    assert behaviour["placeholders"]["host"] == default_url
+    assert set(behaviour["hidden-fields"]) == {"login", "schema", "port"}
+    assert "request_timeout" in info["conn-fields"]
+    # The classmethods for Airflow < 3.2 say the same.
+    assert hook.get_ui_field_behaviour()["relabeling"] == behaviour["relabeling"]
+
+
+def test_hidream_form_has_its_extra_fields() -> None:
+    fields = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}["hidream"]["conn-fields"]
+    assert set(fields) == {"request_timeout", "api_user_id", "default_module"}
+    assert fields["default_module"]["schema"]["default"] == "txt2video"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_providers_manager_builds_both_forms() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    hooks = manager.hooks
+    assert hooks["hidream"] is not None
+    assert hooks["hidream"].hook_class_name == "airflow_provider_videotask.hooks.hidream.HiDreamHook"
+    assert hooks["hailuo"] is not None
+    if Version(airflow.__version__) >= Version("3.2"):
+        # Declarative forms need no wtforms; before 3.2 Airflow builds forms only where FAB is installed.
+        assert manager.field_behaviours["hailuo"]["relabeling"]["password"] == "API token"
+        assert "extra__hidream__api_user_id" in manager.connection_form_widgets
+
+
+def test_airflow_cli_lists_both_hooks() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "hooks", "-o", "plain"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert any("hidream" in line and "HiDreamHook" in line for line in lines), result.stdout[-2000:]
+    assert any("hailuo" in line and "HailuoHook" in line for line in lines), result.stdout[-2000:]
