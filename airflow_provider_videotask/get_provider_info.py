@@ -6,11 +6,7 @@ from typing import Any
 
 from airflow_provider_videotask import __version__
 from airflow_provider_videotask.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-
-_HOOKS = {
-    "hidream": ("HiDream", "airflow_provider_videotask.hooks.hidream.HiDreamHook"),
-    "hailuo": ("Hailuo (Ace Data Cloud)", "airflow_provider_videotask.hooks.hailuo.HailuoHook"),
-}
+from airflow_provider_videotask.hooks.registry import HOOKS
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -43,6 +39,6 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR[conn_type],
                 "conn-fields": CONN_FIELDS[conn_type],
             }
-            for conn_type, (hook_name, hook_class) in _HOOKS.items()
+            for conn_type, (hook_name, hook_class) in HOOKS.items()
         ],
     }

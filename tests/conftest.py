@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +18,12 @@ _HOME = Path(tempfile.mkdtemp(prefix="videotask-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parent.parent / "example_dags")
+# Airflow 3.3's dag.test() looks its DAG up in the DAGs folder: give it copies of every DAG the tests run.
+_DAGS = _HOME / "dags"
+_DAGS.mkdir()
+for _source in [*Path(__file__).parent.joinpath("dags").glob("*.py"), *Path(__file__).parent.parent.joinpath("example_dags").glob("*.py")]:
+    shutil.copy(_source, _DAGS / _source.name)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
 
 from airflow_provider_videotask.hooks import base as hook_base  # noqa: E402
 from airflow_provider_videotask.sandbox import Sandbox  # noqa: E402
@@ -28,6 +36,12 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_type: str
     """Define an Airflow connection through the environment, as users of AIRFLOW_CONN_* do."""
     document = {"conn_type": conn_type, "host": host, "password": SENTINEL_TOKEN, "extra": extra}
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(document))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata database (SQLite), created once per test session."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, timeout=300)
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ class VideoTaskHook(BaseHook):
     def _read_response(self, status_code: int, text: str, retry_after: float | None) -> Any:
         raise NotImplementedError
 
-    def _resolve_module(self, module: str | None, settings: ConnectionSettings) -> str | None:
+    def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str | None:
         raise NotImplementedError
 
     def _batch_request(self, task_ids: Sequence[str], module: str | None) -> ApiRequest:
@@ -173,7 +173,7 @@ class VideoTaskHook(BaseHook):
         self, task_ids: str | Iterable[str], module: str | None, settings: ConnectionSettings
     ) -> tuple[list[str], list[tuple[list[str], ApiRequest]]]:
         ids = normalize_task_ids(task_ids)
-        resolved = self._resolve_module(module, settings)
+        resolved = self.resolve_module(module, settings)
         return ids, [(chunk, self._batch_request(chunk, resolved)) for chunk in chunked(unique(ids))]
 
     def _assemble(self, ids: list[str], pages: list[tuple[list[str], Any]]) -> list[VideoTask]:
@@ -186,7 +186,7 @@ class VideoTaskHook(BaseHook):
         """Ask for a task id that does not exist: a free call that proves host and token."""
         try:
             settings = self.get_settings()
-            request = self._batch_request([CONNECTION_TEST_TASK_ID], self._resolve_module(None, settings))
+            request = self._batch_request([CONNECTION_TEST_TASK_ID], self.resolve_module(None, settings))
             self._send(request, retry_policy=NO_RETRY)
         except VideoTaskError as error:
             return False, str(error)

@@ -74,7 +74,7 @@ class HailuoHook(VideoTaskHook):
     def _read_response(self, status_code: int, text: str, retry_after: float | None) -> Any:
         return hailuo.read_response(status_code, text, retry_after)
 
-    def _resolve_module(self, module: str | None, settings: ConnectionSettings) -> None:
+    def resolve_module(self, module: str | None, settings: ConnectionSettings) -> None:
         if module is not None:
             raise VideoTaskValidationError(
                 f"module={module!r} applies to HiDream only: leave it unset for the Hailuo connection {self.conn_id!r}"

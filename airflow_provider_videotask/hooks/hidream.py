@@ -51,14 +51,14 @@ class HiDreamHook(VideoTaskHook):
         ``aspect_ratio`` ...); fields this provider does not know are passed through unchanged.
         """
         settings = self.get_settings()
-        resolved = self._resolve_module(module, settings)
+        resolved = self.resolve_module(module, settings)
         task_id = hidream.parse_submit(self._send(hidream.submit_request(resolved, fields)))
         self.log.info("Submitted HiDream %s task %s", resolved, task_id)
         return task_id
 
     def get_task(self, task_id: str, module: str | None = None) -> VideoTask:
         """One task through the single-result endpoint (``get_tasks`` is cheaper for several)."""
-        request = hidream.result_request(self._resolve_module(module, self.get_settings()), task_id)
+        request = hidream.result_request(self.resolve_module(module, self.get_settings()), task_id)
         task = hidream.parse_task(self._send(request))
         return task if task.task_id else replace(task, task_id=task_id)
 
@@ -72,7 +72,7 @@ class HiDreamHook(VideoTaskHook):
     def _read_response(self, status_code: int, text: str, retry_after: float | None) -> Any:
         return hidream.read_response(status_code, text, retry_after)
 
-    def _resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:
+    def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:
         chosen = module or as_str(settings.extra("default_module", self.conn_type)) or hidream.DEFAULT_MODULE
         return hidream.check_module(chosen)
 

@@ -1,0 +1,1 @@
+"""Triggers: wait for vendor tasks in Airflow's triggerer, without a worker slot."""

@@ -1,0 +1,23 @@
+"""Helpers for tests that run whole DAGs with dag.test(): outcomes read back from Airflow's database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def xcoms(dag_run: Any, task_id: str) -> dict[str, Any]:
+    """Every XCom a task pushed in this run, by key (map index -1: an unmapped task)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(XComModel)
+            .filter(XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == task_id)
+            .all()
+        )
+        return {row.key: XComModel.deserialize_value(row) for row in rows}
