@@ -16,6 +16,10 @@ from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import hook_class
 from airflow_provider_videotask.triggers.outcome import check_wait_arguments, judge, make_event, summarize
 
+# Indirection so tests can run the trigger on a fake clock: see its waits without waiting.
+_sleep = asyncio.sleep
+_now = time.time
+
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_UNKNOWN_GRACE_PERIOD = 300.0
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
@@ -73,7 +77,7 @@ class VideoTaskTrigger(BaseTrigger):
         self.unknown_grace_period = float(unknown_grace_period)
         self.max_consecutive_errors = max_consecutive_errors
         self.conn_type = conn_type
-        self.wait_started_at = time.time() if wait_started_at is None else wait_started_at
+        self.wait_started_at = _now() if wait_started_at is None else wait_started_at
         self._hook: VideoTaskHook | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -130,7 +134,7 @@ class VideoTaskTrigger(BaseTrigger):
             verdict = judge(
                 tasks,
                 fail_on=self.fail_on,
-                waited=time.time() - self.wait_started_at,
+                waited=_now() - self.wait_started_at,
                 unknown_grace_period=self.unknown_grace_period,
             )
             if verdict.status != "pending":
@@ -140,12 +144,12 @@ class VideoTaskTrigger(BaseTrigger):
     async def _sleep_until_deadline(self, delay: float) -> bool:
         """Sleep ``delay`` seconds, or until the deadline if sooner; True once the deadline has passed."""
         if self.deadline is None:
-            await asyncio.sleep(delay)
+            await _sleep(delay)
             return False
-        remaining = self.deadline - time.time()
+        remaining = self.deadline - _now()
         if remaining <= 0:
             return True
-        await asyncio.sleep(min(delay, remaining))
+        await _sleep(min(delay, remaining))
         # A last poll at the deadline itself, so a task that finished just in time still counts.
         return False
 

@@ -1,0 +1,183 @@
+"""VideoTaskTrigger on its own: serialization, exactly one event, errors, deadline, cleanup."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_videotask.exceptions import VideoTaskValidationError
+from airflow_provider_videotask.hooks.hidream import HiDreamHook
+from airflow_provider_videotask.sandbox import Sandbox
+from airflow_provider_videotask.triggers import video_task
+from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
+from tests.conftest import SENTINEL_TOKEN, LogCapture
+
+
+class FakeClock:
+    """The trigger's clock: a wait is recorded and moves time on, instantly."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.waits: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.waits.append(delay)
+        self.now += delay
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeClock:
+    """Runs the trigger on a fake clock; the hook's retry waits are recorded too (``sleeps``)."""
+    fake = FakeClock()
+    monkeypatch.setattr(video_task, "_sleep", fake.sleep)
+    monkeypatch.setattr(video_task, "_now", fake.time)
+    return fake
+
+
+async def run_to_end(trigger: VideoTaskTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+def make_trigger(**kwargs: Any) -> VideoTaskTrigger:
+    defaults: dict[str, Any] = {"conn_id": "hidream_default", "task_ids": ["a"], "poll_interval": 5}
+    return VideoTaskTrigger(**{**defaults, **kwargs})
+
+
+def test_serialize_round_trips_through_airflows_trigger_storage() -> None:
+    from airflow.models.trigger import Trigger
+
+    trigger = make_trigger(task_ids=["a", "b"], module="img2video", deadline=1_900_000_000.5, fail_on="all",
+                           unknown_grace_period=12, max_consecutive_errors=3, conn_type="hidream")  # fmt: skip
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_videotask.triggers.video_task.VideoTaskTrigger"
+    stored = Trigger._decrypt_kwargs(Trigger.encrypt_kwargs(kwargs))
+    assert stored == kwargs
+    assert VideoTaskTrigger(**stored).serialize() == (classpath, kwargs)
+    assert all(isinstance(value, (str, int, float, list, type(None))) for value in kwargs.values())
+    assert SENTINEL_TOKEN not in repr(kwargs)
+
+
+def test_kwargs_of_an_older_release_still_load() -> None:
+    """Triggers already stored keep loading after an upgrade: every argument added later is optional."""
+    trigger = VideoTaskTrigger(conn_id="hailuo_default", task_ids=["a"])
+    assert trigger.serialize()[1]["poll_interval"] == video_task.DEFAULT_POLL_INTERVAL
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [({"fail_on": "most"}, "fail_on"), ({"poll_interval": -1}, "poll_interval"), ({"task_ids": []}, "task_ids"),
+     ({"max_consecutive_errors": 0}, "max_consecutive_errors"), ({"unknown_grace_period": "soon"}, "unknown_grace")],
+)  # fmt: skip
+def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], named: str) -> None:
+    with pytest.raises(VideoTaskValidationError, match=named):
+        make_trigger(**kwargs)
+
+
+async def test_one_event_after_waiting_one_interval_first(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    ids = [HiDreamHook().submit("txt2video", prompt=p) for p in ("a", "b [videos=2]")]
+    sandbox_conns.reset_counts()
+    trigger = make_trigger(task_ids=ids, conn_type="hidream")
+    events = await run_to_end(trigger)
+    assert clock.waits == [5.0]  # waited one poll interval, then a single poll found both done
+    assert sandbox_conns.counts()["hidream_batch"] == 1
+    [event] = events
+    assert event["status"] == "success"
+    assert [t["task_id"] for t in event["tasks"]] == ids
+    assert [len(t["video_urls"]) for t in event["tasks"]] == [1, 2]
+    assert event["failed_task_ids"] == []
+
+
+async def test_polls_until_done_and_logs_each_poll(sandbox_conns: Sandbox, clock: FakeClock, logs: LogCapture) -> None:
+    task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
+    trigger = make_trigger(task_ids=[task_id])
+
+    async def finish_on_third_wait(delay: float) -> None:
+        await clock.sleep(delay)
+        if len(clock.waits) == 3:
+            sandbox_conns.finish(task_id)
+
+    video_task._sleep = finish_on_third_wait  # restored by the clock fixture
+    [event] = await run_to_end(trigger)
+    assert event["status"] == "success"
+    assert clock.waits == [5.0, 5.0, 5.0]
+    assert "0 of 1 video tasks done (1 queued), mean progress 0%; next poll in 5s" in logs.text
+
+
+async def test_failure_event_names_the_ids(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    ids = [HiDreamHook().submit("txt2video", prompt=p) for p in ("ok", "bad [reject]")]
+    [event] = await run_to_end(make_trigger(task_ids=ids))
+    assert event["status"] == "failed"
+    assert event["failed_task_ids"] == [ids[1]]
+    assert "rejected by content review" in event["message"]
+
+
+async def test_unknown_id_past_grace_fails(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    trigger = make_trigger(task_ids=["never-submitted"], unknown_grace_period=30, wait_started_at=clock.now - 31)
+    [event] = await run_to_end(trigger)
+    assert event["status"] == "failed"
+    assert "task id not found at the vendor" in event["message"]
+
+
+async def test_transient_errors_do_not_end_the_wait(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    task_id = HiDreamHook().submit("txt2video", prompt="a")
+    sandbox_conns.add_fault("server_error", count=12, only="reads")  # two polls' worth, with the hook's retries
+    [event] = await run_to_end(make_trigger(task_ids=[task_id]))
+    assert event["status"] == "success"
+    assert clock.waits == [5.0, 5.0, 10.0]  # backoff between failed polls
+
+
+async def test_transient_errors_past_the_bound_end_with_an_error_event(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    sandbox_conns.add_fault("rate_limit", count=-1)
+    [event] = await run_to_end(make_trigger(max_consecutive_errors=3))
+    assert event["status"] == "error"
+    assert "gave up after 3 failed polls in a row" in event["message"]
+    assert "HTTP 429" in event["message"]
+
+
+async def test_permanent_error_ends_at_once_with_cause_and_trace_id(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    sandbox_conns.add_fault("used_up", count=-1)
+    [event] = await run_to_end(make_trigger(conn_id="hailuo_default", conn_type="hailuo"))
+    assert event["status"] == "error"
+    assert "balance is used up" in event["message"]
+    assert "trace id" in event["message"]
+    assert sandbox_conns.counts()["hailuo_retrieve_batch"] == 1
+    assert SENTINEL_TOKEN not in str(event)
+
+
+async def test_deadline_ends_with_a_timeout_event(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
+    [event] = await run_to_end(make_trigger(task_ids=[task_id], deadline=clock.now + 12))
+    assert event["status"] == "timeout"
+    assert event["tasks"][0]["state"] == "queued"
+    # The last wait stops at the deadline; one last poll there, then the timeout.
+    assert clock.waits == [5.0, 5.0, pytest.approx(2.0)]
+    assert sandbox_conns.counts()["hidream_batch"] == 3
+
+
+async def test_connection_type_is_read_when_not_given(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    [event] = await run_to_end(make_trigger(conn_id="hailuo_default", task_ids=["x"], unknown_grace_period=0))
+    assert event["status"] == "failed"  # asked Hailuo, which does not know "x"
+    assert sandbox_conns.counts()["hailuo_retrieve_batch"] == 1
+
+
+async def test_wrong_connection_type_is_an_error_event(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SOME_HTTP", '{"conn_type": "http", "host": "x"}')
+    [event] = await run_to_end(make_trigger(conn_id="some_http"))
+    assert event["status"] == "error"
+    assert "use a connection of type 'hidream' or 'hailuo'" in event["message"]
+
+
+async def test_cleanup_closes_the_http_client(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    trigger = make_trigger(task_ids=["x"], deadline=clock.now + 60)
+    stream = trigger.run()
+    hook = await trigger._get_hook()
+    await hook.aget_tasks(["x"])
+    assert hook._async_client is not None
+    await trigger.cleanup()
+    assert hook._async_client is None
+    await stream.aclose()
