@@ -287,7 +287,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         is_submit = rest == ""
         route = {"": "hidream_submit", "/results": "hidream_result", "/results/batch": "hidream_batch"}[rest]
         ids = body.get("task_id_list") if isinstance(body, dict) else None
-        state.count(route, len(ids) if isinstance(ids, list) else 1)
+        state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit))
         if not self._authorized():
             self._send_json(401, self._error_document("hidream", "401", "invalid token", 401))
             return
@@ -343,7 +343,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         is_submit = path == "/hailuo/videos"
         route = "hailuo_submit" if is_submit else f"hailuo_{action}"
         ids = body.get("ids") if isinstance(body, dict) else None
-        state.count(route, len(ids) if isinstance(ids, list) else 1)
+        state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit))
         if not self._authorized():
             self._send_json(401, self._error_document("hailuo", "invalid_token", "invalid token", 401))
             return
