@@ -15,8 +15,8 @@ test: lint
 
 lint:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
-	$(VENV)/bin/ruff check airflow_provider_videotask tests example_dags scripts benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_videotask tests example_dags scripts benchmarks
+	$(VENV)/bin/ruff check airflow_provider_videotask tests scripts $(wildcard example_dags benchmarks)
+	$(VENV)/bin/ruff format --check airflow_provider_videotask tests scripts $(wildcard example_dags benchmarks)
 	$(VENV)/bin/mypy
 
 test-all:

@@ -21,7 +21,10 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflo
 # Airflow 3.3's dag.test() looks its DAG up in the DAGs folder: give it copies of every DAG the tests run.
 _DAGS = _HOME / "dags"
 _DAGS.mkdir()
-for _source in [*Path(__file__).parent.joinpath("dags").glob("*.py"), *Path(__file__).parent.parent.joinpath("example_dags").glob("*.py")]:
+for _source in [
+    *Path(__file__).parent.joinpath("dags").glob("*.py"),
+    *Path(__file__).parent.parent.joinpath("example_dags").glob("*.py"),
+]:
     shutil.copy(_source, _DAGS / _source.name)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
 

@@ -17,7 +17,9 @@ def xcoms(dag_run: Any, task_id: str) -> dict[str, Any]:
     with create_session() as session:
         rows = (
             session.query(XComModel)
-            .filter(XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == task_id)
+            .filter(
+                XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == task_id
+            )
             .all()
         )
         return {row.key: XComModel.deserialize_value(row) for row in rows}

@@ -43,7 +43,9 @@ def test_bad_arguments_fail_at_parse_time_naming_the_argument(kwargs: dict[str, 
         sensor(**kwargs)
 
 
-@pytest.mark.parametrize(("task_ids", "named"), [([], "task_ids is empty"), (["ok", 7], r"task_ids\[1\]"), ("", "task_ids")])
+@pytest.mark.parametrize(
+    ("task_ids", "named"), [([], "task_ids is empty"), (["ok", 7], r"task_ids\[1\]"), ("", "task_ids")]
+)
 def test_bad_task_ids_fail_at_run_time_naming_the_argument(
     task_ids: Any, named: str, context: dict[str, Any], sandbox_conns: Sandbox
 ) -> None:

@@ -131,7 +131,9 @@ async def test_transient_errors_do_not_end_the_wait(sandbox_conns: Sandbox, cloc
     assert clock.waits == [5.0, 5.0, 10.0]  # backoff between failed polls
 
 
-async def test_transient_errors_past_the_bound_end_with_an_error_event(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+async def test_transient_errors_past_the_bound_end_with_an_error_event(
+    sandbox_conns: Sandbox, clock: FakeClock
+) -> None:
     sandbox_conns.add_fault("rate_limit", count=-1)
     [event] = await run_to_end(make_trigger(max_consecutive_errors=3))
     assert event["status"] == "error"

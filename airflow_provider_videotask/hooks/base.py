@@ -15,6 +15,7 @@ import httpx
 import requests
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+from asgiref.sync import sync_to_async
 
 from airflow_provider_videotask.api.common import (
     ApiRequest,
@@ -112,14 +113,19 @@ class VideoTaskHook(BaseHook):
     def get_settings(self) -> ConnectionSettings:
         if self._settings is None:
             conn = self.get_connection(self.conn_id)
-            self._settings = self._settings_from(conn, conn.extra_dejson)
+            settings = self._settings_from(conn, conn.extra_dejson)
+            _mask_token(settings.token)
+            self._settings = settings
         return self._settings
 
     async def aget_settings(self) -> ConnectionSettings:
         """The settings, read without blocking the event loop (Airflow's async connection API)."""
         if self._settings is None:
             conn = await get_async_connection(self.conn_id, self)
-            self._settings = self._settings_from(conn, await get_async_extra_dejson(conn))
+            settings = self._settings_from(conn, await get_async_extra_dejson(conn))
+            # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
+            await sync_to_async(_mask_token)(settings.token)
+            self._settings = settings
         return self._settings
 
     def _settings_from(self, conn: Any, extras: Mapping[str, Any]) -> ConnectionSettings:
@@ -131,9 +137,6 @@ class VideoTaskHook(BaseHook):
                 f"connection {self.conn_id!r} has no API token: put the {self.vendor} token in its "
                 "password field ('API token' in the Airflow UI)"
             )
-        # The header value is what a log line would show; the masker must know both forms.
-        mask_secret(token)
-        mask_secret(f"Bearer {token}")
         settings = ConnectionSettings(
             conn_id=self.conn_id,
             base_url=_base_url(conn.host, conn.port) or self.default_base_url,
@@ -310,6 +313,12 @@ class VideoTaskHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         return legacy_form_widgets(cls.conn_type) if CONN_FIELDS.get(cls.conn_type) else {}
+
+
+def _mask_token(token: str) -> None:
+    """Register the token with Airflow's secret masker; the header value is what a log line would show."""
+    mask_secret(token)
+    mask_secret(f"Bearer {token}")
 
 
 def _base_url(host: str | None, port: int | None) -> str | None:

@@ -166,7 +166,10 @@ class VideoTaskSensor(BaseSensorOperator):
                     f"gave up after {self._consecutive_errors} failed polls in a row: {error}"
                 ) from error
             self.log.warning(
-                "Poll %d of %d failed, the wait goes on: %s", self._consecutive_errors, self.max_consecutive_errors, error
+                "Poll %d of %d failed, the wait goes on: %s",
+                self._consecutive_errors,
+                self.max_consecutive_errors,
+                error,
             )
             return None
         self._consecutive_errors = 0

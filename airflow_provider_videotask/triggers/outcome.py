@@ -46,7 +46,9 @@ def judge(tasks: Sequence[VideoTask], *, fail_on: str, waited: float, unknown_gr
     failed_ids = [task.task_id for task in failed]
     all_done = all(task.state.is_terminal for task in tasks)
     if failed and (fail_on == "any" or (all_done and len(failed) == len(tasks))):
-        reasons = "; ".join(f"{task.task_id}: {task.state.value}" + (f" ({task.error})" if task.error else "") for task in failed)
+        reasons = "; ".join(
+            f"{task.task_id}: {task.state.value}" + (f" ({task.error})" if task.error else "") for task in failed
+        )
         return Verdict("failed", tasks, f"{len(failed)} of {len(tasks)} video tasks failed: {reasons}", failed_ids)
     if all_done:
         message = f"all {len(tasks)} video tasks finished"
@@ -85,12 +87,20 @@ def make_event(status: str, message: str, tasks: Sequence[VideoTask], failed_ids
     }
 
 
-def check_wait_arguments(*, fail_on: str, poll_interval: float, unknown_grace_period: float, max_consecutive_errors: int) -> None:
+def check_wait_arguments(
+    *, fail_on: str, poll_interval: float, unknown_grace_period: float, max_consecutive_errors: int
+) -> None:
     """Refuse wait settings that cannot work, naming the argument."""
     if fail_on not in FAIL_ON:
         raise VideoTaskValidationError(f"fail_on must be 'any' or 'all', got {fail_on!r}")
     for name, value in (("poll_interval", poll_interval), ("unknown_grace_period", unknown_grace_period)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
             raise VideoTaskValidationError(f"{name} must be a number of seconds >= 0, got {value!r}")
-    if isinstance(max_consecutive_errors, bool) or not isinstance(max_consecutive_errors, int) or max_consecutive_errors < 1:
-        raise VideoTaskValidationError(f"max_consecutive_errors must be an integer >= 1, got {max_consecutive_errors!r}")
+    if (
+        isinstance(max_consecutive_errors, bool)
+        or not isinstance(max_consecutive_errors, int)
+        or max_consecutive_errors < 1
+    ):
+        raise VideoTaskValidationError(
+            f"max_consecutive_errors must be an integer >= 1, got {max_consecutive_errors!r}"
+        )

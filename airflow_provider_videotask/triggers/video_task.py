@@ -61,7 +61,7 @@ class VideoTaskTrigger(BaseTrigger):
         conn_type: str | None = None,
         wait_started_at: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # untyped on Airflow 3.0
         check_wait_arguments(
             fail_on=fail_on,
             poll_interval=poll_interval,
@@ -103,7 +103,7 @@ class VideoTaskTrigger(BaseTrigger):
         finally:
             await self._close_hook()
         self.log.info("Video tasks %s: %s", event["status"], event["message"])
-        yield TriggerEvent(event)
+        yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     async def _wait(self) -> dict[str, Any]:
         """Poll until the wait is over; return the one event."""
@@ -126,7 +126,9 @@ class VideoTaskTrigger(BaseTrigger):
                 if errors >= self.max_consecutive_errors:
                     return make_event("error", f"gave up after {errors} failed polls in a row: {error}", tasks)
                 delay = min(self.poll_interval * 2 ** (errors - 1), max(self.poll_interval, 1.0) * 10)
-                self.log.warning("Poll %d of %d failed, next in %.0fs: %s", errors, self.max_consecutive_errors, delay, error)
+                self.log.warning(
+                    "Poll %d of %d failed, next in %.0fs: %s", errors, self.max_consecutive_errors, delay, error
+                )
                 continue
             except VideoTaskError as error:
                 return make_event("error", str(error), tasks)

@@ -137,3 +137,17 @@ async def test_mock_transport_sees_the_documented_request(monkeypatch: pytest.Mo
     assert str(request.url) == "https://hailuo.test/hailuo/tasks"
     assert request.headers["authorization"] == f"Bearer {SENTINEL_TOKEN}"
     assert json.loads(request.content) == {"ids": ["x", "y"], "action": "retrieve_batch"}
+
+
+async def test_token_and_header_value_are_registered_with_the_secret_masker(
+    sandbox_conns: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_videotask.hooks import base
+
+    masked: list[str] = []
+    monkeypatch.setattr(base, "mask_secret", masked.append)
+    HailuoHook().get_tasks(["a"])
+    hook = HiDreamHook()
+    await hook.aget_tasks(["a"])
+    await hook.aclose()
+    assert masked == [SENTINEL_TOKEN, f"Bearer {SENTINEL_TOKEN}"] * 2
