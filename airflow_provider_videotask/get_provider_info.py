@@ -31,6 +31,7 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "HiDream", "python-modules": ["airflow_provider_videotask.hooks.hidream"]},
             {"integration-name": "Hailuo", "python-modules": ["airflow_provider_videotask.hooks.hailuo"]},
         ],
+        "extra-links": ["airflow_provider_videotask.links.VideoLink"],
         "connection-types": [
             {
                 "connection-type": conn_type,

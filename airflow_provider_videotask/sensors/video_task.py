@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -18,27 +19,20 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_videotask.api.common import normalize_task_ids
-from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskValidationError
-from airflow_provider_videotask.api.models import VideoTask
+from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
-from airflow_provider_videotask.triggers.outcome import (
-    EVENT_STATUSES,
-    Verdict,
-    check_wait_arguments,
-    judge,
-    video_urls,
-)
+from airflow_provider_videotask.links import VideoLink
+from airflow_provider_videotask.triggers.outcome import Verdict, check_wait_arguments
 from airflow_provider_videotask.triggers.video_task import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
     VideoTaskTrigger,
 )
+from airflow_provider_videotask.waiting import Waiter, publish, push_tasks, read_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-TASKS_XCOM_KEY = "tasks"
 
 
 class VideoTaskSensor(BaseSensorOperator):
@@ -62,6 +56,7 @@ class VideoTaskSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("task_ids",)
+    operator_extra_links = (VideoLink(),)
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -93,7 +88,6 @@ class VideoTaskSensor(BaseSensorOperator):
         self.max_consecutive_errors = max_consecutive_errors
         self.deferrable = deferrable
         self._hook: VideoTaskHook | None = None
-        self._consecutive_errors = 0
         self._started_at: float | None = None
 
     @property
@@ -101,6 +95,18 @@ class VideoTaskSensor(BaseSensorOperator):
         if self._hook is None:
             self._hook = get_hook(self.conn_id)
         return self._hook
+
+    @cached_property
+    def waiter(self) -> Waiter:
+        return Waiter(
+            self.hook,
+            self.task_ids,
+            module=self.module,
+            fail_on=self.fail_on,
+            unknown_grace_period=self.unknown_grace_period,
+            max_consecutive_errors=self.max_consecutive_errors,
+            log=self.log,
+        )
 
     def execute(self, context: Context) -> Any:
         self._started_at = time.time()
@@ -111,7 +117,7 @@ class VideoTaskSensor(BaseSensorOperator):
         try:
             verdict = self._look(context)
             if verdict is not None and verdict.status != "pending":
-                return self._finish(context, verdict)
+                return publish(context, verdict, self.log)
         except AirflowFailException as error:
             if self.soft_fail:
                 raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
@@ -137,49 +143,27 @@ class VideoTaskSensor(BaseSensorOperator):
         verdict = self._look(context)
         if verdict is None or verdict.status == "pending":
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, verdict))
+        return PokeReturnValue(is_done=True, xcom_value=publish(context, verdict, self.log))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """Resume after the trigger fired: validate the event and branch on its status."""
-        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
-            raise AirflowException(f"VideoTaskSensor resumed with an unexpected trigger event: {event!r}")
-        status, message = event["status"], str(event.get("message", ""))
-        tasks = [VideoTask.from_dict(task) for task in event.get("tasks") or []]
+        status, message, tasks, failed_ids = read_event(event)
         if status == "timeout":
-            self._push_tasks(context, tasks)
+            push_tasks(context, tasks)
             raise AirflowSensorTimeout(f"Sensor has timed out: {message}")
         if status == "error":
-            self._push_tasks(context, tasks)
+            push_tasks(context, tasks)
             raise AirflowException(f"Waiting for video tasks failed: {message}")
-        return self._finish(context, Verdict(status, tasks, message, list(event.get("failed_task_ids") or [])))
+        return publish(context, Verdict(status, tasks, message, failed_ids), self.log)
 
     def _look(self, context: Context) -> Verdict | None:
         """Poll once. None when the poll failed transiently and the wait should go on."""
-        try:
-            tasks = self.hook.get_tasks(self.task_ids, self.module)
-        except VideoTaskApiError as error:
-            if not error.retryable:
-                raise
-            self._consecutive_errors += 1
-            if self._consecutive_errors >= self.max_consecutive_errors:
-                raise AirflowException(
-                    f"gave up after {self._consecutive_errors} failed polls in a row: {error}"
-                ) from error
-            self.log.warning(
-                "Poll %d of %d failed, the wait goes on: %s",
-                self._consecutive_errors,
-                self.max_consecutive_errors,
-                error,
-            )
-            return None
-        self._consecutive_errors = 0
         waited = time.time() - self._wait_started_at(context)
-        verdict = judge(tasks, fail_on=self.fail_on, waited=waited, unknown_grace_period=self.unknown_grace_period)
-        self.log.info(verdict.message)
-        if verdict.status == "pending" and waited > self.timeout:
+        verdict = self.waiter.look(waited)
+        if verdict is not None and verdict.status == "pending" and waited > self.timeout:
             # Airflow's own timeout check (after poke) would end the wait too, but without the tasks XCom
             # that the deferrable path publishes on timeout; ending it here keeps the modes alike.
-            self._push_tasks(context, verdict.tasks)
+            push_tasks(context, verdict.tasks)
             raise AirflowSensorTimeout(f"Sensor has timed out after {waited:.0f}s: {verdict.message}")
         return verdict
 
@@ -192,17 +176,3 @@ class VideoTaskSensor(BaseSensorOperator):
             if first is not None:
                 return float(first.timestamp())
         return self._started_at if self._started_at is not None else time.time()
-
-    def _finish(self, context: Context, verdict: Verdict) -> list[str]:
-        """Publish the outcome: the URLs on success, a failure that names the tasks otherwise."""
-        self._push_tasks(context, verdict.tasks)
-        if verdict.status == "failed":
-            # Failed vendor tasks stay failed: retrying the sensor cannot help.
-            raise AirflowFailException(verdict.message)
-        urls = video_urls(verdict.tasks)
-        self.log.info("%s: %d video URLs", verdict.message, len(urls))
-        return urls
-
-    def _push_tasks(self, context: Context, tasks: list[VideoTask]) -> None:
-        if tasks:
-            context["ti"].xcom_push(key=TASKS_XCOM_KEY, value=[task.to_dict() for task in tasks])

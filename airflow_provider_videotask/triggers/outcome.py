@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.api.models import TaskState, VideoTask
@@ -20,7 +20,7 @@ NOT_FOUND = "task id not found at the vendor"
 class Verdict:
     """Where a wait stands after one look at the tasks."""
 
-    status: Literal["pending", "success", "failed"]
+    status: str  # "pending", "success" or "failed"
     tasks: list[VideoTask]
     message: str
     failed_ids: list[str]

@@ -1,0 +1,181 @@
+"""What both video operators share: submit once, remember the task, wait, publish the URLs."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, ResumableJobMixin, conf
+
+from airflow_provider_videotask.api.models import TaskState
+from airflow_provider_videotask.hooks.base import VideoTaskHook
+from airflow_provider_videotask.links import VideoLink
+from airflow_provider_videotask.triggers.outcome import Verdict, check_wait_arguments, judge
+from airflow_provider_videotask.triggers.video_task import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_UNKNOWN_GRACE_PERIOD,
+    VideoTaskTrigger,
+)
+from airflow_provider_videotask.waiting import TASK_IDS_XCOM_KEY, Waiter, publish, push_tasks, read_event
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+# Airflow 3.3 brought the task state store that lets a retry find the task its first try paid for;
+# before that the compat stand-in submits anew on every try.
+RETRY_REATTACHES = ResumableJobMixin.__module__.startswith("airflow.sdk")
+_ACTIVE = {TaskState.QUEUED.value, TaskState.RUNNING.value, TaskState.UNKNOWN.value}
+
+
+class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[misc]
+    """Submit one video task (paid, sent once), then wait for it and return its video URLs.
+
+    Subclasses say how to validate and submit; this class owns the rest. On Airflow 3.3+ the vendor
+    task id is kept in the task state store, so a retry reattaches to a task that is still running or
+    has succeeded, and submits again only when it failed.
+    """
+
+    hook_class: ClassVar[type[VideoTaskHook]]
+    external_id_key = "videotask_vendor_task_id"
+    operator_extra_links = (VideoLink(),)
+    ui_color = "#e4d4ff"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30,
+        timeout: float = 2 * 60 * 60,
+        fail_on: str = "any",
+        unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_wait_arguments(
+            fail_on=fail_on,
+            poll_interval=poll_interval,
+            unknown_grace_period=unknown_grace_period,
+            max_consecutive_errors=max_consecutive_errors,
+        )
+        self.conn_id = conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.fail_on = fail_on
+        self.unknown_grace_period = unknown_grace_period
+        self.max_consecutive_errors = max_consecutive_errors
+        self._result: list[str] | None = None
+
+    # ----- what each vendor fills in -------------------------------------------------------------
+
+    @property
+    def hook(self) -> VideoTaskHook:
+        raise NotImplementedError
+
+    @property
+    def module(self) -> str | None:
+        """The HiDream module the task lives in (None for Hailuo)."""
+        return None
+
+    def validate(self) -> None:
+        """Refuse, before anything is paid for, what the vendor would refuse."""
+        raise NotImplementedError
+
+    def submit(self) -> str:
+        raise NotImplementedError
+
+    # ----- execution -----------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        self.validate()
+        if not RETRY_REATTACHES:
+            self.log.warning(
+                "Airflow %s has no task state store: if this task is retried, the retry submits (and pays "
+                "for) a new video task. Airflow 3.3+ reattaches to the first one.",
+                _airflow_version(),
+            )
+        return self.execute_resumable(context)
+
+    def submit_job(self, context: Context) -> str:
+        task_id = self.submit()
+        # Published the moment it exists, so it is never lost, whatever happens next.
+        context["ti"].xcom_push(key=TASK_IDS_XCOM_KEY, value=[task_id])
+        return task_id
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        [task] = self.hook.get_tasks([str(external_id)], self.module)
+        self.log.info("Vendor task %s from an earlier try is %s", external_id, task.state.value)
+        return task.state.value
+
+    def is_job_active(self, status: str) -> bool:
+        return status in _ACTIVE
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status == TaskState.SUCCEEDED.value
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> Any:
+        task_ids = [str(external_id)]
+        context["ti"].xcom_push(key=TASK_IDS_XCOM_KEY, value=task_ids)
+        if not self.wait_for_completion:
+            self._result = task_ids
+            return self._result
+        started_at = time.time()
+        if self.deferrable:
+            self.defer(
+                trigger=VideoTaskTrigger(
+                    conn_id=self.conn_id,
+                    task_ids=task_ids,
+                    module=self.module,
+                    poll_interval=self.poll_interval,
+                    deadline=started_at + self.timeout,
+                    fail_on=self.fail_on,
+                    unknown_grace_period=self.unknown_grace_period,
+                    max_consecutive_errors=self.max_consecutive_errors,
+                    conn_type=self.hook.conn_type,
+                    wait_started_at=started_at,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout),
+            )
+        waiter = Waiter(
+            self.hook,
+            task_ids,
+            module=self.module,
+            fail_on=self.fail_on,
+            unknown_grace_period=self.unknown_grace_period,
+            max_consecutive_errors=self.max_consecutive_errors,
+            log=self.log,
+        )
+        verdict = waiter.wait(poll_interval=self.poll_interval, timeout=self.timeout, started_at=started_at)
+        self._result = publish(context, verdict, self.log)
+        return self._result
+
+    def get_job_result(self, external_id: Any, context: Context) -> Any:
+        if self._result is not None:
+            return self._result
+        # A retry found the task already succeeded: publish it without waiting.
+        context["ti"].xcom_push(key=TASK_IDS_XCOM_KEY, value=[str(external_id)])
+        if not self.wait_for_completion:
+            return [str(external_id)]
+        tasks = self.hook.get_tasks([str(external_id)], self.module)
+        verdict = judge(tasks, fail_on=self.fail_on, waited=0, unknown_grace_period=self.unknown_grace_period)
+        return publish(context, verdict, self.log)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
+        """Resume after the trigger fired: validate the event and branch on its status."""
+        status, message, tasks, failed_ids = read_event(event)
+        if status in ("timeout", "error"):
+            push_tasks(context, tasks)
+            raise AirflowException(f"Waiting for the video task failed ({status}): {message}")
+        return publish(context, Verdict(status, tasks, message, failed_ids), self.log)
+
+
+def _airflow_version() -> str:
+    from airflow import __version__
+
+    return str(__version__)

@@ -1,0 +1,71 @@
+"""HailuoVideoOperator: generate a Hailuo (MiniMax) video on Ace Data Cloud and return its URL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_videotask.api import hailuo
+from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.hooks.hailuo import HailuoHook
+from airflow_provider_videotask.operators.base import VideoGenerationOperator
+
+
+class HailuoVideoOperator(VideoGenerationOperator):
+    """Submit one Hailuo video task (paid, sent once, always asynchronous), wait for it, return its URL.
+
+    :param prompt: what to generate (at most 7000 characters; templated).
+    :param model: ``minimax-t2v`` (default), ``minimax-i2v`` or ``minimax-i2v-director``.
+    :param first_image_url: the first frame, an http(s) URL (i2v models: required; templated).
+    :param callback_url: the vendor calls it when the task is done.
+    :param hailuo_conn_id: the Airflow connection (type ``hailuo``).
+    :param wait_for_completion: wait for the video (default) or return the task ids at once.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status polls.
+    :param timeout: seconds to wait for the video before the task fails.
+    :param fail_on: ``"any"`` or ``"all"`` (the same for one task; kept for symmetry with the sensor).
+
+    Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom ``task_ids``
+    the moment it exists, and the task's state as XCom ``tasks`` when the wait ends.
+    """
+
+    template_fields: Sequence[str] = ("prompt", "first_image_url", "callback_url")
+    hook_class = HailuoHook
+
+    def __init__(
+        self,
+        *,
+        prompt: str | None = None,
+        model: str = hailuo.DEFAULT_MODEL,
+        first_image_url: str | None = None,
+        callback_url: str | None = None,
+        hailuo_conn_id: str = HailuoHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(conn_id=hailuo_conn_id, **kwargs)
+        if model not in hailuo.MODELS:
+            raise VideoTaskValidationError(f"model must be one of {', '.join(hailuo.MODELS)}, got {model!r}")
+        self.prompt = prompt
+        self.model = model
+        self.first_image_url = first_image_url
+        self.callback_url = callback_url
+        self.hailuo_conn_id = hailuo_conn_id
+
+    @cached_property
+    def hook(self) -> HailuoHook:  # type: ignore[override]
+        return HailuoHook(self.hailuo_conn_id)
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "model": self.model,
+            "first_image_url": self.first_image_url,
+            "callback_url": self.callback_url,
+        }
+
+    def validate(self) -> None:
+        hailuo.validate_submit(self.fields())
+
+    def submit(self) -> str:
+        return self.hook.submit(**self.fields())

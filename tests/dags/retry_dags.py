@@ -1,0 +1,19 @@
+"""A mapped video task whose first try fails after it paid: the retry must not pay again (Airflow 3.3+)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+
+from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
+
+with DAG("retry_reattaches", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as dag:
+    HailuoVideoOperator.partial(
+        task_id="generate",
+        hailuo_conn_id="retry_hailuo",
+        poll_interval=0.2,
+        timeout=60,
+        retries=1,
+        retry_delay=timedelta(0),
+    ).expand(prompt=["first [duration=1]", "second [duration=1]"])

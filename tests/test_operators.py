@@ -1,0 +1,206 @@
+"""Both video operators: validate before paying, submit once, wait (or not), reattach on retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
+
+from airflow_provider_videotask.exceptions import VideoTaskAuthError, VideoTaskValidationError
+from airflow_provider_videotask.links import VideoLink, first_video_url
+from airflow_provider_videotask.operators.base import RETRY_REATTACHES
+from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
+from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
+from airflow_provider_videotask.sandbox import Sandbox
+from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
+from tests.conftest import LogCapture
+
+
+class FakeTI:
+    stats_tags: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+class StateStore(dict[str, Any]):
+    """Airflow 3.3's task_state_store, as far as ResumableJobMixin uses it."""
+
+    def set(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
+def make_context(store: StateStore | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"ti": FakeTI()}
+    if store is not None:
+        context["task_state_store"] = store
+    return context
+
+
+def hidream(**kwargs: Any) -> HiDreamVideoOperator:
+    return HiDreamVideoOperator(**{"task_id": "generate", "poll_interval": 0.05, "timeout": 30, **kwargs})
+
+
+def hailuo(**kwargs: Any) -> HailuoVideoOperator:
+    return HailuoVideoOperator(**{"task_id": "generate", "poll_interval": 0.05, "timeout": 30, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("operator", "named"),
+    [
+        pytest.param(lambda: hidream(), "'prompt'", id="txt2video-without-prompt"),
+        pytest.param(lambda: hidream(module="img2video", prompt="x"), "'image'", id="img2video-without-image"),
+        pytest.param(lambda: hidream(module="video_edit", style="anime"), "'video_name'", id="video_edit-without-video"),
+        pytest.param(lambda: hidream(module="video_edit", video="https://v", style="oil"), "style", id="unknown-style"),
+        pytest.param(lambda: hidream(prompt="x", motion_strength=31), "motion_strength", id="out-of-range"),
+        pytest.param(lambda: hidream(prompt="x", camera_move_depth=9), "camera_move_depth", id="camera-out-of-range"),
+        pytest.param(lambda: hidream(prompt="x", aspect_ratio="4:3"), "aspect_ratio", id="bad-aspect-ratio"),
+        pytest.param(lambda: hailuo(), "'prompt'", id="hailuo-without-prompt"),
+        pytest.param(lambda: hailuo(prompt="x" * 7001), "at most 7000", id="prompt-too-long"),
+        pytest.param(lambda: hailuo(prompt="x", model="minimax-i2v"), "first_image_url", id="i2v-without-image"),
+        pytest.param(
+            lambda: hailuo(prompt="x", model="minimax-i2v-director", first_image_url="iVBORw0KGgo="),
+            "base64",
+            id="base64-image",
+        ),
+    ],
+)
+def test_invalid_requests_are_refused_before_paying(operator: Any, named: str, sandbox_conns: Sandbox) -> None:
+    with pytest.raises(VideoTaskValidationError, match=named):
+        operator().execute(make_context())
+    assert sandbox_conns.counts()["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [(lambda: hidream(module="txt2img"), "module"), (lambda: hailuo(model="sora"), "model"),
+     (lambda: hailuo(fail_on="most"), "fail_on")],
+)  # fmt: skip
+def test_bad_arguments_fail_when_the_dag_is_parsed(make: Any, named: str) -> None:
+    with pytest.raises(VideoTaskValidationError, match=named):
+        make()
+
+
+def test_waits_in_the_task_and_returns_the_urls(sandbox_conns: Sandbox) -> None:
+    context = make_context()
+    urls = hidream(prompt="fox [videos=2]", payload={"new_knob": 1}, aspect_ratio="9:16").execute(context)
+    assert len(urls) == 2
+    counts = sandbox_conns.counts()
+    assert counts["hidream_submit"] == 1
+    [task_id] = context["ti"].xcom["task_ids"]
+    assert context["ti"].xcom["tasks"][0] == {
+        "task_id": task_id,
+        "state": "succeeded",
+        "progress": 1.0,
+        "video_urls": urls,
+        "error": None,
+    }
+    assert sandbox_conns.task(task_id).request == {"prompt": "fox [videos=2]", "new_knob": 1, "aspect_ratio": "9:16"}
+
+
+def test_failed_video_fails_the_task_without_retries(sandbox_conns: Sandbox) -> None:
+    context = make_context()
+    with pytest.raises(AirflowFailException, match="no channel available"):
+        hailuo(prompt="boat [fail]").execute(context)
+    assert context["ti"].xcom["tasks"][0]["state"] == "failed"
+
+
+def test_in_task_wait_times_out(sandbox_conns: Sandbox) -> None:
+    with pytest.raises(AirflowException, match="timed out after 0s waiting for video tasks"):
+        hailuo(prompt="slow [duration=600]", timeout=0.2).execute(make_context())
+    assert sandbox_conns.counts()["hailuo_submit"] == 1
+
+
+def test_without_waiting_returns_the_task_ids(sandbox_conns: Sandbox) -> None:
+    context = make_context()
+    task_ids = hailuo(prompt="boat", wait_for_completion=False).execute(context)
+    assert task_ids == context["ti"].xcom["task_ids"]
+    assert len(task_ids) == 1
+    assert sandbox_conns.counts()["requests"] == 1  # the submit, nothing else
+
+
+def test_deferrable_submits_once_then_defers(sandbox_conns: Sandbox) -> None:
+    context = make_context()
+    operator = hidream(module="img2video", image="https://img/1.png", prompt="[duration=600]", deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, VideoTaskTrigger)
+    kwargs = trigger.serialize()[1]
+    assert kwargs["task_ids"] == context["ti"].xcom["task_ids"]
+    assert (kwargs["module"], kwargs["conn_type"], kwargs["poll_interval"]) == ("img2video", "hidream", 0.05)
+    assert deferred.value.timeout.total_seconds() == 30
+    assert sandbox_conns.counts()["hidream_submit"] == 1
+
+
+def test_execute_complete_returns_urls_and_refuses_bad_events() -> None:
+    task = {"task_id": "t", "state": "succeeded", "progress": 1.0, "video_urls": ["u"], "error": None}
+    context = make_context()
+    assert hailuo(prompt="x").execute_complete(context, {"status": "success", "message": "", "tasks": [task]}) == ["u"]
+    for event in (None, {"status": "maybe"}):
+        with pytest.raises(AirflowException, match="unexpected trigger event"):
+            hailuo(prompt="x").execute_complete(context, event)
+    with pytest.raises(AirflowException, match=r"\(timeout\)"):
+        hailuo(prompt="x").execute_complete(context, {"status": "timeout", "message": "late", "tasks": [task]})
+
+
+def test_a_retry_after_a_crash_does_not_pay_twice(sandbox_conns: Sandbox, logs: LogCapture, sleeps: list[float]) -> None:
+    store = StateStore()
+    sandbox_conns.add_fault("unauthorized", count=1, only="reads")  # the first try dies after submitting
+    with pytest.raises(VideoTaskAuthError):
+        hailuo(prompt="boat").execute(make_context(store))
+    retry_context = make_context(store)
+    urls = hailuo(prompt="boat").execute(retry_context)
+    assert len(urls) == 1
+    if RETRY_REATTACHES:
+        assert sandbox_conns.counts()["hailuo_submit"] == 1
+        assert list(store.values()) == retry_context["ti"].xcom["task_ids"]
+    else:
+        assert sandbox_conns.counts()["hailuo_submit"] == 2
+        assert "if this task is retried, the retry submits (and pays for) a new video task" in logs.text
+
+
+@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
+def test_a_retry_resubmits_only_when_the_stored_task_failed(sandbox_conns: Sandbox) -> None:
+    store = StateStore()
+    with pytest.raises(AirflowFailException):
+        hailuo(prompt="boat [fail]").execute(make_context(store))
+    first = next(iter(store.values()))
+    hailuo(prompt="boat").execute(make_context(store))
+    assert sandbox_conns.counts()["hailuo_submit"] == 2
+    assert next(iter(store.values())) != first
+
+
+@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
+def test_a_retry_after_success_returns_the_urls_without_paying(sandbox_conns: Sandbox) -> None:
+    store = StateStore()
+    first = hidream(prompt="fox").execute(make_context(store))
+    again = hidream(prompt="fox").execute(make_context(store))
+    assert again == first
+    assert sandbox_conns.counts()["hidream_submit"] == 1
+
+
+def test_video_link_reads_the_first_url_from_the_tasks_xcom(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_videotask import links
+
+    tasks = [
+        {"task_id": "a", "state": "failed", "video_urls": []},
+        {"task_id": "b", "state": "succeeded", "video_urls": ["https://v/b1.mp4", "https://v/b2.mp4"]},
+    ]
+    asked: dict[str, Any] = {}
+
+    def get_value(*, ti_key: Any, key: str) -> Any:
+        asked.update(ti_key=ti_key, key=key)
+        return tasks
+
+    monkeypatch.setattr(links.XCom, "get_value", get_value)
+    assert VideoLink().get_link(hailuo(prompt="x"), ti_key="key-1") == "https://v/b1.mp4"  # type: ignore[arg-type]
+    assert asked == {"ti_key": "key-1", "key": "tasks"}
+    assert first_video_url(None) == ""
+    assert first_video_url([{"video_urls": "oops"}]) == ""
+    assert VideoLink.name == "Video"
+    assert any(isinstance(link, VideoLink) for link in hailuo(prompt="x").operator_extra_links)
