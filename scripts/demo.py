@@ -1,61 +1,134 @@
-"""The README's demo: both hooks against the local sandbox. Submit, wait, print the video URLs.
+"""The README's demo: run the example DAGs end to end against the local sandbox, then print the videos.
 
-Runs offline and costs nothing. To use the real vendors instead, define the connections
-``hidream_default`` / ``hailuo_default`` with your API tokens (see the README) and call the same hooks.
+Airflow runs on its embedded SQLite in ``.airflow-demo/``; the sandbox stands in for both vendors, so
+this costs nothing and needs no network. ``make demo`` runs it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-# Airflow reads its home at import time: keep the demo's files out of ~/airflow.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="videotask-demo-"))
+ROOT = Path(__file__).resolve().parent.parent
+HOME = ROOT / ".airflow-demo"
 
-from airflow_provider_videotask.hooks.hailuo import HailuoHook
-from airflow_provider_videotask.hooks.hidream import HiDreamHook
-from airflow_provider_videotask.models import VideoTask
-from airflow_provider_videotask.sandbox import Sandbox
+# Airflow reads its configuration at import time: everything is set before the first import.
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME / 'airflow.db'}",
+        "VIDEOTASK_EXAMPLE_POLL_SECONDS": "1",
+    }
+)
 
-PROMPTS = {
-    "HiDream": ["a red fox running through fresh snow", "a lighthouse at dusk, waves crashing [videos=2]"],
-    "Hailuo": ["a paper boat drifting down a rainy street", "a robot chef flipping pancakes [fail]"],
-}
+REAL_VENDORS = """\
+To run the same DAGs against the real vendors, replace the sandbox connections with yours:
+
+  export AIRFLOW_CONN_HAILUO_DEFAULT='{"conn_type": "hailuo", "password": "<Ace Data Cloud token>"}'
+  export AIRFLOW_CONN_HIDREAM_DEFAULT='{"conn_type": "hidream", "password": "<HiDream token>"}'
+
+(or create them in the Airflow UI: Admin > Connections), put example_dags/ in your DAGs folder,
+and unset VIDEOTASK_EXAMPLE_POLL_SECONDS so they poll every 30 s. Each prompt is a paid video."""
+
+
+@contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Send everything Airflow prints (at the file-descriptor level) to a log file."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+
+
+def load_example(name: str) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "example_dags" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def task_results(dag_run: Any, task_id: str) -> list[dict[str, Any]]:
+    """The ``tasks`` XCom of every (mapped) instance of a task, in map-index order."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(XComModel)
+            .filter(
+                XComModel.dag_id == dag_run.dag_id,
+                XComModel.run_id == dag_run.run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == "tasks",
+            )
+            .order_by(XComModel.map_index)
+            .all()
+        )
+        return [task for row in rows for task in XComModel.deserialize_value(row)]
 
 
 def main() -> int:
+    HOME.mkdir(exist_ok=True)
+    log_path = HOME / "demo.log"
+    log_path.write_text("")
+    print("Setting up Airflow on SQLite in .airflow-demo/ ...", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+    from airflow_provider_videotask.sandbox import Sandbox
+
     with Sandbox(duration=3) as sandbox:
         for conn_id, conn_type in (("hidream_default", "hidream"), ("hailuo_default", "hailuo")):
             os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
                 {"conn_type": conn_type, "host": sandbox.url, "password": "sandbox-token"}
             )
-        print(f"Sandbox serving both vendor APIs at {sandbox.url}\n")
-        hooks = {"HiDream": HiDreamHook(), "Hailuo": HailuoHook()}
-        submitted = {
-            "HiDream": [hooks["HiDream"].submit("txt2video", prompt=p) for p in PROMPTS["HiDream"]],
-            "Hailuo": [hooks["Hailuo"].submit(p) for p in PROMPTS["Hailuo"]],
-        }
-        results: dict[str, list[VideoTask]] = {}
-        for vendor, task_ids in submitted.items():
-            while True:  # one batch request per poll for all of this vendor's tasks
-                results[vendor] = hooks[vendor].get_tasks(task_ids)
-                if all(task.state.is_terminal for task in results[vendor]):
-                    break
-                done = sum(task.state.is_terminal for task in results[vendor])
-                print(f"{vendor}: {done}/{len(task_ids)} done, waiting...")
-                time.sleep(1)
-        print()
-        print(f"{'vendor':8} {'prompt':50} {'state':10} video")
-        for vendor, tasks in results.items():
-            for prompt, task in zip(PROMPTS[vendor], tasks, strict=True):
-                print(f"{vendor:8} {prompt[:50]:50} {task.state.value:10} {', '.join(task.video_urls) or task.error}")
+        print(f"Sandbox serving the HiDream and Hailuo APIs at {sandbox.url}\n", flush=True)
+
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        for name in ("example_hidream_txt2video", "example_hailuo_mapped"):
+            module = load_example(name)
+            started = time.monotonic()
+            with output_to(log_path):
+                dag_run = module.dag.test()
+            print(f"  {name}: {dag_run.state} in {time.monotonic() - started:.0f}s", flush=True)
+            prompts = module.PROMPTS if hasattr(module, "PROMPTS") else [module.dag.get_task("generate").prompt]
+            rows += [(name, prompt, task) for prompt, task in zip(prompts, task_results(dag_run, "generate"), strict=False)]
         counts = sandbox.counts()
-        print(f"\nThe sandbox served {counts['requests']} requests ({counts['tasks_created']} paid submits).")
-    ok = all(task.state.value == "succeeded" for task in results["HiDream"])
-    return 0 if ok else 1
+
+    print(f"\n{'DAG':27} {'prompt':58} {'state':10} video URL")
+    for name, prompt, task in rows:
+        url = ", ".join(task["video_urls"]) or task["error"] or ""
+        print(f"{name:27} {prompt[:58]:58} {task['state']:10} {url}")
+    print(
+        f"\nThe sandbox served {counts['requests']} requests: {counts['hidream_submit'] + counts['hailuo_submit']} "
+        f"paid submits (one per prompt) and {counts['requests'] - counts['hidream_submit'] - counts['hailuo_submit']} "
+        f"free status reads. Airflow's own log: {log_path.relative_to(ROOT)}\n"
+    )
+    print(REAL_VENDORS)
+    succeeded = len(rows) == 4 and all(task["state"] == "succeeded" for _, _, task in rows)
+    return 0 if succeeded else 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,15 @@ from typing import Any
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    """Each task's final state; a mapped task's instances must all agree (else they are listed)."""
+    seen: dict[str, set[str]] = {}
+    for ti in dag_run.get_task_instances():
+        seen.setdefault(ti.task_id, set()).add(str(ti.state))
+    return {task_id: states.pop() if len(states) == 1 else ",".join(sorted(states)) for task_id, states in seen.items()}
+
+
+def try_numbers(dag_run: Any, task_id: str) -> list[int]:
+    return sorted(ti.try_number for ti in dag_run.get_task_instances() if ti.task_id == task_id)
 
 
 def xcoms(dag_run: Any, task_id: str) -> dict[str, Any]:
