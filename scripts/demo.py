@@ -94,7 +94,10 @@ def main() -> int:
     log_path.write_text("")
     print("Setting up Airflow on SQLite in .airflow-demo/ ...", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
     from airflow_provider_videotask.sandbox import Sandbox
@@ -114,7 +117,9 @@ def main() -> int:
                 dag_run = module.dag.test()
             print(f"  {name}: {dag_run.state} in {time.monotonic() - started:.0f}s", flush=True)
             prompts = module.PROMPTS if hasattr(module, "PROMPTS") else [module.dag.get_task("generate").prompt]
-            rows += [(name, prompt, task) for prompt, task in zip(prompts, task_results(dag_run, "generate"), strict=False)]
+            rows += [
+                (name, prompt, task) for prompt, task in zip(prompts, task_results(dag_run, "generate"), strict=False)
+            ]
         counts = sandbox.counts()
 
     print(f"\n{'DAG':27} {'prompt':58} {'state':10} video URL")

@@ -54,7 +54,9 @@ def hailuo(**kwargs: Any) -> HailuoVideoOperator:
     [
         pytest.param(lambda: hidream(), "'prompt'", id="txt2video-without-prompt"),
         pytest.param(lambda: hidream(module="img2video", prompt="x"), "'image'", id="img2video-without-image"),
-        pytest.param(lambda: hidream(module="video_edit", style="anime"), "'video_name'", id="video_edit-without-video"),
+        pytest.param(
+            lambda: hidream(module="video_edit", style="anime"), "'video_name'", id="video_edit-without-video"
+        ),
         pytest.param(lambda: hidream(module="video_edit", video="https://v", style="oil"), "style", id="unknown-style"),
         pytest.param(lambda: hidream(prompt="x", motion_strength=31), "motion_strength", id="out-of-range"),
         pytest.param(lambda: hidream(prompt="x", camera_move_depth=9), "camera_move_depth", id="camera-out-of-range"),
@@ -148,7 +150,9 @@ def test_execute_complete_returns_urls_and_refuses_bad_events() -> None:
         hailuo(prompt="x").execute_complete(context, {"status": "timeout", "message": "late", "tasks": [task]})
 
 
-def test_a_retry_after_a_crash_does_not_pay_twice(sandbox_conns: Sandbox, logs: LogCapture, sleeps: list[float]) -> None:
+def test_a_retry_after_a_crash_does_not_pay_twice(
+    sandbox_conns: Sandbox, logs: LogCapture, sleeps: list[float]
+) -> None:
     store = StateStore()
     sandbox_conns.add_fault("unauthorized", count=1, only="reads")  # the first try dies after submitting
     with pytest.raises(VideoTaskAuthError):
