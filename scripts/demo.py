@@ -62,7 +62,8 @@ def load_example(name: str) -> Any:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(name, ROOT / "example_dags" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -20,7 +20,8 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "example_dags").glob("example_
 
 def load(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -51,8 +52,9 @@ def test_example_imports_without_errors_or_deprecation_warnings(path: Path) -> N
     assert ours == [], [str(w.message) for w in ours]
     dag = module.dag
     assert dag.dag_id == path.stem
-    assert module.__doc__ and len(module.__doc__.strip()) > 100  # says what it shows
-    assert dag.tags and "example" in dag.tags
+    assert module.__doc__
+    assert len(module.__doc__.strip()) > 100  # says what it shows
+    assert "example" in dag.tags
 
 
 @pytest.mark.usefixtures("airflow_db")
