@@ -13,11 +13,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-HOME = ROOT / ".airflow-demo"
+# One home per Airflow version: a database migrated by a newer Airflow cannot serve an older one.
+HOME = ROOT / ".airflow-demo" / version("apache-airflow")
 
 # Airflow reads its configuration at import time: everything is set before the first import.
 os.environ.update(
@@ -90,10 +92,10 @@ def task_results(dag_run: Any, task_id: str) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    HOME.mkdir(exist_ok=True)
+    HOME.mkdir(parents=True, exist_ok=True)
     log_path = HOME / "demo.log"
     log_path.write_text("")
-    print("Setting up Airflow on SQLite in .airflow-demo/ ...", flush=True)
+    print(f"Setting up Airflow on SQLite in {HOME.relative_to(ROOT)}/ ...", flush=True)
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
         check=True,

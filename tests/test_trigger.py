@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from airflow_provider_videotask.exceptions import VideoTaskValidationError
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
-from airflow_provider_videotask.triggers import video_task
+from airflow_provider_videotask.triggers import poller, video_task
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 from tests.conftest import SENTINEL_TOKEN, LogCapture
 
@@ -28,14 +29,19 @@ class FakeClock:
     async def sleep(self, delay: float) -> None:
         self.waits.append(delay)
         self.now += delay
+        await asyncio.sleep(0)  # still let the other coroutines run
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for module in (video_task, poller):
+            monkeypatch.setattr(module, "_sleep", self.sleep)
+            monkeypatch.setattr(module, "_now", self.time)
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeClock:
-    """Runs the trigger on a fake clock; the hook's retry waits are recorded too (``sleeps``)."""
+    """Runs the trigger and its poller on a fake clock; the hook's retry waits are recorded too (``sleeps``)."""
     fake = FakeClock()
-    monkeypatch.setattr(video_task, "_sleep", fake.sleep)
-    monkeypatch.setattr(video_task, "_now", fake.time)
+    fake.install(monkeypatch)
     return fake
 
 
@@ -92,7 +98,9 @@ async def test_one_event_after_waiting_one_interval_first(sandbox_conns: Sandbox
     assert event["failed_task_ids"] == []
 
 
-async def test_polls_until_done_and_logs_each_poll(sandbox_conns: Sandbox, clock: FakeClock, logs: LogCapture) -> None:
+async def test_polls_until_done_and_logs_what_it_saw(
+    sandbox_conns: Sandbox, clock: FakeClock, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
     trigger = make_trigger(task_ids=[task_id])
 
@@ -101,11 +109,12 @@ async def test_polls_until_done_and_logs_each_poll(sandbox_conns: Sandbox, clock
         if len(clock.waits) == 3:
             sandbox_conns.finish(task_id)
 
-    video_task._sleep = finish_on_third_wait  # restored by the clock fixture
+    monkeypatch.setattr(poller, "_sleep", finish_on_third_wait)
     [event] = await run_to_end(trigger)
     assert event["status"] == "success"
-    assert clock.waits == [5.0, 5.0, 5.0]
-    assert "0 of 1 video tasks done (1 queued), mean progress 0%; next poll in 5s" in logs.text
+    assert clock.waits == [5.0, 5.0, 5.0]  # the trigger's first wait, then the poller's cycles
+    assert sandbox_conns.counts()["hidream_batch"] == 3
+    assert "0 of 1 video tasks done (1 queued), mean progress 0%; polling every 5s" in logs.text
 
 
 async def test_failure_event_names_the_ids(sandbox_conns: Sandbox, clock: FakeClock) -> None:
@@ -174,12 +183,27 @@ async def test_wrong_connection_type_is_an_error_event(monkeypatch: pytest.Monke
     assert "use a connection of type 'hidream' or 'hailuo'" in event["message"]
 
 
-async def test_cleanup_closes_the_http_client(sandbox_conns: Sandbox, clock: FakeClock) -> None:
-    trigger = make_trigger(task_ids=["x"], deadline=clock.now + 60)
-    stream = trigger.run()
-    hook = await trigger._get_hook()
-    await hook.aget_tasks(["x"])
-    assert hook._async_client is not None
+async def test_cancelled_trigger_leaves_and_the_poller_closes_its_client(
+    sandbox_conns: Sandbox, clock: FakeClock
+) -> None:
+    task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
+    trigger = make_trigger(task_ids=[task_id])
+    running = asyncio.ensure_future(run_to_end(trigger))
+    while sandbox_conns.counts()["hidream_batch"] == 0:  # until the poller has polled once
+        await asyncio.sleep(0.01)
+    shared = trigger._poller
+    assert shared is not None
+    client_opened = shared.hook._async_client is not None
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
     await trigger.cleanup()
-    assert hook._async_client is None
-    await stream.aclose()
+    await asyncio.sleep(0)  # let the cancelled poller run its finally
+    assert client_opened
+    assert shared.subscriptions == []
+    assert poller._POLLERS.get(asyncio.get_running_loop(), {}) == {}
+    for _ in range(100):
+        if shared.hook._async_client is None:
+            break
+        await asyncio.sleep(0.01)
+    assert shared.hook._async_client is None

@@ -15,6 +15,7 @@ from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import hook_class
 from airflow_provider_videotask.triggers.outcome import check_wait_arguments, judge, make_event, summarize
+from airflow_provider_videotask.triggers.poller import BatchPoller, Subscription, private_poller, shared_poller
 
 # Indirection so tests can run the trigger on a fake clock: see its waits without waiting.
 _sleep = asyncio.sleep
@@ -43,6 +44,8 @@ class VideoTaskTrigger(BaseTrigger):
         retries) before the wait ends with an ``error`` event.
     :param conn_type: the connection's type, resolved by the sensor (None: read from the connection).
     :param wait_started_at: Unix time the wait began (for the unknown grace period).
+    :param shared: poll through the batch poller shared by every trigger of the same connection,
+        vendor and module in this triggerer (default); False: this trigger polls on its own.
 
     Events: ``{"status": "success" | "failed" | "timeout" | "error", "message": str,
     "tasks": [VideoTask.to_dict(), ...], "failed_task_ids": [...]}``.
@@ -60,6 +63,7 @@ class VideoTaskTrigger(BaseTrigger):
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         conn_type: str | None = None,
         wait_started_at: float | None = None,
+        shared: bool = True,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # untyped on Airflow 3.0
         check_wait_arguments(
@@ -78,7 +82,9 @@ class VideoTaskTrigger(BaseTrigger):
         self.max_consecutive_errors = max_consecutive_errors
         self.conn_type = conn_type
         self.wait_started_at = _now() if wait_started_at is None else wait_started_at
-        self._hook: VideoTaskHook | None = None
+        self.shared = shared
+        self._poller: BatchPoller | None = None
+        self._subscription: Subscription | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -94,54 +100,62 @@ class VideoTaskTrigger(BaseTrigger):
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "conn_type": self.conn_type,
                 "wait_started_at": self.wait_started_at,
+                "shared": self.shared,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            event = await self._wait()
-        finally:
-            await self._close_hook()
+        event = await self._wait()
         self.log.info("Video tasks %s: %s", event["status"], event["message"])
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     async def _wait(self) -> dict[str, Any]:
-        """Poll until the wait is over; return the one event."""
+        """Follow the tasks until the wait is over; return the one event."""
         try:
-            hook = await self._get_hook()
+            make_hook = await self._hook_class()
         except VideoTaskError as error:
             return make_event("error", str(error), [])
+        # Airflow can fail a task whose trigger fires within seconds of deferring, and the sensor has
+        # just looked: the first poll comes one interval later.
+        if await self._sleep_until_deadline(self.poll_interval):
+            return make_event("timeout", "timed out before the first poll", [])
+        if self.shared:
+            self._poller = shared_poller(self.conn_id, make_hook.conn_type, self.module, make_hook)
+        else:
+            self._poller = private_poller(self.conn_id, self.module, make_hook)
+        self._subscription = self._poller.subscribe(self.task_ids, self.poll_interval, self.deadline)
+        try:
+            return await self._follow(self._subscription)
+        finally:
+            self._unsubscribe()
+
+    async def _follow(self, subscription: Subscription) -> dict[str, Any]:
         tasks: list[VideoTask] = []
         errors = 0
-        delay = self.poll_interval
         while True:
-            if await self._sleep_until_deadline(delay):
-                return make_event("timeout", f"timed out: {summarize(tasks) if tasks else 'no answer yet'}", tasks)
-            try:
-                tasks = await hook.aget_tasks(self.task_ids, self.module)
-            except VideoTaskApiError as error:
-                if not error.retryable:
-                    return make_event("error", str(error), tasks)
+            update = await subscription.inbox.get()
+            if isinstance(update, BaseException):
+                if not (isinstance(update, VideoTaskApiError) and update.retryable):
+                    return make_event("error", str(update) or repr(update), tasks)
                 errors += 1
                 if errors >= self.max_consecutive_errors:
-                    return make_event("error", f"gave up after {errors} failed polls in a row: {error}", tasks)
-                delay = min(self.poll_interval * 2 ** (errors - 1), max(self.poll_interval, 1.0) * 10)
+                    return make_event("error", f"gave up after {errors} failed polls in a row: {update}", tasks)
                 self.log.warning(
-                    "Poll %d of %d failed, next in %.0fs: %s", errors, self.max_consecutive_errors, delay, error
+                    "Poll %d of %d failed, the wait goes on: %s", errors, self.max_consecutive_errors, update
                 )
-                continue
-            except VideoTaskError as error:
-                return make_event("error", str(error), tasks)
-            errors, delay = 0, self.poll_interval
-            verdict = judge(
-                tasks,
-                fail_on=self.fail_on,
-                waited=_now() - self.wait_started_at,
-                unknown_grace_period=self.unknown_grace_period,
-            )
-            if verdict.status != "pending":
-                return make_event(verdict.status, verdict.message, verdict.tasks, verdict.failed_ids)
-            self.log.info("%s; next poll in %.0fs", verdict.message, delay)
+            else:
+                errors, tasks = 0, update
+                verdict = judge(
+                    tasks,
+                    fail_on=self.fail_on,
+                    waited=_now() - self.wait_started_at,
+                    unknown_grace_period=self.unknown_grace_period,
+                )
+                if verdict.status != "pending":
+                    return make_event(verdict.status, verdict.message, verdict.tasks, verdict.failed_ids)
+                self.log.info("%s; polling every %.0fs", verdict.message, self.poll_interval)
+            if self.deadline is not None and _now() >= self.deadline:
+                return make_event("timeout", f"timed out: {summarize(tasks) if tasks else 'no answer yet'}", tasks)
 
     async def _sleep_until_deadline(self, delay: float) -> bool:
         """Sleep ``delay`` seconds, or until the deadline if sooner; True once the deadline has passed."""
@@ -152,25 +166,22 @@ class VideoTaskTrigger(BaseTrigger):
         if remaining <= 0:
             return True
         await _sleep(min(delay, remaining))
-        # A last poll at the deadline itself, so a task that finished just in time still counts.
         return False
 
-    async def _get_hook(self) -> VideoTaskHook:
-        if self._hook is None:
-            conn_type = self.conn_type
-            if conn_type is None:
-                from airflow.providers.common.compat.connection import get_async_connection
+    async def _hook_class(self) -> type[VideoTaskHook]:
+        conn_type = self.conn_type
+        if conn_type is None:
+            from airflow.providers.common.compat.connection import get_async_connection
 
-                conn_type = (await get_async_connection(self.conn_id)).conn_type
-            self._hook = hook_class(conn_type, self.conn_id)(self.conn_id)
-        return self._hook
+            conn_type = (await get_async_connection(self.conn_id)).conn_type
+        return hook_class(conn_type, self.conn_id)
 
-    async def _close_hook(self) -> None:
-        if self._hook is not None:
-            await self._hook.aclose()
-            self._hook = None
+    def _unsubscribe(self) -> None:
+        if self._poller is not None and self._subscription is not None:
+            self._poller.unsubscribe(self._subscription)
+        self._poller = self._subscription = None
 
     async def cleanup(self) -> None:
-        """Release what the trigger opened (its HTTP client), also when the triggerer cancels it."""
-        await self._close_hook()
+        """Leave the poller; it stops, and closes its HTTP client, when its last waiter leaves."""
+        self._unsubscribe()
         await super().cleanup()

@@ -1,0 +1,185 @@
+"""The shared batch poller: many waiting triggers, a handful of requests per cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_provider_videotask.hooks.hidream import HiDreamHook
+from airflow_provider_videotask.sandbox import Sandbox
+from airflow_provider_videotask.triggers import poller
+from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
+from tests.conftest import set_connection
+from tests.test_trigger import FakeClock
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeClock:
+    fake = FakeClock()
+    fake.install(monkeypatch)
+    return fake
+
+
+async def first_event(trigger: VideoTaskTrigger) -> dict[str, Any]:
+    async for event in trigger.run():
+        return dict(event.payload)
+    raise AssertionError("the trigger fired no event")
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (bounded) for a condition the event loop will bring about."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never happened: {what}")
+
+
+def pollers_here() -> dict[Any, poller.BatchPoller]:
+    return poller._POLLERS.get(asyncio.get_running_loop(), {})
+
+
+def slow_tasks(count: int, module: str = "txt2video") -> list[str]:
+    hook = HiDreamHook()
+    return [hook.submit(module, prompt=f"clip {n} [duration=600]", image="https://i/1.png") for n in range(count)]
+
+
+@pytest.mark.parametrize("waiters", [1, 50, 120])
+async def test_k_triggers_cost_ceil_k_over_50_requests_per_cycle(
+    waiters: int, sandbox_conns: Sandbox, clock: FakeClock
+) -> None:
+    ids = slow_tasks(waiters)
+    running = [
+        asyncio.ensure_future(first_event(VideoTaskTrigger("hidream_default", [i], poll_interval=5))) for i in ids
+    ]
+    await until(lambda: len(pollers_here()) == 1 and len(next(iter(pollers_here().values())).subscriptions) == waiters,
+                "every trigger subscribed")  # fmt: skip
+    [shared] = pollers_here().values()
+    start_cycles, start_requests = shared.cycles, sandbox_conns.counts()["hidream_batch"]
+    await until(lambda: shared.cycles >= start_cycles + 4, "four more cycles")
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    cycles = shared.cycles - start_cycles
+    requests = sandbox_conns.counts()["hidream_batch"] - start_requests
+    # A cycle in flight when counting started may or may not have been counted: allow for one.
+    assert math.ceil(waiters / 50) * (cycles - 1) <= requests <= math.ceil(waiters / 50) * (cycles + 1)
+    assert pollers_here() == {}
+
+
+async def test_two_connections_or_two_modules_do_not_share(
+    sandbox_conns: Sandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_connection(monkeypatch, "hidream_other", "hidream", sandbox_conns.url)
+    txt, img = slow_tasks(1)[0], slow_tasks(1, module="img2video")[0]
+    triggers = [
+        VideoTaskTrigger("hidream_default", [txt], module="txt2video", poll_interval=5),
+        VideoTaskTrigger("hidream_other", [txt], module="txt2video", poll_interval=5),
+        VideoTaskTrigger("hidream_default", [img], module="img2video", poll_interval=5),
+        VideoTaskTrigger("hidream_default", [txt], module="txt2video", poll_interval=5),  # shares with the first
+    ]
+    running = [asyncio.ensure_future(first_event(t)) for t in triggers]
+    await until(lambda: sum(len(p.subscriptions) for p in pollers_here().values()) == 4, "all subscribed")
+    assert sorted((key[0], key[2], len(p.subscriptions)) for key, p in pollers_here().items()) == [
+        ("hidream_default", "img2video", 1),
+        ("hidream_default", "txt2video", 2),
+        ("hidream_other", "txt2video", 1),
+    ]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    assert pollers_here() == {}
+
+
+async def test_cancelling_one_waiter_leaves_the_others_waiting_and_correct(
+    sandbox_conns: Sandbox, clock: FakeClock
+) -> None:
+    ids = slow_tasks(3)
+    running = [
+        asyncio.ensure_future(first_event(VideoTaskTrigger("hidream_default", [i], poll_interval=5))) for i in ids
+    ]
+    await until(lambda: sum(len(p.subscriptions) for p in pollers_here().values()) == 3, "all subscribed")
+    [shared] = pollers_here().values()
+    running[0].cancel()
+    await asyncio.gather(running[0], return_exceptions=True)
+    assert len(shared.subscriptions) == 2
+    cycles = shared.cycles
+    await until(lambda: shared.cycles >= cycles + 2, "the poller goes on")
+    queried = sandbox_conns.counts()["ids_queried"]
+    batches = sandbox_conns.counts()["hidream_batch"]
+    await until(lambda: sandbox_conns.counts()["hidream_batch"] >= batches + 2, "two more polls")
+    # The cancelled trigger's id is no longer asked for: two ids per request from now on.
+    grown = sandbox_conns.counts()
+    assert (grown["ids_queried"] - queried) == 2 * (grown["hidream_batch"] - batches)
+    for task_id in ids:
+        sandbox_conns.finish(task_id)
+    events = await asyncio.gather(*running[1:])
+    assert [event["status"] for event in events] == ["success", "success"]
+    assert [event["tasks"][0]["task_id"] for event in events] == ids[1:]
+    assert pollers_here() == {}
+
+
+async def test_a_poll_error_reaches_every_waiter(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    ids = slow_tasks(3)
+    sandbox_conns.reset_counts()
+    sandbox_conns.add_fault("used_up", count=-1)
+    triggers = [VideoTaskTrigger("hidream_default", [i], poll_interval=5, conn_type="hidream") for i in ids]
+    events = await asyncio.gather(*(first_event(t) for t in triggers))
+    assert [event["status"] for event in events] == ["error"] * 3
+    assert all("HTTP 403" in event["message"] for event in events)
+    assert sandbox_conns.counts()["hidream_batch"] == 1  # one shared request, three waiters told
+
+
+async def test_each_waiter_applies_its_own_retry_bound(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    ids = slow_tasks(2)
+    sandbox_conns.add_fault("server_error", count=-1)
+    patient = VideoTaskTrigger("hidream_default", [ids[0]], poll_interval=5, max_consecutive_errors=3)
+    impatient = VideoTaskTrigger("hidream_default", [ids[1]], poll_interval=5, max_consecutive_errors=1)
+    first = asyncio.ensure_future(first_event(patient))
+    second = await first_event(impatient)
+    assert "gave up after 1 failed polls" in second["message"]
+    assert not first.done()
+    assert "gave up after 3 failed polls" in (await first)["message"]
+
+
+def test_triggers_in_different_event_loops_do_not_share(sandbox_conns: Sandbox) -> None:
+    found: list[poller.BatchPoller] = []
+    both_inside = threading.Barrier(2, timeout=10)
+
+    def in_its_own_loop() -> None:
+        async def take() -> None:
+            shared = poller.shared_poller("hidream_default", "hidream", None, HiDreamHook)
+            found.append(shared)
+            assert poller.shared_poller("hidream_default", "hidream", None, HiDreamHook) is shared
+            both_inside.wait()  # both loops alive at once
+
+        asyncio.run(take())
+
+    threads = [threading.Thread(target=in_its_own_loop) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert len(found) == 2
+    assert found[0] is not found[1]
+
+
+async def test_sharing_switched_off_polls_per_trigger(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    ids = slow_tasks(3)
+    sandbox_conns.reset_counts()
+    running = [
+        asyncio.ensure_future(first_event(VideoTaskTrigger("hidream_default", [i], poll_interval=5, shared=False)))
+        for i in ids
+    ]
+    await until(lambda: sandbox_conns.counts()["hidream_batch"] >= 9, "a few polls")
+    assert pollers_here() == {}
+    counts = sandbox_conns.counts()
+    assert counts["ids_queried"] == counts["hidream_batch"]  # one id per request: nobody shares
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
