@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -9,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,15 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_type: str
     """Define an Airflow connection through the environment, as users of AIRFLOW_CONN_* do."""
     document = {"conn_type": conn_type, "host": host, "password": SENTINEL_TOKEN, "extra": extra}
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(document))
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (bounded, 10 s) for a condition that the running event loop will bring about."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture(scope="session")

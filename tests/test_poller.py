@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.triggers import poller
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import set_connection
+from tests.conftest import set_connection, until
 from tests.test_trigger import FakeClock
 
 
@@ -29,15 +28,6 @@ async def first_event(trigger: VideoTaskTrigger) -> dict[str, Any]:
     async for event in trigger.run():
         return dict(event.payload)
     raise AssertionError("the trigger fired no event")
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    """Wait (bounded) for a condition the event loop will bring about."""
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"never happened: {what}")
 
 
 def pollers_here() -> dict[Any, poller.BatchPoller]:

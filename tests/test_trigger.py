@@ -13,7 +13,7 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.triggers import poller, video_task
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import SENTINEL_TOKEN, LogCapture
+from tests.conftest import SENTINEL_TOKEN, LogCapture, until
 
 
 class FakeClock:
@@ -189,8 +189,7 @@ async def test_cancelled_trigger_leaves_and_the_poller_closes_its_client(
     task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
     trigger = make_trigger(task_ids=[task_id])
     running = asyncio.ensure_future(run_to_end(trigger))
-    while sandbox_conns.counts()["hidream_batch"] == 0:  # until the poller has polled once
-        await asyncio.sleep(0.01)
+    await until(lambda: sandbox_conns.counts()["hidream_batch"] > 0, "the poller polled once")
     shared = trigger._poller
     assert shared is not None
     client_opened = shared.hook._async_client is not None
@@ -202,8 +201,4 @@ async def test_cancelled_trigger_leaves_and_the_poller_closes_its_client(
     assert client_opened
     assert shared.subscriptions == []
     assert poller._POLLERS.get(asyncio.get_running_loop(), {}) == {}
-    for _ in range(100):
-        if shared.hook._async_client is None:
-            break
-        await asyncio.sleep(0.01)
-    assert shared.hook._async_client is None
+    await until(lambda: shared.hook._async_client is None, "the poller closed its HTTP client")
