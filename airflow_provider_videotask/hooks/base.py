@@ -6,11 +6,14 @@ Subclasses add only what differs per vendor: headers, request builders and answe
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import certifi
 import httpx
 import requests
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
@@ -164,47 +167,54 @@ class VideoTaskHook(BaseHook):
         """The current state of each task, in the caller's order; one request per 50 distinct ids."""
         settings = self.get_settings()
         ids, batches = self._plan(task_ids, module, settings)
-        return self._assemble(ids, [(chunk, self._send(request)) for chunk, request in batches])
+        return self._assemble(ids, [self._send(request, parse=parse) for request, parse in batches])
 
     async def aget_tasks(self, task_ids: str | Iterable[str], module: str | None = None) -> list[VideoTask]:
         """:meth:`get_tasks` for the event loop (triggers): httpx, never a blocking call."""
         settings = await self.aget_settings()
         ids, batches = self._plan(task_ids, module, settings)
-        return self._assemble(ids, [(chunk, await self._asend(request)) for chunk, request in batches])
+        return self._assemble(ids, [await self._asend(request, parse=parse) for request, parse in batches])
 
     def _plan(
         self, task_ids: str | Iterable[str], module: str | None, settings: ConnectionSettings
-    ) -> tuple[list[str], list[tuple[list[str], ApiRequest]]]:
+    ) -> tuple[list[str], list[tuple[ApiRequest, Callable[[Any], list[VideoTask]]]]]:
+        """The ids, checked, and one (request, parser) per 50 distinct ids."""
         ids = normalize_task_ids(task_ids)
         resolved = self.resolve_module(module, settings)
-        return ids, [(chunk, self._batch_request(chunk, resolved)) for chunk in chunked(unique(ids))]
+        return ids, [
+            (self._batch_request(chunk, resolved), functools.partial(self._parse_batch, task_ids=chunk))
+            for chunk in chunked(unique(ids))
+        ]
 
-    def _assemble(self, ids: list[str], pages: list[tuple[list[str], Any]]) -> list[VideoTask]:
-        found: dict[str, VideoTask] = {}
-        for chunk, payload in pages:
-            found.update(zip(chunk, self._parse_batch(payload, chunk), strict=True))
+    @staticmethod
+    def _assemble(ids: list[str], pages: list[list[VideoTask]]) -> list[VideoTask]:
+        found = {task.task_id: task for page in pages for task in page}
         return [found[task_id] for task_id in ids]
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask for a task id that does not exist: a free call that proves host and token."""
         try:
             settings = self.get_settings()
-            request = self._batch_request([CONNECTION_TEST_TASK_ID], self.resolve_module(None, settings))
-            self._send(request, retry_policy=NO_RETRY)
+            _, [(request, parse)] = self._plan([CONNECTION_TEST_TASK_ID], None, settings)
+            self._send(request, parse=parse, retry_policy=NO_RETRY)  # the answer must read as the vendor's too
         except VideoTaskError as error:
             return False, str(error)
         return True, f"Connected to {self.vendor} at {settings.base_url}"
 
     # ----- HTTP ----------------------------------------------------------------------------------
 
-    def _send(self, request: ApiRequest, *, retry_policy: RetryPolicy | None = None) -> Any:
-        """Send ``request``, retrying a failed read as the policy allows; return the parsed answer."""
+    def _send(
+        self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None, retry_policy: RetryPolicy | None = None
+    ) -> Any:
+        """Send ``request`` and read the answer (with ``parse``, if given), retrying a failed read as the
+        policy allows: an answer of the wrong shape is as worth another try as a lost one."""
         settings = self.get_settings()
         policy = NO_RETRY if request.paid else (retry_policy or self.retry_policy)
         retries = 0
         while True:
             try:
-                return self._send_once(settings, request)
+                payload = self._send_once(settings, request)
+                return parse(payload) if parse else payload
             except VideoTaskApiError as error:
                 delay = self._next_delay(policy, retries, request, error)
                 if delay is None:
@@ -212,13 +222,17 @@ class VideoTaskHook(BaseHook):
             retries += 1
             _sleep(delay)
 
-    async def _asend(self, request: ApiRequest, *, retry_policy: RetryPolicy | None = None) -> Any:
+    async def _asend(
+        self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None, retry_policy: RetryPolicy | None = None
+    ) -> Any:
+        """:meth:`_send` for the event loop."""
         settings = await self.aget_settings()
         policy = NO_RETRY if request.paid else (retry_policy or self.retry_policy)
         retries = 0
         while True:
             try:
-                return await self._asend_once(settings, request)
+                payload = await self._asend_once(settings, request)
+                return parse(payload) if parse else payload
             except VideoTaskApiError as error:
                 delay = self._next_delay(policy, retries, request, error)
                 if delay is None:
@@ -261,7 +275,7 @@ class VideoTaskHook(BaseHook):
 
     async def _asend_once(self, settings: ConnectionSettings, request: ApiRequest) -> Any:
         if self._async_client is None:
-            self._async_client = httpx.AsyncClient()
+            self._async_client = httpx.AsyncClient(verify=_ssl_context())
         try:
             response = await self._async_client.request(
                 request.method,
@@ -313,6 +327,13 @@ class VideoTaskHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         return legacy_form_widgets(cls.conn_type) if CONN_FIELDS.get(cls.conn_type) else {}
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every async client: loading the CA bundle takes tens of milliseconds, which
+    each new client would otherwise spend blocking the triggerer's event loop."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _mask_token(token: str) -> None:
