@@ -48,13 +48,11 @@ def peak_rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0  # kilobytes on Linux
 
 
-async def play_triggerer(n: int, shared: bool, interval: float, spread: float, sandbox: str) -> dict[str, Any]:
-    """One run: submit N tasks, then wait for all of them with N triggers in this event loop."""
+def submit_tasks(n: int, interval: float, spread: float, sandbox: str) -> dict[str, float]:
+    """Submit N tasks that finish after their trigger's first wait, spread over ``spread`` seconds."""
     from airflow_provider_videotask.hooks.hailuo import HailuoHook
-    from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 
     hook = HailuoHook("bench_hailuo")
-    # Every task finishes after its trigger's first wait (one interval), spread over `spread` seconds.
     first_finish = time.time() + 1 + 0.01 * n + 2 * interval
     finishes: dict[str, float] = {}
     for index in range(n):
@@ -63,6 +61,12 @@ async def play_triggerer(n: int, shared: bool, interval: float, spread: float, s
         finishes[task_id] = finish
     hook.close()
     requests.post(f"{sandbox}/_sandbox/reset", timeout=10)
+    return finishes
+
+
+async def play_triggerer(finishes: dict[str, float], shared: bool, interval: float) -> dict[str, Any]:
+    """Wait for every task with one trigger each, all in this event loop, as the triggerer runs them."""
+    from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 
     lag_max = 0.0
     done = asyncio.Event()
@@ -82,6 +86,7 @@ async def play_triggerer(n: int, shared: bool, interval: float, spread: float, s
             latencies.append(time.time() - finishes[task_id])
             statuses[event.payload["status"]] = statuses.get(event.payload["status"], 0) + 1
 
+    n = len(finishes)
     baseline_rss = rss_now()
     cpu_start = time.process_time()
     started = time.time()
@@ -96,10 +101,6 @@ async def play_triggerer(n: int, shared: bool, interval: float, spread: float, s
     cpu = time.process_time() - cpu_start
     done.set()
     await watcher
-
-    counts = requests.get(f"{sandbox}/_sandbox/stats", timeout=10).json()["counts"]
-    reads = counts.get("hailuo_retrieve_batch", 0)
-    cycles = elapsed / interval
     latencies.sort()
     return {
         "n": n,
@@ -107,10 +108,8 @@ async def play_triggerer(n: int, shared: bool, interval: float, spread: float, s
         "interval_s": interval,
         "wait_s": round(elapsed, 2),
         "events": statuses,
-        "requests": reads,
-        "requests_per_cycle": round(reads / cycles, 2),
         "cpu_s": round(cpu, 3),
-        "cpu_per_cycle_ms": round(1000 * cpu / cycles, 2),
+        "cpu_per_cycle_ms": round(1000 * cpu / (elapsed / interval), 2),
         "peak_rss_per_trigger_kb": round(max(0.0, peak_rss() - baseline_rss) / n / 1024, 2),
         "loop_lag_max_s": round(lag_max, 4),
         "detection_p50_s": round(statistics.median(latencies), 3),
@@ -122,7 +121,11 @@ def child(args: argparse.Namespace) -> None:
     os.environ["AIRFLOW_CONN_BENCH_HAILUO"] = json.dumps(
         {"conn_type": "hailuo", "host": args.sandbox, "password": "bench", "extra": {"request_timeout": 30}}
     )
-    result = asyncio.run(play_triggerer(args.run, args.mode == "shared", args.interval, args.spread, args.sandbox))
+    finishes = submit_tasks(args.run, args.interval, args.spread, args.sandbox)
+    result = asyncio.run(play_triggerer(finishes, args.mode == "shared", args.interval))
+    reads = requests.get(f"{args.sandbox}/_sandbox/stats", timeout=10).json()["counts"].get("hailuo_retrieve_batch", 0)
+    result["requests"] = reads
+    result["requests_per_cycle"] = round(reads / (result["wait_s"] / args.interval), 2)
     print(json.dumps(result))
 
 
@@ -196,7 +199,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,100,1000", help="numbers of triggers (default: %(default)s)")
     parser.add_argument("--interval", type=float, default=5.0, help="poll interval, s (default: %(default)s)")
-    parser.add_argument("--spread", type=float, default=20.0, help="tasks finish over this many s (default: %(default)s)")
+    parser.add_argument(
+        "--spread", type=float, default=20.0, help="tasks finish over this many s (default: %(default)s)"
+    )
     parser.add_argument("--port", type=int, default=18090, help="sandbox port (default: %(default)s)")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "poller.json"))
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)

@@ -23,7 +23,9 @@ HIDREAM_SUB = st.fixed_dictionaries(
     optional={"sub_task_id": JSON, "task_status": JSON, "task_completion": JSON, "video": JSON, "video_wm": JSON},
 )
 HIDREAM_TASK = st.fixed_dictionaries({}, optional={"task_id": JSON, "sub_task_results": JSON | st.lists(HIDREAM_SUB)})
-HAILUO_DATA = st.fixed_dictionaries({}, optional={"state": JSON | st.sampled_from(["succeeded", "failed", "running"]), "video_url": JSON})
+HAILUO_DATA = st.fixed_dictionaries(
+    {}, optional={"state": JSON | st.sampled_from(["succeeded", "failed", "running"]), "video_url": JSON}
+)
 HAILUO_TASK = st.fixed_dictionaries(
     {},
     optional={
