@@ -60,6 +60,8 @@ def submit_tasks(n: int, interval: float, spread: float, sandbox: str) -> dict[s
         task_id = hook.submit(f"bench {index} [duration={max(0.0, finish - time.time()):.3f}]")
         finishes[task_id] = finish
     hook.close()
+    if time.time() > first_finish - interval:
+        raise SystemExit(f"submitting {n} tasks took too long: the first would finish before its trigger's first wait")
     requests.post(f"{sandbox}/_sandbox/reset", timeout=10)
     return finishes
 

@@ -186,6 +186,9 @@ class SandboxState:
 
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY, Nagle and the client's delayed ACK
+    # would add ~40 ms to every answer on loopback.
+    disable_nagle_algorithm = True
     server: SandboxHTTPServer
 
     # ----- plumbing ------------------------------------------------------------------------------
