@@ -47,7 +47,9 @@ async def test_a_restarted_trigger_resumes_with_its_original_deadline(sandbox_co
     assert sandbox_conns.counts()["hidream_submit"] == 1  # resuming never submits
 
 
-async def test_a_restarted_trigger_past_its_deadline_times_out_at_once(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+async def test_a_restarted_trigger_past_its_deadline_times_out_at_once(
+    sandbox_conns: Sandbox, clock: FakeClock
+) -> None:
     task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
     kwargs = VideoTaskTrigger("hidream_default", [task_id], poll_interval=5, deadline=clock.now + 60).serialize()[1]
     clock.now += 61

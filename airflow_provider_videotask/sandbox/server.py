@@ -226,13 +226,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"code": "no_api", "message": f"no API at {method} {url.path}"}})
 
     def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up first (its timeout ran out during a "slow" fault): nothing to answer.
+            self.close_connection = True
 
     def _send_json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(document).encode(), "application/json", headers)
