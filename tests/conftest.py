@@ -10,8 +10,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +42,56 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_type: str
     """Define an Airflow connection through the environment, as users of AIRFLOW_CONN_* do."""
     document = {"conn_type": conn_type, "host": host, "password": SENTINEL_TOKEN, "extra": extra}
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(document))
+
+
+class RecordingTI:
+    """The task instance a context needs outside Airflow: records XCom pushes."""
+
+    stats_tags: dict[str, str] = {}  # read by Airflow 3.3's ResumableJobMixin
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+class FakeClock:
+    """The trigger's and poller's clock: a wait is recorded and moves time on, instantly."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.waits: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.waits.append(delay)
+        self.now += delay
+        await asyncio.sleep(0)  # still let the other coroutines run
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from airflow_provider_videotask.triggers import poller, video_task
+
+        for module in (video_task, poller):
+            monkeypatch.setattr(module, "_sleep", self.sleep)
+            monkeypatch.setattr(module, "_now", self.time)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeClock:
+    """Runs triggers and pollers on a fake clock; the hooks' retry waits are recorded too (``sleeps``)."""
+    fake = FakeClock()
+    fake.install(monkeypatch)
+    return fake
+
+
+async def first_event(trigger: Any) -> dict[str, Any]:
+    """Run a trigger to its (one) event."""
+    async for event in trigger.run():
+        return dict(event.payload)
+    raise AssertionError("the trigger fired no event")
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:

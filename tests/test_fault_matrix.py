@@ -19,8 +19,7 @@ from airflow_provider_videotask.hooks.hailuo import HailuoHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import set_connection
-from tests.test_trigger import FakeClock
+from tests.conftest import FakeClock, RecordingTI, set_connection
 
 PATHS = ("sync_hook", "async_hook", "trigger", "sensor_poke")
 
@@ -76,12 +75,7 @@ async def wait_through(path: str, task_id: str) -> str:
     sensor = VideoTaskSensor(
         task_id="wait", task_ids=[task_id], conn_id="faulty", poke_interval=0.01, timeout=60, max_consecutive_errors=2
     )
-
-    class TI:
-        def xcom_push(self, key: str, value: Any) -> None:
-            pass
-
-    urls = await asyncio.to_thread(sensor.execute, {"ti": TI()})
+    urls = await asyncio.to_thread(sensor.execute, {"ti": RecordingTI()})
     return "succeeded" if urls else "no video"
 
 

@@ -14,17 +14,7 @@ from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import LogCapture
-
-
-class FakeTI:
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
+from tests.conftest import LogCapture, RecordingTI
 
 
 class StateStore(dict[str, Any]):
@@ -35,7 +25,7 @@ class StateStore(dict[str, Any]):
 
 
 def make_context(store: StateStore | None = None) -> dict[str, Any]:
-    context: dict[str, Any] = {"ti": FakeTI()}
+    context: dict[str, Any] = {"ti": RecordingTI()}
     if store is not None:
         context["task_state_store"] = store
     return context

@@ -13,21 +13,7 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.triggers import poller
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import set_connection, until
-from tests.test_trigger import FakeClock
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeClock:
-    fake = FakeClock()
-    fake.install(monkeypatch)
-    return fake
-
-
-async def first_event(trigger: VideoTaskTrigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return dict(event.payload)
-    raise AssertionError("the trigger fired no event")
+from tests.conftest import FakeClock, first_event, set_connection, until
 
 
 def pollers_here() -> dict[Any, poller.BatchPoller]:

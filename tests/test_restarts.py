@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-import pytest
 
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import until
-from tests.test_trigger import FakeClock
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeClock:
-    fake = FakeClock()
-    fake.install(monkeypatch)
-    return fake
-
-
-async def first_event(trigger: VideoTaskTrigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return dict(event.payload)
-    raise AssertionError("the trigger fired no event")
+from tests.conftest import FakeClock, first_event, until
 
 
 async def test_a_restarted_trigger_resumes_with_its_original_deadline(sandbox_conns: Sandbox, clock: FakeClock) -> None:

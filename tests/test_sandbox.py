@@ -15,7 +15,7 @@ HIDREAM = "/api-pub/gw/v2/video/txt2video/async"
 AUTH = {"Authorization": "Bearer anything"}
 
 
-class FakeClock:
+class ManualClock:
     def __init__(self) -> None:
         self.now = 1000.0
 
@@ -24,12 +24,12 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def slow_sandbox(clock: FakeClock) -> Iterator[Sandbox]:
+def slow_sandbox(clock: ManualClock) -> Iterator[Sandbox]:
     with Sandbox(duration=10, clock=clock) as server:
         yield server
 
@@ -39,7 +39,7 @@ def hidream_status(server: Sandbox, task_id: str) -> dict[str, object]:
     return answer.json()["result"][0]["sub_task_results"][0]
 
 
-def test_hidream_task_moves_from_queued_through_running_to_succeeded(slow_sandbox: Sandbox, clock: FakeClock) -> None:
+def test_hidream_task_moves_from_queued_through_running_to_succeeded(slow_sandbox: Sandbox, clock: ManualClock) -> None:
     answer = requests.post(f"{slow_sandbox.url}{HIDREAM}", json={"prompt": "fox"}, headers=AUTH).json()
     assert answer["code"] == 0
     task_id = answer["result"]["task_id"]
@@ -55,13 +55,13 @@ def test_hidream_task_moves_from_queued_through_running_to_succeeded(slow_sandbo
 
 
 @pytest.mark.parametrize(("keyword", "status"), [("[fail]", 3), ("[reject]", 4)])
-def test_prompt_keywords_force_an_outcome(slow_sandbox: Sandbox, clock: FakeClock, keyword: str, status: int) -> None:
+def test_prompt_keywords_force_an_outcome(slow_sandbox: Sandbox, clock: ManualClock, keyword: str, status: int) -> None:
     answer = requests.post(f"{slow_sandbox.url}{HIDREAM}", json={"prompt": f"fox {keyword}"}, headers=AUTH).json()
     clock.now += 10
     assert hidream_status(slow_sandbox, answer["result"]["task_id"])["task_status"] == status
 
 
-def test_hailuo_submit_retrieve_and_batch(slow_sandbox: Sandbox, clock: FakeClock) -> None:
+def test_hailuo_submit_retrieve_and_batch(slow_sandbox: Sandbox, clock: ManualClock) -> None:
     submit = requests.post(f"{slow_sandbox.url}/hailuo/videos", json={"prompt": "boat", "async": True}, headers=AUTH)
     task_id = submit.json()["task_id"]
     one = requests.post(f"{slow_sandbox.url}/hailuo/tasks", json={"id": task_id, "action": "retrieve"}, headers=AUTH)

@@ -14,8 +14,7 @@ from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
-from tests.test_trigger import FakeClock
+from tests.conftest import SENTINEL_TOKEN, FakeClock, LogCapture, RecordingTI, set_connection
 
 FAILURES = {
     "401": {"kind": "unauthorized", "count": -1},
@@ -25,16 +24,6 @@ FAILURES = {
     "malformed body": {"kind": "malformed", "count": -1},
     "none (success)": None,
 }
-
-
-class RecordingTI:
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
 
 
 def run_everything(sandbox: Sandbox) -> list[str]:

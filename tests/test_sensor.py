@@ -13,19 +13,12 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
+from tests.conftest import RecordingTI
 
 
 @pytest.fixture
 def context() -> dict[str, Any]:
-    return {"ti": FakeTI()}
+    return {"ti": RecordingTI()}
 
 
 def sensor(**kwargs: Any) -> VideoTaskSensor:

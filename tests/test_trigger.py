@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -13,36 +12,7 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.triggers import poller, video_task
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import SENTINEL_TOKEN, LogCapture, until
-
-
-class FakeClock:
-    """The trigger's clock: a wait is recorded and moves time on, instantly."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.waits: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        self.waits.append(delay)
-        self.now += delay
-        await asyncio.sleep(0)  # still let the other coroutines run
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        for module in (video_task, poller):
-            monkeypatch.setattr(module, "_sleep", self.sleep)
-            monkeypatch.setattr(module, "_now", self.time)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeClock:
-    """Runs the trigger and its poller on a fake clock; the hook's retry waits are recorded too (``sleeps``)."""
-    fake = FakeClock()
-    fake.install(monkeypatch)
-    return fake
+from tests.conftest import SENTINEL_TOKEN, FakeClock, LogCapture, until
 
 
 async def run_to_end(trigger: VideoTaskTrigger) -> list[dict[str, Any]]:
