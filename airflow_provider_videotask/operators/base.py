@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, ResumableJobMixin, conf
 
@@ -34,9 +34,19 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     Subclasses say how to validate and submit; this class owns the rest. On Airflow 3.3+ the vendor
     task id is kept in the task state store, so a retry reattaches to a task that is still running or
     has succeeded, and submits again only when it failed.
+
+    :param wait_for_completion: wait for the video (default) or return the task ids at once.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status polls.
+    :param timeout: seconds to wait for the video before the task fails.
+    :param fail_on: ``"any"`` or ``"all"`` (the same for one task; kept for symmetry with the sensor).
+    :param unknown_grace_period: seconds the new task may stay unknown to the vendor before it counts as failed.
+    :param max_consecutive_errors: transient poll failures in a row (after the hook's retries) before giving up.
+
+    Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom ``task_ids``
+    the moment it exists, and the task's state as XCom ``tasks`` when the wait ends.
     """
 
-    hook_class: ClassVar[type[VideoTaskHook]]
     external_id_key = "videotask_vendor_task_id"
     operator_extra_links = (VideoLink(),)
     ui_color = "#e4d4ff"

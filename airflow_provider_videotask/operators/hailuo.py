@@ -20,18 +20,12 @@ class HailuoVideoOperator(VideoGenerationOperator):
     :param first_image_url: the first frame, an http(s) URL (i2v models: required; templated).
     :param callback_url: the vendor calls it when the task is done.
     :param hailuo_conn_id: the Airflow connection (type ``hailuo``).
-    :param wait_for_completion: wait for the video (default) or return the task ids at once.
-    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
-    :param poll_interval: seconds between status polls.
-    :param timeout: seconds to wait for the video before the task fails.
-    :param fail_on: ``"any"`` or ``"all"`` (the same for one task; kept for symmetry with the sensor).
 
-    Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom ``task_ids``
-    the moment it exists, and the task's state as XCom ``tasks`` when the wait ends.
+    Waiting (``wait_for_completion``, ``deferrable``, ``poll_interval``, ``timeout``, ``fail_on``) and
+    XComs: see :class:`~airflow_provider_videotask.operators.base.VideoGenerationOperator`.
     """
 
     template_fields: Sequence[str] = ("prompt", "first_image_url", "callback_url")
-    hook_class = HailuoHook
 
     def __init__(
         self,

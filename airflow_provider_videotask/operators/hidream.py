@@ -27,18 +27,12 @@ class HiDreamVideoOperator(VideoGenerationOperator):
     :param payload: any further vendor fields, passed through as they are (templated).
     :param api_user_id: the ``API-User-ID`` header (default: the connection's).
     :param hidream_conn_id: the Airflow connection (type ``hidream``).
-    :param wait_for_completion: wait for the video (default) or return the task ids at once.
-    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
-    :param poll_interval: seconds between status polls.
-    :param timeout: seconds to wait for the video before the task fails.
-    :param fail_on: ``"any"`` or ``"all"`` (the same for one task; kept for symmetry with the sensor).
 
-    Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom ``task_ids``
-    the moment it exists, and the task's state as XCom ``tasks`` when the wait ends.
+    Waiting (``wait_for_completion``, ``deferrable``, ``poll_interval``, ``timeout``, ``fail_on``) and
+    XComs: see :class:`~airflow_provider_videotask.operators.base.VideoGenerationOperator`.
     """
 
     template_fields: Sequence[str] = ("prompt", "image", "video", "style", "payload", "notify_url", "api_user_id")
-    hook_class = HiDreamHook
 
     def __init__(
         self,
