@@ -87,14 +87,12 @@ class VideoTaskSensor(BaseSensorOperator):
         self.unknown_grace_period = unknown_grace_period
         self.max_consecutive_errors = max_consecutive_errors
         self.deferrable = deferrable
-        self._hook: VideoTaskHook | None = None
         self._started_at: float | None = None
 
-    @property
+    @cached_property
     def hook(self) -> VideoTaskHook:
-        if self._hook is None:
-            self._hook = get_hook(self.conn_id)
-        return self._hook
+        """The hook for the connection's type (``hidream`` or ``hailuo``)."""
+        return get_hook(self.conn_id)
 
     @cached_property
     def waiter(self) -> Waiter:
