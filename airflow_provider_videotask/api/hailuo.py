@@ -39,12 +39,16 @@ _RUNNING_WORDS = frozenset({"processing", "running"})
 _FAILED_WORDS = frozenset({"failed", "error", "cancelled", "canceled", "rejected"})
 
 
+def check_model(model: str) -> str:
+    if model not in MODELS:
+        raise VideoTaskValidationError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    return model
+
+
 def validate_submit(fields: Mapping[str, Any]) -> None:
     """Refuse what Hailuo would refuse, before anything is paid for; the message names the field."""
     prompt = fields.get("prompt")
-    model = fields.get("model") or DEFAULT_MODEL
-    if model not in MODELS:
-        raise VideoTaskValidationError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    model = check_model(fields.get("model") or DEFAULT_MODEL)
     if prompt is not None and not isinstance(prompt, str):
         raise VideoTaskValidationError(f"prompt must be a string, got {type(prompt).__name__}")
     if model not in IMAGE_MODELS and not as_str(prompt):

@@ -82,8 +82,8 @@ def validate_submit(module: str, fields: Mapping[str, Any]) -> None:
             f"resolution_ratio must be one of {', '.join(map(str, RESOLUTIONS))}, got {fields['resolution_ratio']!r}"
         )
     for name in CAMERA_MOVES:
-        value = fields.get(name)
-        if value is not None and (as_int(value) is None or not -5 <= as_int(value) <= 5):  # type: ignore[operator]
+        value, move = fields.get(name), as_int(fields.get(name))
+        if value is not None and (move is None or not -5 <= move <= 5):
             raise VideoTaskValidationError(f"{name} must be an integer from -5 to 5, got {value!r}")
     strength = fields.get("motion_strength")
     if strength is not None and (

@@ -10,7 +10,7 @@ import functools
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import certifi
@@ -159,7 +159,7 @@ class VideoTaskHook(BaseHook):
                 f"connection {self.conn_id!r}: extra 'request_timeout' must be a number of seconds above 0, "
                 f"got {timeout!r}"
             )
-        return ConnectionSettings(settings.conn_id, settings.base_url, token, seconds, settings.extras)
+        return replace(settings, timeout=seconds)
 
     # ----- reading task states -------------------------------------------------------------------
 
@@ -209,14 +209,13 @@ class VideoTaskHook(BaseHook):
         """Send ``request`` and read the answer (with ``parse``, if given), retrying a failed read as the
         policy allows: an answer of the wrong shape is as worth another try as a lost one."""
         settings = self.get_settings()
-        policy = NO_RETRY if request.paid else (retry_policy or self.retry_policy)
         retries = 0
         while True:
             try:
                 payload = self._send_once(settings, request)
                 return parse(payload) if parse else payload
             except VideoTaskApiError as error:
-                delay = self._next_delay(policy, retries, request, error)
+                delay = self._next_delay(retry_policy, retries, request, error)
                 if delay is None:
                     raise
             retries += 1
@@ -227,22 +226,23 @@ class VideoTaskHook(BaseHook):
     ) -> Any:
         """:meth:`_send` for the event loop."""
         settings = await self.aget_settings()
-        policy = NO_RETRY if request.paid else (retry_policy or self.retry_policy)
         retries = 0
         while True:
             try:
                 payload = await self._asend_once(settings, request)
                 return parse(payload) if parse else payload
             except VideoTaskApiError as error:
-                delay = self._next_delay(policy, retries, request, error)
+                delay = self._next_delay(retry_policy, retries, request, error)
                 if delay is None:
                     raise
             retries += 1
             await _asleep(delay)
 
     def _next_delay(
-        self, policy: RetryPolicy, retries: int, request: ApiRequest, error: VideoTaskApiError
+        self, retry_policy: RetryPolicy | None, retries: int, request: ApiRequest, error: VideoTaskApiError
     ) -> float | None:
+        """Seconds before the next try, or None to raise. A paid request is never tried twice."""
+        policy = NO_RETRY if request.paid else (retry_policy or self.retry_policy)
         delay = policy.delay_for(retries, error)
         if delay is not None:
             self.log.warning(
@@ -259,14 +259,7 @@ class VideoTaskHook(BaseHook):
         if self._session is None:
             self._session = requests.Session()
         try:
-            response = self._session.request(
-                request.method,
-                settings.base_url + request.path,
-                params=dict(request.params) or None,
-                json=request.json,
-                headers=self._headers(settings),
-                timeout=settings.timeout,
-            )
+            response = self._session.request(**self._http_arguments(settings, request))
         except requests.Timeout:
             raise self._transport_error(settings, request, f"no answer within {settings.timeout:g}s") from None
         except requests.RequestException as exc:
@@ -277,19 +270,23 @@ class VideoTaskHook(BaseHook):
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(verify=_ssl_context())
         try:
-            response = await self._async_client.request(
-                request.method,
-                settings.base_url + request.path,
-                params=dict(request.params) or None,
-                json=request.json,
-                headers=self._headers(settings),
-                timeout=settings.timeout,
-            )
+            response = await self._async_client.request(**self._http_arguments(settings, request))
         except httpx.TimeoutException:
             raise self._transport_error(settings, request, f"no answer within {settings.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise self._transport_error(settings, request, f"{type(exc).__name__}: {exc}") from None
         return self._read(settings, response.status_code, response.headers, response.text)
+
+    def _http_arguments(self, settings: ConnectionSettings, request: ApiRequest) -> dict[str, Any]:
+        """The arguments requests and httpx both take for one call."""
+        return {
+            "method": request.method,
+            "url": settings.base_url + request.path,
+            "params": dict(request.params) or None,
+            "json": request.json,
+            "headers": self._headers(settings),
+            "timeout": settings.timeout,
+        }
 
     def _read(self, settings: ConnectionSettings, status: int, headers: Mapping[str, str], text: str) -> Any:
         retry_after = parse_retry_after(header(headers, "Retry-After"), time.time())

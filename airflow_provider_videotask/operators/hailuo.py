@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import Any
 
 from airflow_provider_videotask.api import hailuo
-from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.hooks.hailuo import HailuoHook
 from airflow_provider_videotask.operators.base import VideoGenerationOperator
 
@@ -38,10 +37,8 @@ class HailuoVideoOperator(VideoGenerationOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(conn_id=hailuo_conn_id, **kwargs)
-        if model not in hailuo.MODELS:
-            raise VideoTaskValidationError(f"model must be one of {', '.join(hailuo.MODELS)}, got {model!r}")
         self.prompt = prompt
-        self.model = model
+        self.model = hailuo.check_model(model)
         self.first_image_url = first_image_url
         self.callback_url = callback_url
         self.hailuo_conn_id = hailuo_conn_id
