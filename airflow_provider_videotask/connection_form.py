@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_videotask.api import hailuo, hidream
+from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -19,9 +20,16 @@ _TIMEOUT_FIELD = {
     "schema": {"type": ["number", "null"], "minimum": 1, "default": DEFAULT_TIMEOUT_SECONDS},
 }
 
+_BATCH_SIZE_FIELD = {
+    "label": "Batch size",
+    "description": "How many task ids one status read asks for (default 50; neither vendor documents a maximum).",
+    "schema": {"type": ["integer", "null"], "minimum": 1, "default": DEFAULT_BATCH_SIZE},
+}
+
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "hidream": {
         "request_timeout": _TIMEOUT_FIELD,
+        "batch_size": _BATCH_SIZE_FIELD,
         "api_user_id": {
             "label": "API user id",
             "description": "Optional: your end user's id, sent as the API-User-ID header.",
@@ -36,22 +44,29 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
                 "default": hidream.DEFAULT_MODULE,
             },
         },
+        "token": {
+            "label": "Raw token (instead of the API key)",
+            "description": "Optional, not recommended: a token used as it is. HiDream tokens expire within a "
+            "day and this one is never renewed; leave empty and put the API key in the password.",
+            "schema": {"type": ["string", "null"], "format": "password"},
+        },
     },
-    "hailuo": {"request_timeout": _TIMEOUT_FIELD},
+    "hailuo": {"request_timeout": _TIMEOUT_FIELD, "batch_size": _BATCH_SIZE_FIELD},
 }
 
 
-def ui_field_behaviour(default_base_url: str) -> dict[str, Any]:
+def ui_field_behaviour(default_base_url: str, secret_label: str, secret_placeholder: str) -> dict[str, Any]:
     return {
         "hidden-fields": ["login", "schema", "port"],
-        "relabeling": {"password": "API token", "host": "Base URL"},
-        "placeholders": {"host": default_base_url, "password": "Bearer token (without 'Bearer ')"},
+        "relabeling": {"password": secret_label, "host": "Base URL"},
+        "placeholders": {"host": default_base_url, "password": secret_placeholder},
     }
 
 
 UI_FIELD_BEHAVIOUR: dict[str, dict[str, Any]] = {
-    "hidream": ui_field_behaviour(hidream.DEFAULT_BASE_URL),
-    "hailuo": ui_field_behaviour(hailuo.DEFAULT_BASE_URL),
+    # The API key (https://www.hidreamai.com/docs/pixeling/user/api_key.html) is exchanged for day-long tokens.
+    "hidream": ui_field_behaviour(hidream.DEFAULT_BASE_URL, "API key", "HiDream API key (it buys day-long tokens)"),
+    "hailuo": ui_field_behaviour(hailuo.DEFAULT_BASE_URL, "API token", "Bearer token (without 'Bearer ')"),
 }
 
 
@@ -67,9 +82,9 @@ def legacy_ui_field_behaviour(conn_type: str) -> dict[str, Any]:
 
 def legacy_form_widgets(conn_type: str) -> dict[str, Any]:
     """``get_connection_form_widgets()`` for Airflow before 3.2 (needs wtforms, as every provider's does)."""
-    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
-    from wtforms import StringField
+    from wtforms import PasswordField, StringField
     from wtforms.validators import Optional, any_of
 
     widgets: dict[str, Any] = {}
@@ -77,9 +92,10 @@ def legacy_form_widgets(conn_type: str) -> dict[str, Any]:
         validators: list[Any] = [Optional()]
         if "enum" in spec["schema"]:
             validators.append(any_of(spec["schema"]["enum"]))
-        widgets[name] = StringField(
+        secret = spec["schema"].get("format") == "password"
+        widgets[name] = (PasswordField if secret else StringField)(
             lazy_gettext(spec["label"]),
-            widget=BS3TextFieldWidget(),
+            widget=BS3PasswordFieldWidget() if secret else BS3TextFieldWidget(),
             description=spec["description"],
             validators=validators,
             default=spec["schema"].get("default"),

@@ -15,7 +15,14 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_videotask.api.errors import VideoTaskApiError
 from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
-from airflow_provider_videotask.triggers.outcome import EVENT_STATUSES, Verdict, judge, video_urls
+from airflow_provider_videotask.triggers.outcome import (
+    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+    EVENT_STATUSES,
+    Verdict,
+    Watch,
+    judge,
+    video_urls,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -37,6 +44,7 @@ class Waiter:
         unknown_grace_period: float,
         max_consecutive_errors: int,
         log: logging.Logger | Any,
+        unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
     ) -> None:
         self.hook = hook
         self.task_ids = task_ids
@@ -46,6 +54,7 @@ class Waiter:
         self.max_consecutive_errors = max_consecutive_errors
         self.log = log
         self.consecutive_errors = 0
+        self.watch = Watch(unrecognised_state_grace_period, log)
 
     def look(self, waited: float) -> Verdict | None:
         """The verdict after one poll, or None when the poll failed transiently and the wait goes on."""
@@ -67,6 +76,7 @@ class Waiter:
             )
             return None
         self.consecutive_errors = 0
+        tasks = self.watch.review(tasks, time.time())
         verdict = judge(tasks, fail_on=self.fail_on, waited=waited, unknown_grace_period=self.unknown_grace_period)
         self.log.info(verdict.message)
         return verdict

@@ -11,8 +11,9 @@ from typing import Any
 
 from airflow_provider_videotask.api.errors import VideoTaskResponseError, VideoTaskValidationError
 
-# Neither vendor documents a maximum batch size; 50 keeps requests small and answers quick.
-MAX_IDS_PER_REQUEST = 50
+# Neither vendor documents a maximum batch size; Ace Data Cloud's MCP servers recommend at most 50
+# (MCPs/hailuo/tools/task_tools.py). A connection's extra ``batch_size`` changes it.
+DEFAULT_BATCH_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class ApiRequest:
     action: str = ""
     # A paid call (a submit) is never sent twice: the hooks do not retry it.
     paid: bool = False
+    # What authenticates it: "token" (the bearer token) or "api_key" (HiDream's key-for-token exchange).
+    credential: str = "token"
 
 
 def as_str(value: Any) -> str | None:
@@ -147,6 +150,6 @@ def unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def chunked(items: Sequence[str], size: int = MAX_IDS_PER_REQUEST) -> Iterator[list[str]]:
+def chunked(items: Sequence[str], size: int = DEFAULT_BATCH_SIZE) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])

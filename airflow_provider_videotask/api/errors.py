@@ -72,7 +72,15 @@ def _rebuild(cls: type[VideoTaskApiError], state: dict[str, object]) -> VideoTas
 
 
 class VideoTaskAuthError(VideoTaskApiError):
-    """The vendor refused the credentials: the connection's API token is wrong, expired or disabled."""
+    """The vendor refused the credentials: the connection's API key or token is wrong, expired or disabled."""
+
+
+class VideoTaskRequestError(VideoTaskApiError):
+    """The vendor refused this request as it stands (HTTP 400, 404, 422 ...): sending it again cannot help.
+
+    In a batch read this usually means one id the vendor will not take; the hooks then split the batch to
+    find it, so only that id's waiters fail (see ``api/batch.py``).
+    """
 
 
 class VideoTaskQuotaError(VideoTaskApiError):
@@ -113,13 +121,13 @@ def error_for_status(
             "API token belongs to the account you expect",
         )
     elif status_code in (401, 403) or vendor_code in AUTH_CODES:
-        kind, message = VideoTaskAuthError, "the API token was refused: check the connection's API token (password)"
+        kind, message = VideoTaskAuthError, "the credentials were refused: check the connection's password"
     elif status_code == 429:
         kind, message = VideoTaskRateLimitError, "rate limited by the vendor"
     elif status_code in RETRYABLE_STATUSES or status_code >= 500:
         kind, message = VideoTaskServerError, "the vendor failed on its side"
     else:
-        kind, message = VideoTaskApiError, "the vendor refused the request"
+        kind, message = VideoTaskRequestError, "the vendor refused the request"
     retryable = kind in (VideoTaskRateLimitError, VideoTaskServerError)
     return kind(
         message,

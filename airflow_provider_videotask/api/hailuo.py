@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_provider_videotask.api.batch import Page
 from airflow_provider_videotask.api.common import (
     ApiRequest,
     as_dict,
+    as_int,
     as_list,
     as_str,
     body_snippet,
@@ -23,20 +24,25 @@ from airflow_provider_videotask.api.errors import (
 )
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 
-log = logging.getLogger(__name__)
-
 VENDOR = "Hailuo"
 DEFAULT_BASE_URL = "https://api.acedata.cloud"
+# The models, and the fields required of every submit ("required": ["action", "prompt", "model"]), as
+# Ace Data Cloud's API reference gives them (AceDataCloud/Docs, openapi/hailuo.json).
 MODELS = ("minimax-t2v", "minimax-i2v", "minimax-i2v-director")
 DEFAULT_MODEL = "minimax-t2v"
 IMAGE_MODELS = ("minimax-i2v", "minimax-i2v-director")
-MAX_PROMPT_CHARS = 7000
 VIDEOS_PATH = "/hailuo/videos"
 TASKS_PATH = "/hailuo/tasks"
 
+# State words as Ace Data Cloud's own SDK reads them (AceDataCloud/SDK, python/src/acedatacloud/_runtime/
+# tasks.py: _DONE, _FAILED), under the key "state" or "status" (the platform spec names the field
+# "status", its examples "state"); the waiting words as its web app reads them (AceDataCloud/Nexior,
+# components/hailuo/task/Preview.vue: isWaiting).
+_DONE_WORDS = frozenset({"succeed", "succeeded", "success", "completed", "complete", "finished"})
+_FAILED_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled", "rejected"})
 _QUEUED_WORDS = frozenset({"queued", "pending"})
 _RUNNING_WORDS = frozenset({"processing", "running"})
-_FAILED_WORDS = frozenset({"failed", "error", "cancelled", "canceled", "rejected"})
+_STATE_KEYS = ("state", "status")
 
 
 def check_model(model: str) -> str:
@@ -46,17 +52,18 @@ def check_model(model: str) -> str:
 
 
 def validate_submit(fields: Mapping[str, Any]) -> None:
-    """Refuse what Hailuo would refuse, before anything is paid for; the message names the field."""
+    """Refuse what Ace Data Cloud's Hailuo pages say it refuses, before anything is paid for.
+
+    A prompt is required for every model (openapi/hailuo.json); the image-to-video models need
+    ``first_image_url``, a link ("Base64 encoding is not supported": AceDataCloud/APIs,
+    hailuo/docs/hailuo_videos_api_integration_guide.md). No prompt length limit is documented.
+    """
     prompt = fields.get("prompt")
     model = check_model(fields.get("model") or DEFAULT_MODEL)
     if prompt is not None and not isinstance(prompt, str):
         raise VideoTaskValidationError(f"prompt must be a string, got {type(prompt).__name__}")
-    if model not in IMAGE_MODELS and not as_str(prompt):
+    if not as_str(prompt):
         raise VideoTaskValidationError(f"Hailuo {model} needs a non-empty 'prompt'")
-    if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
-        raise VideoTaskValidationError(
-            f"prompt is {len(prompt)} characters long; Hailuo accepts at most {MAX_PROMPT_CHARS}: shorten it"
-        )
     image = fields.get("first_image_url")
     if model in IMAGE_MODELS and not as_str(image):
         raise VideoTaskValidationError(f"Hailuo {model} needs 'first_image_url' (an http(s) URL of the image)")
@@ -72,19 +79,22 @@ def submit_request(fields: Mapping[str, Any]) -> ApiRequest:
     body: dict[str, Any] = {"action": "generate", "model": DEFAULT_MODEL}
     body.update({key: value for key, value in fields.items() if value is not None})
     body["async"] = True
-    return ApiRequest("POST", VIDEOS_PATH, json=body, action=f"{VENDOR} submit", paid=True)
+    return ApiRequest("POST", VIDEOS_PATH, json=body, action="submit", paid=True)
 
 
 def retrieve_request(task_id: str) -> ApiRequest:
-    return ApiRequest("POST", TASKS_PATH, json={"id": task_id, "action": "retrieve"}, action=f"{VENDOR} retrieve")
+    return ApiRequest("POST", TASKS_PATH, json={"id": task_id, "action": "retrieve"}, action="retrieve")
 
 
-def batch_request(task_ids: Sequence[str]) -> ApiRequest:
+def batch_request(task_ids: Sequence[str], offset: int = 0) -> ApiRequest:
+    """``retrieve_batch`` is a paged list query (``offset``, ``limit``; Ace's task lists default to 12 a
+    page: AceDataCloud/APIs, openai/docs/openai_tasks_api_integration_guide.md), so the page is always
+    asked to be as long as the ids."""
     return ApiRequest(
         "POST",
         TASKS_PATH,
-        json={"ids": list(task_ids), "action": "retrieve_batch"},
-        action=f"{VENDOR} retrieve_batch",
+        json={"ids": list(task_ids), "action": "retrieve_batch", "limit": len(task_ids), "offset": offset},
+        action="retrieve_batch",
     )
 
 
@@ -99,7 +109,9 @@ def read_response(status_code: int, text: str, retry_after: float | None = None)
             vendor=VENDOR,
             status_code=status_code,
             vendor_code=as_str(error.get("code")),
-            vendor_message=as_str(error.get("message")) if body is not None else body_snippet(text),
+            vendor_message=(as_str(error.get("message")) or as_str(document.get("error")))
+            if body is not None
+            else body_snippet(text),
             trace_id=trace_id,
             retry_after=retry_after,
         )
@@ -124,50 +136,82 @@ def parse_submit(body: Any) -> str:
 
 
 def parse_task(document: Any) -> VideoTask:
-    """One task document as a VideoTask (see API_NOTES.md section 3)."""
+    """One task document as a VideoTask, in the order Ace's own clients decide (README, "How the
+    provider reads each vendor"):
+
+    1. no ``response`` yet: queued;
+    2. an ``error`` in the response (an object or a string), a failure word, or ``success: false`` on a
+       finished record or with an error code: failed; the error outranks ``success: true`` (Nexior,
+       Preview.vue: isFailure);
+    3. a done word: succeeded with its ``video_url``s, or ``missing_video`` when there is none;
+    4. a waiting word: queued or running; a word nobody documents: running, ``unrecognised_state`` set;
+    5. no word at all: a finished record (``finished_at``) with a video is succeeded, without one
+       ``missing_video``; otherwise running.
+    """
     doc = as_dict(document)
     task_id = as_str(doc.get("id")) or ""
     response = doc.get("response")
     if not isinstance(response, dict):
         return VideoTask(task_id=task_id, state=TaskState.QUEUED, raw=doc)
     data = [as_dict(item) for item in as_list(response.get("data"))]
-    words = [(as_str(item.get("state")) or "").strip().lower() for item in data]
-    error = as_dict(response.get("error"))
-    # Failure outranks a contradicting "success: true".
-    failed_word = next((word for word in words if word in _FAILED_WORDS), None)
-    if failed_word or (response.get("success") is False and error):
-        message = as_str(error.get("message")) or f"task state is {failed_word!r}"
-        code = as_str(error.get("code"))
-        return VideoTask(
-            task_id=task_id,
-            state=TaskState.FAILED,
-            error=f"{code}: {message}" if code else message,
-            raw=doc,
-        )
-    urls = tuple(url for item in data if (url := as_str(item.get("video_url"))))
-    if data and all(word == "succeeded" for word in words) and len(urls) == len(data):
+    words = [word for item in [response, *data] if (word := _state_word(item))]
+    urls = tuple(url for item in [*data, response] if (url := as_str(item.get("video_url"))))
+    finished = doc.get("finished_at") is not None or response.get("finished_at") is not None
+    failure = _failure(response, words, finished)
+    if failure is not None:
+        return VideoTask(task_id=task_id, state=TaskState.FAILED, error=failure, raw=doc)
+    done = any(word in _DONE_WORDS for word in words) or (not words and finished)
+    if done and urls:
         return VideoTask(task_id=task_id, state=TaskState.SUCCEEDED, progress=1.0, video_urls=urls, raw=doc)
-    if data and all(word in _QUEUED_WORDS for word in words):
+    if done:
+        return VideoTask(task_id=task_id, state=TaskState.RUNNING, missing_video=True, raw=doc)
+    if words and all(word in _QUEUED_WORDS for word in words):
         return VideoTask(task_id=task_id, state=TaskState.QUEUED, raw=doc)
-    for word in words:
-        if word not in _QUEUED_WORDS | _RUNNING_WORDS | {"succeeded"}:
-            log.warning("Hailuo task %s: unrecognised state %r, treated as running", task_id, word)
-    return VideoTask(task_id=task_id, state=TaskState.RUNNING, raw=doc)
+    unknown = [word for word in words if word not in _QUEUED_WORDS | _RUNNING_WORDS]
+    return VideoTask(
+        task_id=task_id,
+        state=TaskState.RUNNING,
+        unrecognised_state=f"state {', '.join(map(repr, unknown))}" if unknown else None,
+        raw=doc,
+    )
 
 
-def parse_batch(body: Any, task_ids: Sequence[str]) -> list[VideoTask]:
-    """The batch answer in the caller's order, matched by ``id``; ids the answer lacks are ``unknown``."""
-    items = as_dict(body).get("items")
+def _state_word(item: Mapping[str, Any]) -> str | None:
+    for key in _STATE_KEYS:
+        word = as_str(item.get(key))
+        if word:
+            return word.strip().lower()
+    return None
+
+
+def _failure(response: Mapping[str, Any], words: Sequence[str], finished: bool) -> str | None:
+    """Why the task failed, or None when it has not."""
+    error = response.get("error")
+    failed_word = next((word for word in words if word in _FAILED_WORDS), None)
+    has_error = bool(as_dict(error) or as_str(error))
+    if not (has_error or failed_word or (response.get("success") is False and finished)):
+        return None
+    if isinstance(error, dict):
+        message = as_str(error.get("message")) or as_str(error.get("detail"))
+        code = as_str(error.get("code"))
+        if message or code:
+            return f"{code}: {message}" if code and message else message or code
+    if as_str(error):
+        return str(error)
+    return f"task state is {failed_word!r}" if failed_word else "the vendor reports the task finished unsuccessfully"
+
+
+def parse_batch(body: Any) -> Page:
+    """A ``retrieve_batch`` answer's tasks and ``count`` (how many match in all, as Ace's web app reads
+    it: AceDataCloud/Nexior, store/factories/createTaskActions.ts); ids it lacks are unknown."""
+    document = as_dict(body)
+    items = document.get("items")
     if not isinstance(items, list):
         raise VideoTaskResponseError(
             f"retrieve_batch answer: items should be a list, got {type(items).__name__}",
             vendor=VENDOR,
-            trace_id=as_str(as_dict(body).get("trace_id")),
+            trace_id=as_str(document.get("trace_id")),
             retryable=True,
         )
-    by_id: dict[str, VideoTask] = {}
-    for item in items:
-        task = parse_task(item)
-        if task.task_id and task.task_id not in by_id:
-            by_id[task.task_id] = task
-    return [by_id.get(task_id) or VideoTask.unknown(task_id) for task_id in task_ids]
+    count = as_int(document.get("count"))
+    return Page([task for item in items if (task := parse_task(item)).task_id], total=count)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import logging
+import base64
+import json
+import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_videotask.api.batch import Page
 from airflow_provider_videotask.api.common import (
     ApiRequest,
     as_dict,
@@ -19,18 +23,19 @@ from airflow_provider_videotask.api.common import (
 )
 from airflow_provider_videotask.api.errors import (
     VideoTaskApiError,
+    VideoTaskAuthError,
     VideoTaskResponseError,
     VideoTaskValidationError,
     error_for_status,
 )
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 
-log = logging.getLogger(__name__)
-
 VENDOR = "HiDream"
 DEFAULT_BASE_URL = "https://www.hidreamai.com"
 MODULES = ("txt2video", "img2video", "video_edit")
 DEFAULT_MODULE = "txt2video"
+# The video_edit styles, spelled as the doc spells them ("van_goph"):
+# https://www.hidreamai.com/docs/pixeling/video_edit/video_edit_request.html
 STYLES = (
     "barbie_doll",
     "ink_wash",
@@ -47,8 +52,24 @@ ASPECT_RATIOS = ("16:9", "1:1", "9:16")
 RESOLUTIONS = (1024, 2048, 4096)
 CAMERA_MOVES = ("camera_move_horizontal", "camera_move_vertical", "camera_move_depth")
 
-# task_status values; negatives (-5..-1) have been seen in the wild and mean "still running".
+# The long-lived secret is the API key; it buys a token that lives one day ("当前token令牌有效期为1天"):
+# https://www.hidreamai.com/docs/pixeling/user/token.html
+EXCHANGE_PATH = "/prod-api/user/apikey2token"
+TOKEN_LIFETIME_SECONDS = 24 * 60 * 60
+
+# task_status, from the result pages (https://hidreamai.com/doc/txt2video/result): 0 waiting, 1 done,
+# 2 processing, 3 failed, 4 refused by review. HiDream's own client treats -5..-1 as "still running"
+# (HiDream-ai/hidream-api-gen, scripts/common/task_client.py: transient_statuses).
 _WAITING, _DONE, _PROCESSING, _FAILED, _REJECTED = 0, 1, 2, 3, 4
+_STILL_RUNNING = frozenset({-5, -4, -3, -2, -1, _PROCESSING})
+
+# Envelope codes. HiDream publishes no code table; 2031 ("model not available to this account") is the
+# one seen from the gateway (HiDream-ai/hidream-api-gen, references/verification-log.md). It is the
+# account's or module's state, not a passing fault: it fails at once. Auth refusals answer HTTP 401/403;
+# 40101 ("invalid refresh token") is from HiDream's own client (vivago-agent-cli, internal/auth/
+# refresh_test.go). Both mean: exchange the API key for a fresh token once, then give up.
+NOT_AVAILABLE_CODES = frozenset({2031})
+AUTH_CODES = frozenset({401, 403, 40101})
 
 
 def _base(module: str) -> str:
@@ -62,25 +83,47 @@ def check_module(module: str) -> str:
 
 
 def validate_submit(module: str, fields: Mapping[str, Any]) -> None:
-    """Refuse what HiDream would refuse, before anything is paid for; the message names the field."""
+    """Refuse what HiDream's doc pages say it refuses, before anything is paid for; the message names the field.
+
+    Each module gets its own page's rules only; a field a module's page does not document is passed
+    through unchecked (the vendor decides).
+    """
     check_module(module)
-    required = {"txt2video": "prompt", "img2video": "image", "video_edit": "video_name"}[module]
-    if not as_str(fields.get(required)):
-        raise VideoTaskValidationError(f"HiDream {module} needs a non-empty '{required}'")
-    if module == "video_edit":
+    if module == "txt2video":
+        # https://www.hidreamai.com/docs/pixeling/txt2video/txt2video_request.html: prompt required;
+        # aspect_ratio (16:9, 1:1, 9:16); resolution_ratio (1024, 2048, 4096); camera moves -5..5
+        # (the page's own example sends -5 and 5); motion_strength 0..30.
+        _require(module, fields, "prompt")
+        _one_of(fields, "aspect_ratio", ASPECT_RATIOS)
+        _one_of(fields, "resolution_ratio", RESOLUTIONS)
+        _check_motion(fields)
+    elif module == "img2video":
+        # https://hidreamai.com/doc/img2video/request: image required (URL or base64), prompt optional;
+        # camera moves and motion_strength with txt2video's ranges. (No v2 img2video page is public.)
+        _require(module, fields, "image")
+        _check_motion(fields)
+    else:
+        # https://www.hidreamai.com/docs/pixeling/video_edit/video_edit_request.html: video_name (URL or
+        # base64) required, and one of prompt or style ("prompt和style选填一项").
+        _require(module, fields, "video_name")
         style = fields.get("style")
         if not as_str(fields.get("prompt")) and style is None:
             raise VideoTaskValidationError("HiDream video_edit needs either 'prompt' or 'style'")
-        if style is not None and style not in STYLES:
-            raise VideoTaskValidationError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
-    if fields.get("aspect_ratio") is not None and fields["aspect_ratio"] not in ASPECT_RATIOS:
-        raise VideoTaskValidationError(
-            f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}, got {fields['aspect_ratio']!r}"
-        )
-    if fields.get("resolution_ratio") is not None and fields["resolution_ratio"] not in RESOLUTIONS:
-        raise VideoTaskValidationError(
-            f"resolution_ratio must be one of {', '.join(map(str, RESOLUTIONS))}, got {fields['resolution_ratio']!r}"
-        )
+        _one_of(fields, "style", STYLES)
+
+
+def _require(module: str, fields: Mapping[str, Any], name: str) -> None:
+    if not as_str(fields.get(name)):
+        raise VideoTaskValidationError(f"HiDream {module} needs a non-empty '{name}'")
+
+
+def _one_of(fields: Mapping[str, Any], name: str, allowed: Sequence[Any]) -> None:
+    value = fields.get(name)
+    if value is not None and value not in allowed:
+        raise VideoTaskValidationError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+
+
+def _check_motion(fields: Mapping[str, Any]) -> None:
     for name in CAMERA_MOVES:
         value, move = fields.get(name), as_int(fields.get(name))
         if value is not None and (move is None or not -5 <= move <= 5):
@@ -96,20 +139,65 @@ def submit_request(module: str, fields: Mapping[str, Any]) -> ApiRequest:
     """Create a video task. Fields the provider does not know are passed through unchanged."""
     validate_submit(module, fields)
     body = {key: value for key, value in fields.items() if value is not None}
-    return ApiRequest("POST", _base(module), json=body, action=f"{VENDOR} {module} submit", paid=True)
+    return ApiRequest("POST", _base(module), json=body, action=f"{module} submit", paid=True)
 
 
 def result_request(module: str, task_id: str) -> ApiRequest:
-    return ApiRequest(
-        "GET", f"{_base(module)}/results", params={"task_id": task_id}, action=f"{VENDOR} {module} result"
-    )
+    return ApiRequest("GET", f"{_base(module)}/results", params={"task_id": task_id}, action=f"{module} result")
 
 
-def batch_request(module: str, task_ids: Sequence[str], notify_url: str | None = None) -> ApiRequest:
+def batch_request(module: str, task_ids: Sequence[str]) -> ApiRequest:
     body: dict[str, Any] = {"task_id_list": list(task_ids)}
-    if notify_url:
-        body["notify_url"] = notify_url
-    return ApiRequest("POST", f"{_base(module)}/results/batch", json=body, action=f"{VENDOR} {module} batch results")
+    return ApiRequest("POST", f"{_base(module)}/results/batch", json=body, action=f"{module} batch results")
+
+
+def token_request() -> ApiRequest:
+    """Exchange the API key (sent by the hook as the ``Api-Key`` header) for a token; free."""
+    return ApiRequest("GET", EXCHANGE_PATH, action="API key exchange", credential="api_key")
+
+
+def parse_token(result: Any, now: float) -> tuple[str, float]:
+    """The token and when it expires (Unix time) from the exchange's ``result``.
+
+    ``expire_time`` is RFC 3339 in the doc ("2024-01-25T03:49:10.601343+00:00"); Unix seconds (or
+    milliseconds) are accepted too. Without a readable one, the JWT's ``exp`` claim (what HiDream's own
+    clients read), else the documented one-day lifetime.
+    """
+    document = as_dict(result)
+    token = as_str(document.get("token"))
+    if token is None:
+        raise VideoTaskResponseError("the API key exchange answered without result.token", vendor=VENDOR)
+    expires = _timestamp(document.get("expire_time")) or _jwt_expiry(token)
+    return token, expires if expires is not None else now + TOKEN_LIFETIME_SECONDS
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value) / 1000 if value > 1e11 else float(value)
+    text = as_str(value)
+    if text is None:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", text.strip()):
+        return _timestamp(float(text))
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _jwt_expiry(token: str) -> float | None:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError):
+        return None
+    exp = as_dict(claims).get("exp")
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
 
 
 def read_response(status_code: int, text: str, retry_after: float | None = None) -> Any:
@@ -129,16 +217,28 @@ def read_response(status_code: int, text: str, retry_after: float | None = None)
         )
     if not isinstance(body, dict):
         raise unreadable_body(VENDOR, status_code, text)
-    if as_int(code) != 0:
-        raise VideoTaskApiError(
-            "the request was refused",
-            vendor=VENDOR,
-            status_code=status_code,
-            vendor_code=str(code),
-            vendor_message=as_str(envelope.get("message")),
-            trace_id=trace_id,
-        )
-    return envelope.get("result")
+    number = as_int(code)
+    if number == 0:
+        return envelope.get("result")
+    kind: type[VideoTaskApiError] = VideoTaskApiError
+    retryable = False
+    if number in AUTH_CODES:
+        kind, message = VideoTaskAuthError, "the credentials were refused"
+    elif number in NOT_AVAILABLE_CODES:
+        message = "the model is not available to this account"
+    else:
+        # No code table is published, so an unknown code may be a busy gateway: a read is free and is
+        # tried again within the hooks' retry budget (a submit never is: it is paid).
+        message, retryable = "the request was refused", True
+    raise kind(
+        message,
+        vendor=VENDOR,
+        status_code=status_code,
+        vendor_code=str(code),
+        vendor_message=as_str(envelope.get("message")),
+        trace_id=trace_id,
+        retryable=retryable,
+    )
 
 
 def parse_submit(result: Any) -> str:
@@ -149,16 +249,28 @@ def parse_submit(result: Any) -> str:
 
 
 def parse_task(document: Any) -> VideoTask:
-    """One ``{task_id, sub_task_results}`` document as a VideoTask (see API_NOTES.md section 3)."""
+    """One ``{task_id, sub_task_results}`` document as a VideoTask (see API_NOTES.md section 3).
+
+    As HiDream's own client reads it (hidream-api-gen, scripts/common/task_client.py): any sub-task
+    failed (3) or refused by review (4) fails the task; all done (1) with their videos is success; a
+    done sub-task without its video is not finished (``missing_video``); a status nobody documents
+    reads as running with ``unrecognised_state`` set, for the waiting rules to bound.
+    """
     doc = as_dict(document)
     task_id = as_str(doc.get("task_id")) or ""
     subs = [as_dict(sub) for sub in as_list(doc.get("sub_task_results"))]
     if not subs:
         return VideoTask(task_id=task_id, state=TaskState.UNKNOWN, raw=doc)
-    states = [_sub_state(sub, task_id) for sub in subs]
+    states = [_sub_state(sub) for sub in subs]
     progresses = [_sub_progress(sub, state) for sub, state in zip(subs, states, strict=True)]
     known = [p for p in progresses if p is not None]
     state = _aggregate(states)
+    statuses = [as_int(sub.get("task_status")) for sub in subs]
+    unrecognised = [
+        repr(sub.get("task_status"))
+        for sub, status in zip(subs, statuses, strict=True)
+        if status not in _STILL_RUNNING | {_WAITING, _DONE, _FAILED, _REJECTED}
+    ]
     return VideoTask(
         task_id=task_id,
         state=state,
@@ -169,27 +281,24 @@ def parse_task(document: Any) -> VideoTask:
             if s is TaskState.SUCCEEDED and (url := as_str(sub.get("video")))
         ),
         error=_error_text(subs, states) if state.is_failure else None,
+        unrecognised_state=f"task_status {', '.join(unrecognised)}" if unrecognised and not state.is_terminal else None,
+        missing_video=not state.is_terminal and all(status == _DONE for status in statuses),
         raw=doc,
     )
 
 
-def parse_batch(result: Any, task_ids: Sequence[str]) -> list[VideoTask]:
-    """The batch answer in the caller's order; ids the answer lacks are ``unknown``."""
+def parse_batch(result: Any) -> Page:
+    """A batch answer's tasks (matched to the ids asked by ``api/batch.py``); no paging."""
     if not isinstance(result, list):
         raise VideoTaskResponseError(
             f"batch answer: result should be a list, got {type(result).__name__}",
             vendor=VENDOR,
             retryable=True,
         )
-    by_id: dict[str, VideoTask] = {}
-    for document in result:
-        task = parse_task(document)
-        if task.task_id and task.task_id not in by_id:
-            by_id[task.task_id] = task
-    return [by_id.get(task_id) or VideoTask.unknown(task_id) for task_id in task_ids]
+    return Page([task for document in result if (task := parse_task(document)).task_id])
 
 
-def _sub_state(sub: Mapping[str, Any], task_id: str) -> TaskState:
+def _sub_state(sub: Mapping[str, Any]) -> TaskState:
     status = as_int(sub.get("task_status"))
     if status == _WAITING:
         return TaskState.QUEUED
@@ -200,12 +309,6 @@ def _sub_state(sub: Mapping[str, Any], task_id: str) -> TaskState:
         return TaskState.FAILED
     if status == _REJECTED:
         return TaskState.REJECTED
-    if status != _PROCESSING and not (status is not None and status < 0):
-        log.warning(
-            "HiDream task %s: unrecognised task_status %r, treated as running",
-            task_id,
-            sub.get("task_status"),
-        )
     return TaskState.RUNNING
 
 

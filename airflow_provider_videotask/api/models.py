@@ -36,6 +36,11 @@ class VideoTask:
 
     ``video_urls`` holds every finished video of the task in sub-task order; ``raw`` keeps the vendor's
     own document for callers that need a field the provider does not model (it never goes to XCom).
+
+    Two readings cannot be taken at face value, and the task then reads as running while the waiting
+    rules (``triggers/outcome.py``) bound how long that may last: ``unrecognised_state`` holds a state
+    value the reader does not know (a new vendor word or number); ``missing_video`` says the vendor
+    reports the task done but gave no video URL.
     """
 
     task_id: str
@@ -43,6 +48,8 @@ class VideoTask:
     progress: float | None = None
     video_urls: tuple[str, ...] = ()
     error: str | None = None
+    unrecognised_state: str | None = None
+    missing_video: bool = False
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @classmethod

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar, Union, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import certifi
 import httpx
@@ -19,17 +21,20 @@ import requests
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from asgiref.sync import sync_to_async
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from airflow_provider_videotask.api.batch import Step, read_batch
 from airflow_provider_videotask.api.common import (
+    DEFAULT_BATCH_SIZE,
     ApiRequest,
-    chunked,
+    as_str,
     header,
     normalize_task_ids,
     parse_retry_after,
-    unique,
 )
 from airflow_provider_videotask.api.errors import (
     VideoTaskApiError,
+    VideoTaskAuthError,
     VideoTaskError,
     VideoTaskTransportError,
     VideoTaskValidationError,
@@ -43,37 +48,73 @@ from airflow_provider_videotask.connection_form import (
 )
 from airflow_provider_videotask.hooks.retry import NO_RETRY, RetryPolicy
 
+T = TypeVar("T")
+
 # Indirection so tests can observe the waits between retries without waiting.
 _sleep = time.sleep
 _asleep = asyncio.sleep
 
 # A task id no vendor will ever have: the connection test asks for it, which costs nothing.
 CONNECTION_TEST_TASK_ID = "airflow-connection-test"
+# A hook re-reads its connection at least this often, and at once after an auth refusal, so a key
+# rotated in the UI reaches waits that are already running (the shared poller lives for hours).
+SETTINGS_MAX_AGE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """What a hook needs from its Airflow connection. The token is kept out of ``repr``."""
+    """What a hook needs from its Airflow connection. The secret is kept out of ``repr``.
+
+    ``secret`` is the connection's password: the API key (HiDream) or the API token (Ace Data Cloud).
+    """
 
     conn_id: str
     base_url: str
-    token: str = field(repr=False)
+    secret: str = field(repr=False)
     timeout: float
-    extras: Mapping[str, Any]
+    extras: Mapping[str, Any] = field(repr=False)
+    batch_size: int = DEFAULT_BATCH_SIZE
 
-    def extra(self, name: str, conn_type: str) -> Any:
-        """An extra field, as the UI stores it (plain name) or as older forms did (``extra__type__name``)."""
+    def extra(self, name: str) -> Any:
+        """An extra field as the UI stores it; an empty string counts as unset."""
         value = self.extras.get(name)
-        if value in (None, ""):
-            value = self.extras.get(f"extra__{conn_type}__{name}")
         return None if value == "" else value
+
+
+# What a call asks of the I/O around it (see VideoTaskHook._call): the sync and async drivers perform
+# these, so the rules of a call (retries, auth refresh, batches) are written once for both paths.
+@dataclass(frozen=True)
+class _Send:
+    settings: ConnectionSettings
+    request: ApiRequest
+    token: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Settings:
+    fresh: bool  # True: read the connection again, whatever its age
+
+
+@dataclass(frozen=True)
+class _Mask:
+    secret: str = field(repr=False)
+
+
+_Action = Union[_Send, _Sleep, _Settings, _Mask]  # noqa: UP007 - a runtime alias on Python 3.10
+Flow = Generator[_Action, Any, T]
 
 
 class VideoTaskHook(BaseHook):
     """Authenticated, retrying HTTP to one vendor, configured by an Airflow connection.
 
     Reads (status queries) are retried on transient failures following ``retry_policy``; a paid call
-    (submit) is sent exactly once, whatever happens.
+    (submit) is sent exactly once, whatever happens. A call refused for its credentials re-reads the
+    connection and is tried once more (a refused call was not billed).
     """
 
     conn_name_attr = "conn_id"
@@ -82,21 +123,25 @@ class VideoTaskHook(BaseHook):
     hook_name: ClassVar[str]
     vendor: ClassVar[str]
     default_base_url: ClassVar[str]
+    secret_name: ClassVar[str] = "API token"  # noqa: S105 - a label, not a secret
 
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__()
         self.conn_id = conn_id or self.default_conn_name
         self.retry_policy = retry_policy or RetryPolicy()
         self._settings: ConnectionSettings | None = None
+        self._settings_read_at = 0.0
         self._session: requests.Session | None = None
         self._async_client: httpx.AsyncClient | None = None
+        # Ids the vendor refused (HTTP 400 ...), found by splitting a batch: not asked again.
+        self._refused: dict[str, VideoTaskApiError] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
 
     # ----- what each vendor fills in -------------------------------------------------------------
 
-    def _headers(self, settings: ConnectionSettings) -> dict[str, str]:
+    def _headers(self, settings: ConnectionSettings, request: ApiRequest, token: str | None) -> dict[str, str]:
         raise NotImplementedError
 
     def _read_response(self, status_code: int, text: str, retry_after: float | None) -> Any:
@@ -105,138 +150,172 @@ class VideoTaskHook(BaseHook):
     def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str | None:
         raise NotImplementedError
 
-    def _batch_request(self, task_ids: Sequence[str], module: str | None) -> ApiRequest:
+    def _batch_step(self, task_ids: Sequence[str], offset: int, module: str | None) -> Step:
         raise NotImplementedError
 
-    def _parse_batch(self, payload: Any, task_ids: Sequence[str]) -> list[VideoTask]:
-        raise NotImplementedError
+    def _credential(self, settings: ConnectionSettings, refused: str | None) -> Flow[str]:
+        """The bearer token for a call; ``refused`` is the one the vendor just turned down, if any."""
+        return settings.secret
+        yield  # a generator that asks for nothing
+
+    def _may_recover(self, old: ConnectionSettings, new: ConnectionSettings) -> bool:
+        """After an auth refusal and a fresh read of the connection: is another try worth it?"""
+        return new.secret != old.secret
+
+    def _auth_failure(
+        self, error: VideoTaskApiError, settings: ConnectionSettings, request: ApiRequest
+    ) -> VideoTaskApiError:
+        """The auth error the user sees, saying what to fix."""
+        return error
 
     # ----- the connection ------------------------------------------------------------------------
 
-    def get_settings(self) -> ConnectionSettings:
-        if self._settings is None:
+    def get_settings(self, fresh: bool = False) -> ConnectionSettings:
+        """The connection's settings, read again when ``fresh`` or older than five minutes."""
+        if fresh or self._settings_stale():
             conn = self.get_connection(self.conn_id)
             settings = self._settings_from(conn, conn.extra_dejson)
-            _mask_token(settings.token)
-            self._settings = settings
+            for secret in _secrets(settings):
+                _mask(secret)
+            self._keep(settings)
+        assert self._settings is not None
         return self._settings
 
-    async def aget_settings(self) -> ConnectionSettings:
-        """The settings, read without blocking the event loop (Airflow's async connection API)."""
-        if self._settings is None:
+    async def aget_settings(self, fresh: bool = False) -> ConnectionSettings:
+        """:meth:`get_settings` without blocking the event loop (Airflow's async connection API)."""
+        if fresh or self._settings_stale():
             conn = await get_async_connection(self.conn_id, self)
             settings = self._settings_from(conn, await get_async_extra_dejson(conn))
-            # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
-            await sync_to_async(_mask_token)(settings.token)
-            self._settings = settings
+            for secret in _secrets(settings):
+                # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
+                await sync_to_async(_mask)(secret)
+            self._keep(settings)
+        assert self._settings is not None
         return self._settings
 
+    def _settings_stale(self) -> bool:
+        return self._settings is None or time.monotonic() - self._settings_read_at > SETTINGS_MAX_AGE_SECONDS
+
+    def _keep(self, settings: ConnectionSettings) -> None:
+        self._settings, self._settings_read_at = settings, time.monotonic()
+
     def _settings_from(self, conn: Any, extras: Mapping[str, Any]) -> ConnectionSettings:
-        token = (conn.password or "").strip()
-        if token.lower().startswith("bearer "):
-            token = token[len("bearer ") :].strip()
-        if not token:
+        secret = (conn.password or "").strip()
+        if secret.lower().startswith("bearer "):
+            secret = secret[len("bearer ") :].strip()
+        extras = dict(extras or {})
+        if not secret and not self._accepts_missing_secret(extras):
             raise VideoTaskValidationError(
-                f"connection {self.conn_id!r} has no API token: put the {self.vendor} token in its "
-                "password field ('API token' in the Airflow UI)"
+                f"connection {self.conn_id!r} has no {self.secret_name}: put the {self.vendor} "
+                f"{self.secret_name} in its password field ('{self.secret_name}' in the Airflow UI)"
             )
-        settings = ConnectionSettings(
+        return ConnectionSettings(
             conn_id=self.conn_id,
             base_url=_base_url(conn.host, conn.port) or self.default_base_url,
-            token=token,
-            timeout=DEFAULT_TIMEOUT_SECONDS,
-            extras=dict(extras or {}),
+            secret=secret,
+            timeout=self._positive_extra(extras, "request_timeout", float) or DEFAULT_TIMEOUT_SECONDS,
+            extras=extras,
+            batch_size=int(self._positive_extra(extras, "batch_size", int) or DEFAULT_BATCH_SIZE),
         )
-        timeout = settings.extra("request_timeout", self.conn_type)
-        if timeout is None:
-            return settings
+
+    def _accepts_missing_secret(self, extras: Mapping[str, Any]) -> bool:
+        return False
+
+    def _positive_extra(self, extras: Mapping[str, Any], name: str, kind: type[float] | type[int]) -> float | None:
+        value = extras.get(name)
+        if value in (None, ""):
+            return None
         try:
-            seconds = float(timeout)
+            number = kind(value)
         except (TypeError, ValueError):
-            seconds = 0.0
-        if not seconds > 0:
-            raise VideoTaskValidationError(
-                f"connection {self.conn_id!r}: extra 'request_timeout' must be a number of seconds above 0, "
-                f"got {timeout!r}"
-            )
-        return replace(settings, timeout=seconds)
+            number = 0
+        if isinstance(value, bool) or not number > 0 or (kind is int and number != float(value)):
+            what = "a whole number above 0" if kind is int else "a number of seconds above 0"
+            raise VideoTaskValidationError(f"connection {self.conn_id!r}: extra {name!r} must be {what}, got {value!r}")
+        return number
 
     # ----- reading task states -------------------------------------------------------------------
 
     def get_tasks(self, task_ids: str | Iterable[str], module: str | None = None) -> list[VideoTask]:
-        """The current state of each task, in the caller's order; one request per 50 distinct ids."""
-        settings = self.get_settings()
-        ids, batches = self._plan(task_ids, module, settings)
-        return self._assemble(ids, [self._send(request, parse=parse) for request, parse in batches])
+        """The current state of each task, in the caller's order; one request per ``batch_size`` distinct ids
+        (default 50), every page of each, and a refused id fails alone (see ``api/batch.py``)."""
+        return self._run(self._read_tasks(normalize_task_ids(task_ids), module))
 
     async def aget_tasks(self, task_ids: str | Iterable[str], module: str | None = None) -> list[VideoTask]:
         """:meth:`get_tasks` for the event loop (triggers): httpx, never a blocking call."""
-        settings = await self.aget_settings()
-        ids, batches = self._plan(task_ids, module, settings)
-        return self._assemble(ids, [await self._asend(request, parse=parse) for request, parse in batches])
+        return await self._arun(self._read_tasks(normalize_task_ids(task_ids), module))
 
-    def _plan(
-        self, task_ids: str | Iterable[str], module: str | None, settings: ConnectionSettings
-    ) -> tuple[list[str], list[tuple[ApiRequest, Callable[[Any], list[VideoTask]]]]]:
-        """The ids, checked, and one (request, parser) per 50 distinct ids."""
-        ids = normalize_task_ids(task_ids)
+    def _read_tasks(self, ids: list[str], module: str | None, retry_policy: RetryPolicy | None = None) -> Flow[Any]:
+        settings = yield _Settings(fresh=False)
         resolved = self.resolve_module(module, settings)
-        return ids, [
-            (self._batch_request(chunk, resolved), functools.partial(self._parse_batch, task_ids=chunk))
-            for chunk in chunked(unique(ids))
-        ]
-
-    @staticmethod
-    def _assemble(ids: list[str], pages: list[list[VideoTask]]) -> list[VideoTask]:
-        found = {task.task_id: task for page in pages for task in page}
-        return [found[task_id] for task_id in ids]
+        plan = read_batch(
+            ids,
+            lambda chunk, offset: self._batch_step(chunk, offset, resolved),
+            batch_size=settings.batch_size,
+            refused=self._refused,
+        )
+        page: Any = None
+        error: VideoTaskApiError | None = None
+        while True:
+            try:
+                step = plan.throw(error) if error is not None else plan.send(page)
+            except StopIteration as stop:
+                return stop.value
+            page, error = None, None
+            try:
+                page = yield from self._call(step.request, parse=step.parse, retry_policy=retry_policy)
+            except VideoTaskApiError as failure:
+                error = failure
 
     def test_connection(self) -> tuple[bool, str]:
-        """Ask for a task id that does not exist: a free call that proves host and token."""
+        """Ask for a task id that does not exist: a free call that proves host and credentials."""
         try:
-            settings = self.get_settings()
-            _, [(request, parse)] = self._plan([CONNECTION_TEST_TASK_ID], None, settings)
-            self._send(request, parse=parse, retry_policy=NO_RETRY)  # the answer must read as the vendor's too
+            settings = self.get_settings(fresh=True)
+            self._run(self._read_tasks([CONNECTION_TEST_TASK_ID], None, retry_policy=NO_RETRY))
+        except VideoTaskTransportError as error:
+            return False, f"Could not reach {self.vendor}: {error.message}. Check the connection's Base URL."
         except VideoTaskError as error:
             return False, str(error)
         return True, f"Connected to {self.vendor} at {settings.base_url}"
 
-    # ----- HTTP ----------------------------------------------------------------------------------
+    # ----- one call: retries and auth refresh, written once for both paths ------------------------
 
-    def _send(
+    def _call(
         self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None, retry_policy: RetryPolicy | None = None
-    ) -> Any:
-        """Send ``request`` and read the answer (with ``parse``, if given), retrying a failed read as the
-        policy allows: an answer of the wrong shape is as worth another try as a lost one."""
-        settings = self.get_settings()
-        retries = 0
+    ) -> Flow[Any]:
+        """Send ``request`` and read the answer (with ``parse``, if given).
+
+        A failed read is retried as the policy allows (an answer of the wrong shape is as worth another
+        try as a lost one); a paid request never is. An auth refusal re-reads the connection and tries
+        once more where that can help (a new API key, a fresh token): a refused call was not billed.
+        """
+        settings: ConnectionSettings = yield _Settings(fresh=False)
+        retries, refused = 0, None
         while True:
+            # Outside the try: a refused credential exchange is final, it is not "this call refused".
+            token = (yield from self._credential(settings, refused)) if request.credential == "token" else None
             try:
-                payload = self._send_once(settings, request)
+                payload = yield _Send(settings, request, token)
                 return parse(payload) if parse else payload
+            except VideoTaskAuthError as error:
+                if refused is not None or request.credential != "token":
+                    raise self._auth_failure(error, settings, request) from None
+                fresh: ConnectionSettings = yield _Settings(fresh=True)
+                if not self._may_recover(settings, fresh):
+                    raise self._auth_failure(error, fresh, request) from None
+                self.log.warning(
+                    "%s %s: the credentials were refused; read connection %r again and trying once more",
+                    self.vendor,
+                    request.action,
+                    self.conn_id,
+                )
+                settings, refused = fresh, token or ""
             except VideoTaskApiError as error:
                 delay = self._next_delay(retry_policy, retries, request, error)
                 if delay is None:
                     raise
-            retries += 1
-            _sleep(delay)
-
-    async def _asend(
-        self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None, retry_policy: RetryPolicy | None = None
-    ) -> Any:
-        """:meth:`_send` for the event loop."""
-        settings = await self.aget_settings()
-        retries = 0
-        while True:
-            try:
-                payload = await self._asend_once(settings, request)
-                return parse(payload) if parse else payload
-            except VideoTaskApiError as error:
-                delay = self._next_delay(retry_policy, retries, request, error)
-                if delay is None:
-                    raise
-            retries += 1
-            await _asleep(delay)
+                retries += 1
+                yield _Sleep(delay)
 
     def _next_delay(
         self, retry_policy: RetryPolicy | None, retries: int, request: ApiRequest, error: VideoTaskApiError
@@ -246,7 +325,8 @@ class VideoTaskHook(BaseHook):
         delay = policy.delay_for(retries, error)
         if delay is not None:
             self.log.warning(
-                "%s failed, retry %d of %d in %.1fs: %s",
+                "%s %s failed, retry %d of %d in %.1fs: %s",
+                self.vendor,
                 request.action,
                 retries + 1,
                 policy.max_retries,
@@ -255,53 +335,106 @@ class VideoTaskHook(BaseHook):
             )
         return delay
 
-    def _send_once(self, settings: ConnectionSettings, request: ApiRequest) -> Any:
+    # ----- the two drivers: perform what a flow asks, sync or async ------------------------------
+
+    def _run(self, flow: Flow[T]) -> T:
+        """Drive ``flow`` with blocking I/O (operators, poke mode)."""
+        result: Any = None
+        error: VideoTaskApiError | None = None
+        while True:
+            try:
+                action = flow.throw(error) if error is not None else flow.send(result)
+            except StopIteration as stop:
+                return cast(T, stop.value)
+            result, error = None, None
+            try:
+                if isinstance(action, _Send):
+                    result = self._send_once(action)
+                elif isinstance(action, _Sleep):
+                    _sleep(action.seconds)
+                elif isinstance(action, _Settings):
+                    result = self.get_settings(fresh=action.fresh)
+                else:
+                    _mask(action.secret)
+            except VideoTaskApiError as failure:
+                error = failure
+
+    async def _arun(self, flow: Flow[T]) -> T:
+        """Drive ``flow`` on the event loop (triggers): never a blocking call."""
+        result: Any = None
+        error: VideoTaskApiError | None = None
+        while True:
+            try:
+                action = flow.throw(error) if error is not None else flow.send(result)
+            except StopIteration as stop:
+                return cast(T, stop.value)
+            result, error = None, None
+            try:
+                if isinstance(action, _Send):
+                    result = await self._asend_once(action)
+                elif isinstance(action, _Sleep):
+                    await _asleep(action.seconds)
+                elif isinstance(action, _Settings):
+                    result = await self.aget_settings(fresh=action.fresh)
+                else:
+                    await sync_to_async(_mask)(action.secret)
+            except VideoTaskApiError as failure:
+                error = failure
+
+    # ----- HTTP ----------------------------------------------------------------------------------
+
+    def _send_once(self, send: _Send) -> Any:
         if self._session is None:
             self._session = requests.Session()
         try:
-            response = self._session.request(**self._http_arguments(settings, request))
-        except requests.Timeout:
-            raise self._transport_error(settings, request, f"no answer within {settings.timeout:g}s") from None
+            response = self._session.request(**self._http_arguments(send))
         except requests.RequestException as exc:
-            raise self._transport_error(settings, request, f"{type(exc).__name__}: {exc}") from None
-        return self._read(settings, response.status_code, response.headers, response.text)
+            raise self._transport_error(send, exc, connect_phase=_requests_connect_phase(exc)) from None
+        return self._read(send, response.status_code, response.headers, response.text)
 
-    async def _asend_once(self, settings: ConnectionSettings, request: ApiRequest) -> Any:
+    async def _asend_once(self, send: _Send) -> Any:
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(verify=_ssl_context())
         try:
-            response = await self._async_client.request(**self._http_arguments(settings, request))
-        except httpx.TimeoutException:
-            raise self._transport_error(settings, request, f"no answer within {settings.timeout:g}s") from None
+            response = await self._async_client.request(**self._http_arguments(send))
         except httpx.HTTPError as exc:
-            raise self._transport_error(settings, request, f"{type(exc).__name__}: {exc}") from None
-        return self._read(settings, response.status_code, response.headers, response.text)
+            connect_phase = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+            raise self._transport_error(send, exc, connect_phase=connect_phase) from None
+        return self._read(send, response.status_code, response.headers, response.text)
 
-    def _http_arguments(self, settings: ConnectionSettings, request: ApiRequest) -> dict[str, Any]:
+    def _http_arguments(self, send: _Send) -> dict[str, Any]:
         """The arguments requests and httpx both take for one call."""
+        request = send.request
         return {
             "method": request.method,
-            "url": settings.base_url + request.path,
+            "url": send.settings.base_url + request.path,
             "params": dict(request.params) or None,
             "json": request.json,
-            "headers": self._headers(settings),
-            "timeout": settings.timeout,
+            "headers": self._headers(send.settings, request, send.token),
+            "timeout": send.settings.timeout,
         }
 
-    def _read(self, settings: ConnectionSettings, status: int, headers: Mapping[str, str], text: str) -> Any:
+    def _read(self, send: _Send, status: int, headers: Mapping[str, str], text: str) -> Any:
         retry_after = parse_retry_after(header(headers, "Retry-After"), time.time())
         try:
             return self._read_response(status, text, retry_after)
         except VideoTaskApiError as error:
-            raise _without_token(error, settings.token) from None
+            raise _without_secrets(error, send) from None
 
-    def _transport_error(self, settings: ConnectionSettings, request: ApiRequest, reason: str) -> VideoTaskApiError:
+    def _transport_error(self, send: _Send, exc: Exception, *, connect_phase: bool) -> VideoTaskApiError:
+        request, settings = send.request, send.settings
+        if isinstance(exc, (requests.Timeout, httpx.TimeoutException)) and not connect_phase:
+            reason = f"no answer within {settings.timeout:g}s"
+        else:
+            reason = _short_reason(exc)
         message = f"{request.action} to {settings.base_url}: {reason}"
-        if request.paid:
+        if connect_phase:
+            message += "; nothing was sent" + ("; nothing was billed" if request.paid else "")
+        elif request.paid:
             # The vendor may have created (and billed) the task before the line dropped.
             message += "; the task may exist at the vendor already: check before submitting again"
         error = VideoTaskTransportError(message, vendor=self.vendor, retryable=not request.paid)
-        return _without_token(error, settings.token)
+        return _without_secrets(error, send)
 
     def close(self) -> None:
         """Release the HTTP session (sync path)."""
@@ -333,30 +466,59 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _mask_token(token: str) -> None:
-    """Register the token with Airflow's secret masker; the header value is what a log line would show."""
-    mask_secret(token)
-    mask_secret(f"Bearer {token}")
+def _mask(secret: str) -> None:
+    """Register a secret with Airflow's secret masker, with the header value a log line would show."""
+    if secret:
+        mask_secret(secret)
+        mask_secret(f"Bearer {secret}")
+
+
+def _secrets(settings: ConnectionSettings) -> list[str]:
+    """Every secret a connection holds: its password, and a raw token in the extras (HiDream)."""
+    return [value for value in (settings.secret, as_str(settings.extra("token"))) if value]
 
 
 def _base_url(host: str | None, port: int | None) -> str | None:
-    """The connection's host as a base URL: ``http://`` is kept (the sandbox), no scheme means https."""
+    """The connection's host as a base URL: ``http://`` is kept (the sandbox), no scheme means https;
+    the connection's port is added where the host names none."""
     host = (host or "").strip().rstrip("/")
     if not host:
         return None
     if "://" not in host:
         host = f"https://{host}"
-        if port:
-            host += f":{port}"
+    if port and urlsplit(host).port is None:
+        parts = urlsplit(host)
+        host = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
     return host
 
 
-def _without_token(error: VideoTaskApiError, token: str) -> VideoTaskApiError:
-    """The same error with the token blanked out of every text field (a proxy may echo a header)."""
-    if token and token in str(error):
-        for name in ("message", "vendor_message", "vendor_code", "trace_id"):
-            value = getattr(error, name)
-            if isinstance(value, str):
-                setattr(error, name, value.replace(token, "***"))
-        error.args = (error._render(),)
+def _requests_connect_phase(exc: requests.RequestException) -> bool:
+    """True when requests failed before a byte of the request left: refused, unresolvable, connect timeout."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+
+
+def _short_reason(exc: Exception) -> str:
+    """The innermost reason of a transport error, without urllib3's retry wording or object reprs."""
+    reason: Any = getattr(exc.args[0], "reason", None) if exc.args else None
+    text = str(reason or exc)
+    text = re.sub(r"<[^>]+ object at 0x[0-9a-f]+>:\s*", "", text)
+    text = re.sub(
+        r"HTTP(S)?ConnectionPool\(.*?\): Max retries exceeded with url: \S+ \(Caused by \w+\((.*)\)\)", r"\2", text
+    )
+    return f"{type(exc).__name__}: {text.strip()}" if text.strip() else type(exc).__name__
+
+
+def _without_secrets(error: VideoTaskApiError, send: _Send) -> VideoTaskApiError:
+    """The same error with every secret blanked out of every text field (a proxy may echo a header)."""
+    secrets = [*_secrets(send.settings), *([send.token] if send.token else [])]
+    for secret in secrets:
+        if secret and secret in str(error):
+            for name in ("message", "vendor_message", "vendor_code", "trace_id"):
+                value = getattr(error, name)
+                if isinstance(value, str):
+                    setattr(error, name, value.replace(secret, "***"))
+            error.args = (error._render(),)
     return error

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from airflow_provider_videotask.api import hailuo
+from airflow_provider_videotask.api.batch import Step
 from airflow_provider_videotask.api.common import ApiRequest
-from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.api.errors import VideoTaskRequestError, VideoTaskValidationError
 from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.hooks.base import ConnectionSettings, VideoTaskHook
 from airflow_provider_videotask.hooks.retry import RetryPolicy
@@ -18,7 +18,7 @@ class HailuoHook(VideoTaskHook):
     """Talks to Hailuo on Ace Data Cloud with the token of an Airflow ``hailuo`` connection.
 
     :param conn_id: the Airflow connection (type ``hailuo``); its password is the API token, its host
-        an optional base URL, its extra ``request_timeout``.
+        an optional base URL, its extras ``request_timeout`` and ``batch_size``.
     :param retry_policy: how reads are retried; submits are never retried.
 
     .. code-block:: python
@@ -55,18 +55,26 @@ class HailuoHook(VideoTaskHook):
                 **fields,
             }
         )
-        task_id = hailuo.parse_submit(self._send(request))
+        task_id = hailuo.parse_submit(self._run(self._call(request)))
         self.log.info("Submitted Hailuo %s task %s", model, task_id)
         return task_id
 
     def get_task(self, task_id: str) -> VideoTask:
-        """One task through ``retrieve`` (``get_tasks`` is cheaper for several)."""
-        task = hailuo.parse_task(self._send(hailuo.retrieve_request(task_id)))
-        return task if task.task_id else replace(task, task_id=task_id)
+        """One task through ``retrieve`` (``get_tasks`` is cheaper for several).
 
-    def _headers(self, settings: ConnectionSettings) -> dict[str, str]:
+        An id the vendor does not know is ``unknown``, however it says so: HTTP 404 or 400, or an empty
+        answer (``{}``, as Ace's task APIs document: AceDataCloud/APIs,
+        openai/docs/openai_tasks_api_integration_guide.md).
+        """
+        try:
+            task = hailuo.parse_task(self._run(self._call(hailuo.retrieve_request(task_id))))
+        except VideoTaskRequestError:
+            return VideoTask.unknown(task_id)
+        return task if task.task_id else VideoTask.unknown(task_id)
+
+    def _headers(self, settings: ConnectionSettings, request: ApiRequest, token: str | None) -> dict[str, str]:
         return {
-            "authorization": f"Bearer {settings.token}",
+            "authorization": f"Bearer {token}",
             "accept": "application/json",
             "content-type": "application/json",
         }
@@ -81,8 +89,5 @@ class HailuoHook(VideoTaskHook):
             )
         return None
 
-    def _batch_request(self, task_ids: Sequence[str], module: str | None) -> ApiRequest:
-        return hailuo.batch_request(task_ids)
-
-    def _parse_batch(self, payload: Any, task_ids: Sequence[str]) -> list[VideoTask]:
-        return hailuo.parse_batch(payload, task_ids)
+    def _batch_step(self, task_ids: Sequence[str], offset: int, module: str | None) -> Step:
+        return Step(hailuo.batch_request(task_ids, offset), hailuo.parse_batch)

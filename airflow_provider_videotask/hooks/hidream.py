@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_videotask.api import hidream
+from airflow_provider_videotask.api.batch import Step
 from airflow_provider_videotask.api.common import ApiRequest, as_str
+from airflow_provider_videotask.api.errors import VideoTaskApiError
 from airflow_provider_videotask.api.models import VideoTask
-from airflow_provider_videotask.hooks.base import ConnectionSettings, VideoTaskHook
+from airflow_provider_videotask.hooks.base import ConnectionSettings, Flow, VideoTaskHook, _Mask
 from airflow_provider_videotask.hooks.retry import RetryPolicy
+
+# A token is exchanged again this long before it expires (at most a tenth of its life, for short ones).
+TOKEN_REFRESH_MARGIN_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str = field(repr=False)
+    expires_at: float
+    refresh_at: float
+
+
+# Tokens exchanged in this process, by (base URL, API key digest): every hook of a process shares one
+# token per key, so a triggerer full of waits exchanges once per token lifetime.
+_TOKENS: dict[str, _Token] = {}
 
 
 class HiDreamHook(VideoTaskHook):
-    """Talks to HiDream's video API with the token of an Airflow ``hidream`` connection.
+    """Talks to HiDream's video API with the API key of an Airflow ``hidream`` connection.
 
-    :param conn_id: the Airflow connection (type ``hidream``); its password is the API token, its host
-        an optional base URL, its extras ``request_timeout``, ``api_user_id`` and ``default_module``.
+    :param conn_id: the Airflow connection (type ``hidream``). Its password is the API key, which the
+        hook exchanges for a day-long token (cached per process, renewed before it expires); its host
+        an optional base URL; its extras ``request_timeout``, ``batch_size``, ``api_user_id``,
+        ``default_module``, and ``token`` (a raw token used as it is instead of the API key: it
+        expires within a day and is never renewed).
     :param api_user_id: the ``API-User-ID`` header for this hook's calls, overriding the connection's.
     :param retry_policy: how reads are retried; submits are never retried.
 
@@ -33,6 +56,7 @@ class HiDreamHook(VideoTaskHook):
     hook_name = "HiDream"
     vendor = hidream.VENDOR
     default_base_url = hidream.DEFAULT_BASE_URL
+    secret_name = "API key"  # noqa: S105 - a label, not a secret
 
     def __init__(
         self,
@@ -50,21 +74,72 @@ class HiDreamHook(VideoTaskHook):
         ``fields`` are the vendor's body fields (``prompt``, ``image``, ``video_name``, ``style``,
         ``aspect_ratio`` ...); fields this provider does not know are passed through unchanged.
         """
-        settings = self.get_settings()
-        resolved = self.resolve_module(module, settings)
-        task_id = hidream.parse_submit(self._send(hidream.submit_request(resolved, fields)))
+        resolved = self.resolve_module(module, self.get_settings())
+        task_id = hidream.parse_submit(self._run(self._call(hidream.submit_request(resolved, fields))))
         self.log.info("Submitted HiDream %s task %s", resolved, task_id)
         return task_id
 
     def get_task(self, task_id: str, module: str | None = None) -> VideoTask:
         """One task through the single-result endpoint (``get_tasks`` is cheaper for several)."""
         request = hidream.result_request(self.resolve_module(module, self.get_settings()), task_id)
-        task = hidream.parse_task(self._send(request))
+        task = hidream.parse_task(self._run(self._call(request)))
         return task if task.task_id else replace(task, task_id=task_id)
 
-    def _headers(self, settings: ConnectionSettings) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {settings.token}", "Content-Type": "application/json"}
-        user_id = self.api_user_id or as_str(settings.extra("api_user_id", self.conn_type))
+    # ----- credentials: the API key buys a token ---------------------------------------------------
+
+    def _accepts_missing_secret(self, extras: Any) -> bool:
+        return bool(as_str(extras.get("token")))
+
+    def _credential(self, settings: ConnectionSettings, refused: str | None) -> Flow[str]:
+        raw = as_str(settings.extra("token"))
+        if raw:
+            return raw
+        key = _token_key(settings)
+        cached, now = _TOKENS.get(key), time.time()
+        if cached is None or cached.refresh_at <= now or cached.value == refused:
+            result = yield from self._call(hidream.token_request())
+            value, expires_at = hidream.parse_token(result, now)
+            yield _Mask(value)
+            margin = min(TOKEN_REFRESH_MARGIN_SECONDS, max(0.0, expires_at - now) / 10)
+            cached = _TOKENS[key] = _Token(value, expires_at, expires_at - margin)
+            self.log.info(
+                "HiDream: exchanged the API key of connection %r for a token valid until %s",
+                self.conn_id,
+                datetime.fromtimestamp(expires_at, timezone.utc).isoformat(timespec="seconds"),
+            )
+        return cached.value
+
+    def _may_recover(self, old: ConnectionSettings, new: ConnectionSettings) -> bool:
+        # With an API key a fresh token may help; a raw token only helps if someone replaced it.
+        raw = as_str(new.extra("token"))
+        return raw is None or raw != as_str(old.extra("token"))
+
+    def _auth_failure(
+        self, error: VideoTaskApiError, settings: ConnectionSettings, request: ApiRequest
+    ) -> VideoTaskApiError:
+        if request.credential == "api_key":
+            error.message = "the API key was refused: check the connection's password ('API key')"
+        elif as_str(settings.extra("token")):
+            error.message = (
+                "the token in the connection's extra 'token' was refused; it may have expired (HiDream "
+                "tokens live one day and a raw token is never renewed): put the API key in the "
+                "connection's password ('API key') and remove the extra 'token'"
+            )
+        else:
+            error.message = (
+                "a token fresh from the API key was refused: check that the connection's API key belongs "
+                "to an account with access to this module"
+            )
+        error.args = (error._render(),)
+        return error
+
+    # ----- requests --------------------------------------------------------------------------------
+
+    def _headers(self, settings: ConnectionSettings, request: ApiRequest, token: str | None) -> dict[str, str]:
+        if request.credential == "api_key":
+            return {"Api-Key": settings.secret}
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        user_id = self.api_user_id or as_str(settings.extra("api_user_id"))
         if user_id:
             headers["API-User-ID"] = user_id
         return headers
@@ -73,11 +148,16 @@ class HiDreamHook(VideoTaskHook):
         return hidream.read_response(status_code, text, retry_after)
 
     def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:
-        chosen = module or as_str(settings.extra("default_module", self.conn_type)) or hidream.DEFAULT_MODULE
+        chosen = module or as_str(settings.extra("default_module")) or hidream.DEFAULT_MODULE
         return hidream.check_module(chosen)
 
-    def _batch_request(self, task_ids: Sequence[str], module: str | None) -> ApiRequest:
-        return hidream.batch_request(module or hidream.DEFAULT_MODULE, task_ids)
+    def _batch_step(self, task_ids: Sequence[str], offset: int, module: str | None) -> Step:
+        return Step(hidream.batch_request(module or hidream.DEFAULT_MODULE, task_ids), hidream.parse_batch)
 
-    def _parse_batch(self, payload: Any, task_ids: Sequence[str]) -> list[VideoTask]:
-        return hidream.parse_batch(payload, task_ids)
+
+def _token_key(settings: ConnectionSettings) -> str:
+    """The cache key of an API key's token; a digest, so the key itself is kept nowhere else."""
+    return hashlib.sha256(f"{settings.base_url}\0{settings.secret}".encode()).hexdigest()
+
+
+__all__ = ["HiDreamHook"]

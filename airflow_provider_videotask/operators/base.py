@@ -11,7 +11,12 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, 
 from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.links import VideoLink
-from airflow_provider_videotask.triggers.outcome import Verdict, check_wait_arguments, judge
+from airflow_provider_videotask.triggers.outcome import (
+    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+    Verdict,
+    check_wait_arguments,
+    judge,
+)
 from airflow_provider_videotask.triggers.video_task import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
@@ -42,6 +47,8 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     :param fail_on: ``"any"`` or ``"all"`` (the same for one task; kept for symmetry with the sensor).
     :param unknown_grace_period: seconds the new task may stay unknown to the vendor before it counts as failed.
     :param max_consecutive_errors: transient poll failures in a row (after the hook's retries) before giving up.
+    :param unrecognised_state_grace_period: seconds the task may report a state this provider does not know
+        (waited on as running) before it counts as failed (default 600).
 
     Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom ``task_ids``
     the moment it exists, and the task's state as XCom ``tasks`` when the wait ends.
@@ -62,6 +69,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         fail_on: str = "any",
         unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,6 +78,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             poll_interval=poll_interval,
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
+            unrecognised_state_grace_period=unrecognised_state_grace_period,
         )
         self.conn_id = conn_id
         self.wait_for_completion = wait_for_completion
@@ -79,6 +88,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         self.fail_on = fail_on
         self.unknown_grace_period = unknown_grace_period
         self.max_consecutive_errors = max_consecutive_errors
+        self.unrecognised_state_grace_period = unrecognised_state_grace_period
         self._result: list[str] | None = None
 
     # ----- what each vendor fills in -------------------------------------------------------------
@@ -146,6 +156,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
                     fail_on=self.fail_on,
                     unknown_grace_period=self.unknown_grace_period,
                     max_consecutive_errors=self.max_consecutive_errors,
+                    unrecognised_state_grace_period=self.unrecognised_state_grace_period,
                     conn_type=self.hook.conn_type,
                     wait_started_at=started_at,
                 ),
@@ -159,6 +170,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             fail_on=self.fail_on,
             unknown_grace_period=self.unknown_grace_period,
             max_consecutive_errors=self.max_consecutive_errors,
+            unrecognised_state_grace_period=self.unrecognised_state_grace_period,
             log=self.log,
         )
         verdict = waiter.wait(poll_interval=self.poll_interval, timeout=self.timeout, started_at=started_at)

@@ -7,7 +7,8 @@ import signal
 import sys
 from types import FrameType
 
-from airflow_provider_videotask.sandbox.server import FAULT_KINDS, Fault, Sandbox
+from airflow_provider_videotask.sandbox.server import Sandbox
+from airflow_provider_videotask.sandbox.world import DEFAULT_PAGE_SIZE, DEFAULT_TOKEN_TTL, FAULT_KINDS, Fault
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8090, help="port, 0 for any free one (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds a task takes (default: %(default)s)")
-    parser.add_argument("--token", help="accept only this bearer token (default: any non-empty token)")
+    parser.add_argument("--token", help="Ace: accept only this bearer token (default: any non-empty token)")
+    parser.add_argument("--api-key", help="HiDream: accept only this API key (default: any non-empty key)")
+    parser.add_argument(
+        "--token-ttl", type=float, default=DEFAULT_TOKEN_TTL, help="HiDream token lifetime, s (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--page-size", type=int, default=DEFAULT_PAGE_SIZE, help="Ace page without a limit (default: %(default)s)"
+    )
+    parser.add_argument("--no-limits", action="store_true", help="lift HiDream's per-minute submit limits")
     parser.add_argument(
         "--fault",
         action="append",
@@ -33,7 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     except (TypeError, ValueError) as error:
         parser.error(f"--fault: {error}")
 
-    sandbox = Sandbox(args.host, args.port, duration=args.duration, token=args.token, verbose=args.verbose)
+    sandbox = Sandbox(
+        args.host,
+        args.port,
+        duration=args.duration,
+        token=args.token,
+        api_key=args.api_key,
+        token_ttl=args.token_ttl,
+        page_size=args.page_size,
+        limits={} if args.no_limits else None,
+        verbose=args.verbose,
+    )
     for fault in faults:
         sandbox.state.faults.append(fault)
 

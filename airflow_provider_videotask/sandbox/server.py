@@ -1,187 +1,30 @@
-"""A local stand-in for both vendor APIs, standard library only.
+"""The sandbox's HTTP server: plumbing, faults, the control calls, and :class:`Sandbox` to run it in-process.
 
-It speaks HiDream's and Hailuo's APIs as API_NOTES.md describes them, moves tasks from queued through
-running to succeeded over a set time, fails or rejects tasks whose prompt asks for it, injects faults on
-request, and counts what it served. See the package docstring for the prompt keywords and faults.
+The vendors live in ``hidream.py`` and ``ace.py``, the tasks, faults, tokens and limits in ``world.py``.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import math
 import socket
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-HIDREAM_MODULES = ("txt2video", "img2video", "video_edit")
-HIDREAM_PATH = re.compile(r"^/api-pub/gw/v2/video/(?P<module>[a-z0-9_]+)/async(?P<rest>/results(?:/batch)?)?/?$")
-FAULT_KINDS = (
-    "rate_limit",
-    "server_error",
-    "html",
-    "slow",
-    "malformed",
-    "wrong_types",
-    "drop",
-    "unauthorized",
-    "used_up",
+from airflow_provider_videotask.sandbox import ace, hidream
+from airflow_provider_videotask.sandbox.world import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_TOKEN_TTL,
+    Fault,
+    SandboxState,
+    SandboxTask,
+    SubmitLimit,
 )
-# Share of a task's duration spent queued before it starts running.
-QUEUED_SHARE = 0.2
-
-
-@dataclass
-class Fault:
-    """A misbehaviour the sandbox applies to the next ``count`` matching requests (``count=-1``: until cleared).
-
-    ``only`` picks the requests: ``"reads"`` (status queries), ``"submits"`` or ``"all"``.
-    """
-
-    kind: str
-    count: int = 1
-    only: str = "all"
-    status: int | None = None  # server_error (default 500), html (default 502)
-    retry_after: float | None = None  # rate_limit: the Retry-After header, if any
-    delay: float = 0.0  # slow: seconds before answering
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, got {self.kind!r}")
-        if self.only not in ("reads", "submits", "all"):
-            raise ValueError(f"fault 'only' must be reads, submits or all, got {self.only!r}")
-
-    @classmethod
-    def parse(cls, text: str) -> Fault:
-        """``KIND[:key=value,...]``, as the command line takes it: ``rate_limit:count=3,retry_after=1``."""
-        kind, _, options = text.partition(":")
-        values: dict[str, Any] = {}
-        for option in filter(None, options.split(",")):
-            key, _, value = option.partition("=")
-            if key in ("count", "status"):
-                values[key] = int(value)
-            elif key in ("retry_after", "delay"):
-                values[key] = float(value)
-            elif key == "only":
-                values[key] = value
-            else:
-                raise ValueError(f"unknown fault option {key!r} in {text!r}")
-        return cls(kind=kind, **values)
-
-
-@dataclass
-class SandboxTask:
-    task_id: str
-    vendor: str  # "hidream" | "hailuo"
-    module: str  # HiDream module, or the Hailuo model
-    request: dict[str, Any]
-    created: float  # on the sandbox clock
-    created_wall: float
-    duration: float
-    outcome: str  # "succeeded" | "failed" | "rejected"
-    videos: int = 1
-    sub_ids: list[str] = field(default_factory=list)
-
-
-def prompt_options(prompt: str, default_duration: float) -> tuple[str, float, int]:
-    """Outcome, duration and video count asked for by keywords in a prompt (see the package docstring)."""
-    text = prompt.lower()
-    outcome = "rejected" if "[reject]" in text else "failed" if "[fail]" in text else "succeeded"
-    duration_match = re.search(r"\[duration=(\d+(?:\.\d+)?)\]", text)
-    videos_match = re.search(r"\[videos=(\d+)\]", text)
-    return (
-        outcome,
-        float(duration_match.group(1)) if duration_match else default_duration,
-        max(1, min(4, int(videos_match.group(1)))) if videos_match else 1,
-    )
-
-
-class SandboxState:
-    """Tasks, faults and counters; every method is thread-safe."""
-
-    def __init__(self, *, duration: float, token: str | None, clock: Callable[[], float]) -> None:
-        self.duration = duration
-        self.token = token
-        self.clock = clock
-        self.tasks: dict[str, SandboxTask] = {}
-        self.faults: list[Fault] = []
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    def take_fault(self, is_submit: bool) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.only == "all" or (fault.only == "submits") == is_submit:
-                    if fault.count > 0:
-                        fault.count -= 1
-                    if fault.count == 0:
-                        self.faults.remove(fault)
-                    self.counts["faults_served"] += 1
-                    return fault
-        return None
-
-    def create(self, vendor: str, module: str, request: dict[str, Any], prompt: str) -> SandboxTask:
-        outcome, duration, videos = prompt_options(prompt, self.duration)
-        task = SandboxTask(
-            task_id=str(uuid.uuid4()),
-            vendor=vendor,
-            module=module,
-            request=request,
-            created=self.clock(),
-            created_wall=time.time(),
-            duration=duration,
-            outcome=outcome,
-            videos=videos if vendor == "hidream" else 1,
-        )
-        task.sub_ids = [str(uuid.uuid4()) for _ in range(task.videos)]
-        with self.lock:
-            self.tasks[task.task_id] = task
-            self.counts["tasks_created"] += 1
-        return task
-
-    def find(self, task_id: Any, vendor: str, module: str | None = None) -> SandboxTask | None:
-        with self.lock:
-            task = self.tasks.get(task_id) if isinstance(task_id, str) else None
-        if task is None or task.vendor != vendor or (module is not None and task.module != module):
-            return None
-        return task
-
-    def phase(self, task: SandboxTask) -> tuple[str, float]:
-        """(``queued`` | ``running`` | the outcome, progress 0..1) at the sandbox clock's now."""
-        elapsed = self.clock() - task.created
-        if task.duration <= 0 or elapsed >= task.duration:
-            return task.outcome, 1.0
-        progress = elapsed / task.duration
-        return ("queued" if progress < QUEUED_SHARE else "running"), progress
-
-    def finished_at(self, task: SandboxTask) -> float:
-        """Wall-clock time at which the task reaches its outcome (for latency measurements)."""
-        return task.created_wall + max(task.duration, 0.0)
-
-    def finish(self, task_id: str) -> None:
-        with self.lock:
-            task = self.tasks[task_id]
-            task.created = self.clock() - task.duration - 1
-
-    def count(self, route: str, ids: int = 0) -> None:
-        with self.lock:
-            self.counts["requests"] += 1
-            self.counts[route] += 1
-            self.counts["ids_queried"] += ids
-
-    def stats(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "counts": dict(self.counts),
-                "tasks": len(self.tasks),
-                "faults_pending": [asdict(f) for f in self.faults],
-            }
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
@@ -190,8 +33,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
     # would add ~40 ms to every answer on loopback.
     disable_nagle_algorithm = True
     server: SandboxHTTPServer
-
-    # ----- plumbing ------------------------------------------------------------------------------
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -214,18 +55,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = None
+        path = url.path.rstrip("/")
         if url.path.startswith("/_sandbox/"):
             self._control(method, url.path, body)
-            return
-        match = HIDREAM_PATH.match(url.path)
-        if match:
-            self._hidream(method, match.group("module"), match.group("rest") or "", parse_qs(url.query), body)
-        elif url.path.rstrip("/") in ("/hailuo/videos", "/hailuo/tasks") and method == "POST":
-            self._hailuo(url.path.rstrip("/"), body)
+        elif path == hidream.EXCHANGE_PATH and method == "GET":
+            hidream.exchange(self)
+        elif match := hidream.PATH.match(url.path):
+            hidream.serve(self, method, match.group("module"), match.group("rest") or "", parse_qs(url.query), body)
+        elif path in ace.PATHS and method == "POST":
+            ace.serve(self, path, body)
         else:
-            self._send_json(404, {"error": {"code": "no_api", "message": f"no API at {method} {url.path}"}})
+            self.send_json(404, ace.error_document("no_api", f"no API at {method} {url.path}"))
 
-    def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    # ----- what the vendor modules use ---------------------------------------------------------------
+
+    def send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -238,19 +82,30 @@ class SandboxHandler(BaseHTTPRequestHandler):
             # The client gave up first (its timeout ran out during a "slow" fault): nothing to answer.
             self.close_connection = True
 
-    def _send_json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(document).encode(), "application/json", headers)
+    def send_json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
+        self.send(status, json.dumps(document).encode(), "application/json", headers)
 
-    def _authorized(self) -> bool:
-        value = self.headers.get("Authorization") or ""
-        scheme, _, token = value.partition(" ")
+    def authorized(self) -> bool:
+        """Ace Data Cloud's check: a bearer token, the one set with ``--token`` if any."""
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return False
         return self.server.state.token is None or token.strip() == self.server.state.token
 
-    # ----- faults --------------------------------------------------------------------------------
+    def video_url(self, sub_id: str) -> str:
+        return f"{self.server.base_url}/_sandbox/videos/{sub_id}.mp4"
 
-    def _apply_fault(self, vendor: str, is_submit: bool) -> bool:
+    def refuse_rate_limited(self, vendor: str, scope: str, wait: float) -> None:
+        """HTTP 429, as Ace documents it (``too_many_requests``); HiDream documents no answer, so the same
+        status with its envelope. Retry-After (whole seconds) unless the limit was set up without it."""
+        limit = self.server.state.limits.get((vendor, scope)) or self.server.state.limits.get((vendor, "*"))
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if limit is None or limit.retry_after else None
+        if vendor == "hidream":
+            self.send_json(429, hidream.error_document(429, "too many requests"), headers)
+        else:
+            self.send_json(429, ace.error_document("too_many_requests", "You have exceeded the rate limit."), headers)
+
+    def apply_fault(self, vendor: str, is_submit: bool) -> bool:
         """Serve a pending fault instead of the answer; True when the request is done with."""
         fault = self.server.state.take_fault(is_submit)
         if fault is None:
@@ -263,13 +118,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return True
         if fault.kind == "malformed":
-            self._send(200, b'{"code": 0, "result": [{"task_id": ', "application/json")
+            self.send(200, b'{"code": 0, "result": [{"task_id": ', "application/json")
         elif fault.kind == "html":
             status = fault.status or 502
             page = f"<html><head><title>{status} Bad Gateway</title></head><body>nginx</body></html>"
-            self._send(status, page.encode(), "text/html")
+            self.send(status, page.encode(), "text/html")
         elif fault.kind == "wrong_types":
-            self._send_json(200, {"code": 0, "result": "oops"} if vendor == "hidream" else {"items": "oops"})
+            self.send_json(200, {"code": 0, "result": "oops"} if vendor == "hidream" else {"items": "oops"})
         else:
             status, code, message = {
                 "rate_limit": (429, "too_many_requests", "too many requests"),
@@ -278,189 +133,43 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 "used_up": (403, "used_up", "balance used up"),
             }[fault.kind]
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
-            self._send_json(status, self._error_document(vendor, code, message, status), headers)
+            document = (
+                hidream.error_document(status, message) if vendor == "hidream" else ace.error_document(code, message)
+            )
+            self.send_json(status, document, headers)
         return True
 
-    def _error_document(self, vendor: str, code: str, message: str, status: int) -> dict[str, Any]:
-        trace_id = str(uuid.uuid4())
-        if vendor == "hidream":
-            return {"code": status, "message": message, "request_id": trace_id, "result": None}
-        return {"error": {"code": code, "message": message}, "trace_id": trace_id}
-
-    # ----- HiDream -------------------------------------------------------------------------------
-
-    def _hidream(self, method: str, module: str, rest: str, query: dict[str, list[str]], body: Any) -> None:
-        state = self.server.state
-        is_submit = rest == ""
-        route = {"": "hidream_submit", "/results": "hidream_result", "/results/batch": "hidream_batch"}[rest]
-        ids = body.get("task_id_list") if isinstance(body, dict) else None
-        state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit))
-        if not self._authorized():
-            self._send_json(401, self._error_document("hidream", "401", "invalid token", 401))
-            return
-        if self._apply_fault("hidream", is_submit):
-            return
-
-        def envelope(result: Any, code: int = 0, message: str = "请求成功") -> None:
-            self._send_json(200, {"code": code, "message": message, "request_id": str(uuid.uuid4()), "result": result})
-
-        if module not in HIDREAM_MODULES:
-            envelope(None, 2031, f"model {module} not available to this account")
-        elif is_submit and method == "POST" and isinstance(body, dict):
-            required = {"txt2video": "prompt", "img2video": "image", "video_edit": "video_name"}[module]
-            if not body.get(required):
-                envelope(None, 1001, f"missing parameter: {required}")
-                return
-            task = state.create("hidream", module, body, str(body.get("prompt") or ""))
-            envelope({"task_id": task.task_id})
-        elif rest == "/results" and method == "GET":
-            task_id = (query.get("task_id") or [""])[0]
-            envelope(self._hidream_doc(task_id, module))
-        elif rest == "/results/batch" and method == "POST" and isinstance(ids, list):
-            envelope([self._hidream_doc(task_id, module) for task_id in ids])
-        else:
-            envelope(None, 1001, "bad request")
-
-    def _hidream_doc(self, task_id: Any, module: str) -> dict[str, Any]:
-        state = self.server.state
-        task = state.find(task_id, "hidream", module)
-        if task is None:
-            return {"task_id": task_id, "sub_task_results": []}
-        phase, progress = state.phase(task)
-        status = {"queued": 0, "running": 2, "succeeded": 1, "failed": 3, "rejected": 4}[phase]
-        subs = []
-        for sub_id in task.sub_ids:
-            video = f"{self.server.base_url}/_sandbox/videos/{sub_id}.mp4" if phase == "succeeded" else ""
-            subs.append(
-                {
-                    "sub_task_id": sub_id,
-                    "task_status": status,
-                    "task_completion": round(progress, 2),
-                    "video": video,
-                    "video_wm": video.replace(".mp4", "_wm.mp4"),
-                }
-            )
-        return {"task_id": task.task_id, "sub_task_results": subs}
-
-    # ----- Hailuo --------------------------------------------------------------------------------
-
-    def _hailuo(self, path: str, body: Any) -> None:
-        state = self.server.state
-        action = body.get("action") if isinstance(body, dict) else None
-        is_submit = path == "/hailuo/videos"
-        route = "hailuo_submit" if is_submit else f"hailuo_{action}"
-        ids = body.get("ids") if isinstance(body, dict) else None
-        state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit))
-        if not self._authorized():
-            self._send_json(401, self._error_document("hailuo", "invalid_token", "invalid token", 401))
-            return
-        if self._apply_fault("hailuo", is_submit):
-            return
-        trace_id = str(uuid.uuid4())
-
-        def bad_request(message: str) -> None:
-            self._send_json(400, {"error": {"code": "bad_request", "message": message}, "trace_id": trace_id})
-
-        if not isinstance(body, dict):
-            bad_request("body must be a JSON object")
-        elif is_submit:
-            model = body.get("model") or "minimax-t2v"
-            if body.get("async") is not True and not body.get("callback_url"):
-                bad_request('the sandbox only serves asynchronous submits: send "async": true')
-            elif model in ("minimax-i2v", "minimax-i2v-director") and not body.get("first_image_url"):
-                bad_request("first_image_url is required for " + model)
-            elif not body.get("prompt") and model == "minimax-t2v":
-                bad_request("prompt is required")
-            else:
-                created = state.create("hailuo", model, body, str(body.get("prompt") or ""))
-                self._send_json(200, {"task_id": created.task_id, "trace_id": trace_id})
-        elif action == "retrieve":
-            task = state.find(body.get("id"), "hailuo")
-            if task is None:
-                self._send_json(
-                    404, {"error": {"code": "not_found", "message": "task not found"}, "trace_id": trace_id}
-                )
-            else:
-                self._send_json(200, self._hailuo_doc(task))
-        elif action == "retrieve_batch" and isinstance(ids, list):
-            items = [self._hailuo_doc(task) for task_id in ids if (task := state.find(task_id, "hailuo"))]
-            self._send_json(200, {"items": items, "count": len(items)})
-        else:
-            bad_request(f"unknown action {action!r}")
-
-    def _hailuo_doc(self, task: SandboxTask) -> dict[str, Any]:
-        phase, _ = self.server.state.phase(task)
-        doc: dict[str, Any] = {
-            "id": task.task_id,
-            "created_at": task.created_wall,
-            "request": task.request,
-            "trace_id": str(uuid.uuid4()),
-        }
-        if phase == "queued":
-            return doc
-        item = {
-            "id": task.sub_ids[0],
-            "model": task.module,
-            "prompt": task.request.get("prompt"),
-            "first_image_url": task.request.get("first_image_url"),
-            "video_url": None,
-            "state": "processing",
-        }
-        response: dict[str, Any] = {
-            "success": True,
-            "task_id": task.task_id,
-            "trace_id": doc["trace_id"],
-            "data": [item],
-        }
-        if phase == "succeeded":
-            item.update(state="succeeded", video_url=f"{self.server.base_url}/_sandbox/videos/{task.sub_ids[0]}.mp4")
-            doc.update(
-                started_at=task.created_wall,
-                finished_at=self.server.state.finished_at(task),
-                elapsed=task.duration,
-            )
-        elif phase in ("failed", "rejected"):
-            message = "content rejected by review" if phase == "rejected" else f"no channel available for {task.module}"
-            response = {
-                "success": False,
-                "task_id": task.task_id,
-                "trace_id": doc["trace_id"],
-                "error": {"code": "api_error", "message": message},
-            }
-        doc["response"] = response
-        return doc
-
-    # ----- control -------------------------------------------------------------------------------
+    # ----- control -----------------------------------------------------------------------------------
 
     def _control(self, method: str, path: str, body: Any) -> None:
         state = self.server.state
         if path == "/_sandbox/stats" and method == "GET":
-            self._send_json(200, state.stats())
+            self.send_json(200, state.stats())
         elif path == "/_sandbox/health" and method == "GET":
-            self._send_json(200, {"ok": True})
+            self.send_json(200, {"ok": True})
         elif path == "/_sandbox/reset" and method == "POST":
             with state.lock:
                 state.counts.clear()
                 state.faults.clear()
-            self._send_json(200, {"ok": True})
+            self.send_json(200, {"ok": True})
         elif path == "/_sandbox/faults" and method == "POST" and isinstance(body, dict):
             try:
                 fault = Fault(**body)
             except (TypeError, ValueError) as error:
-                self._send_json(400, {"error": {"code": "bad_request", "message": str(error)}})
+                self.send_json(400, ace.error_document("bad_request", str(error)))
                 return
             with state.lock:
                 state.faults.append(fault)
-            self._send_json(200, {"ok": True})
+            self.send_json(200, {"ok": True})
         elif path == "/_sandbox/faults" and method == "DELETE":
             with state.lock:
                 state.faults.clear()
-            self._send_json(200, {"ok": True})
+            self.send_json(200, {"ok": True})
         elif path.startswith("/_sandbox/videos/") and method == "GET":
             # A few bytes standing in for a video, so links in the UI and the demo open.
-            self._send(200, b"\x00\x00\x00\x18ftypmp42sandbox", "video/mp4")
+            self.send(200, b"\x00\x00\x00\x18ftypmp42sandbox", "video/mp4")
         else:
-            self._send_json(404, {"error": {"code": "no_api", "message": f"no sandbox call {method} {path}"}})
+            self.send_json(404, ace.error_document("no_api", f"no sandbox call {method} {path}"))
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -481,6 +190,11 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 class Sandbox:
     """The sandbox as an object: start it on a free port, talk to ``url``, stop it.
 
+    By default it behaves as the vendors document: HiDream tokens bought with an API key last a day
+    (``token_ttl``), HiDream takes 10 video submits a minute (2 for video_edit), Ace pages
+    ``retrieve_batch`` at 12 when no ``limit`` is sent. ``limits`` replaces the submit limits
+    (``{}``: none; keys ``(vendor, module or model)``, ``"*"`` for every one).
+
     .. code-block:: python
 
         with Sandbox(duration=2) as sandbox:
@@ -496,10 +210,22 @@ class Sandbox:
         *,
         duration: float = 10.0,
         token: str | None = None,
+        api_key: str | None = None,
+        token_ttl: float = DEFAULT_TOKEN_TTL,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        limits: dict[tuple[str, str], SubmitLimit] | None = None,
         clock: Callable[[], float] = time.monotonic,
         verbose: bool = False,
     ) -> None:
-        self.state = SandboxState(duration=duration, token=token, clock=clock)
+        self.state = SandboxState(
+            duration=duration,
+            token=token,
+            clock=clock,
+            api_key=api_key,
+            token_ttl=token_ttl,
+            page_size=page_size,
+            limits=limits,
+        )
         self.httpd = SandboxHTTPServer((host, port), self.state, verbose)
         self._thread: threading.Thread | None = None
 
@@ -533,6 +259,15 @@ class Sandbox:
     def clear_faults(self) -> None:
         with self.state.lock:
             self.state.faults.clear()
+
+    def refuse_ids(self, *task_ids: str) -> None:
+        """Answer HTTP 400 to any batch read that holds one of these ids (the whole batch fails)."""
+        with self.state.lock:
+            self.state.refused_ids.update(task_ids)
+
+    def rotate_api_key(self, api_key: str) -> None:
+        """HiDream: accept only this API key from now on; tokens bought with another stop working."""
+        self.state.rotate_api_key(api_key)
 
     def counts(self) -> Counter[str]:
         """Requests served so far, by route (``hidream_batch``, ``hailuo_submit`` ...) and in all."""

@@ -23,7 +23,11 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
 from airflow_provider_videotask.links import VideoLink
-from airflow_provider_videotask.triggers.outcome import Verdict, check_wait_arguments
+from airflow_provider_videotask.triggers.outcome import (
+    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+    Verdict,
+    check_wait_arguments,
+)
 from airflow_provider_videotask.triggers.video_task import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
@@ -51,6 +55,8 @@ class VideoTaskSensor(BaseSensorOperator):
         failed ("task id not found at the vendor").
     :param max_consecutive_errors: transient poll failures in a row (after the hook's own retries)
         before the sensor gives up.
+    :param unrecognised_state_grace_period: seconds a task may report a state this provider does not
+        know (waited on as running, logged once) before it counts as failed (default 600).
     :param deferrable: wait in the triggerer instead of a worker slot (default:
         ``[operators] default_deferrable``).
     """
@@ -68,6 +74,7 @@ class VideoTaskSensor(BaseSensorOperator):
         fail_on: str = "any",
         unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -77,6 +84,7 @@ class VideoTaskSensor(BaseSensorOperator):
             poll_interval=self.poke_interval,
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
+            unrecognised_state_grace_period=unrecognised_state_grace_period,
         )
         if not conn_id or not isinstance(conn_id, str):
             raise VideoTaskValidationError(f"conn_id must name an Airflow connection, got {conn_id!r}")
@@ -86,6 +94,7 @@ class VideoTaskSensor(BaseSensorOperator):
         self.fail_on = fail_on
         self.unknown_grace_period = unknown_grace_period
         self.max_consecutive_errors = max_consecutive_errors
+        self.unrecognised_state_grace_period = unrecognised_state_grace_period
         self.deferrable = deferrable
         self._started_at: float | None = None
 
@@ -103,6 +112,7 @@ class VideoTaskSensor(BaseSensorOperator):
             fail_on=self.fail_on,
             unknown_grace_period=self.unknown_grace_period,
             max_consecutive_errors=self.max_consecutive_errors,
+            unrecognised_state_grace_period=self.unrecognised_state_grace_period,
             log=self.log,
         )
 
@@ -130,6 +140,7 @@ class VideoTaskSensor(BaseSensorOperator):
                 fail_on=self.fail_on,
                 unknown_grace_period=self.unknown_grace_period,
                 max_consecutive_errors=self.max_consecutive_errors,
+                unrecognised_state_grace_period=self.unrecognised_state_grace_period,
                 conn_type=self.hook.conn_type,
                 wait_started_at=self._started_at,
             ),

@@ -11,6 +11,7 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 
 FAIL_ON = ("any", "all")
+DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD = 600.0
 # The closed set of trigger event statuses; anything else is a broken event.
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
 NOT_FOUND = "task id not found at the vendor"
@@ -58,6 +59,66 @@ def judge(tasks: Sequence[VideoTask], *, fail_on: str, waited: float, unknown_gr
     return Verdict("pending", tasks, summarize(tasks), failed_ids)
 
 
+class Watch:
+    """What one wait remembers between two looks, for the readings that cannot be taken at face value.
+
+    - A state nobody documents (``unrecognised_state``) is logged once and waited on as running for
+      ``unrecognised_state_grace_period`` seconds from when it was first seen; then the task fails,
+      naming the raw value, instead of hanging until the timeout.
+    - A task reported done without a video URL (``missing_video``) is read once more (the next poll);
+      reported so twice in a row, it fails with a clear message.
+
+    It lives as long as the waiting process: a trigger restarted, or a sensor in reschedule mode,
+    starts both clocks again.
+    """
+
+    def __init__(self, unrecognised_state_grace_period: float, log: Any) -> None:
+        self.grace = unrecognised_state_grace_period
+        self.log = log
+        self._first_seen: dict[str, tuple[str, float]] = {}
+        self._without_video: set[str] = set()
+
+    def review(self, tasks: Sequence[VideoTask], now: float) -> list[VideoTask]:
+        """The tasks as the verdict should see them."""
+        return [self._review(task, now) for task in tasks]
+
+    def _review(self, task: VideoTask, now: float) -> VideoTask:
+        task_id = task.task_id
+        if task.unrecognised_state is None:
+            self._first_seen.pop(task_id, None)
+        else:
+            value, since = self._first_seen.get(task_id, (None, now))
+            if value != task.unrecognised_state:
+                since = now
+                self._first_seen[task_id] = (task.unrecognised_state, since)
+                self.log.warning(
+                    "Video task %s: the vendor reports %s, which this provider does not know; waiting on it "
+                    "as running for at most %.0fs",
+                    task_id,
+                    task.unrecognised_state,
+                    self.grace,
+                )
+            if now - since > self.grace:
+                return replace(
+                    task,
+                    state=TaskState.FAILED,
+                    error=f"the vendor reported {task.unrecognised_state}, which this provider does not know, "
+                    f"for {now - since:.0f}s (unrecognised_state_grace_period={self.grace:.0f}s)",
+                )
+        if not task.missing_video:
+            self._without_video.discard(task_id)
+        elif task_id in self._without_video:
+            return replace(
+                task,
+                state=TaskState.FAILED,
+                error="the vendor reported the task done but gave no video URL, twice in a row",
+            )
+        else:
+            self._without_video.add(task_id)
+            self.log.warning("Video task %s: reported done without a video URL; reading it once more", task_id)
+        return task
+
+
 def summarize(tasks: Sequence[VideoTask]) -> str:
     """One line for the logs: how many are done, how they ended, mean progress."""
     done = sum(task.state.is_terminal for task in tasks)
@@ -88,12 +149,21 @@ def make_event(status: str, message: str, tasks: Sequence[VideoTask], failed_ids
 
 
 def check_wait_arguments(
-    *, fail_on: str, poll_interval: float, unknown_grace_period: float, max_consecutive_errors: int
+    *,
+    fail_on: str,
+    poll_interval: float,
+    unknown_grace_period: float,
+    max_consecutive_errors: int,
+    unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
 ) -> None:
     """Refuse wait settings that cannot work, naming the argument."""
     if fail_on not in FAIL_ON:
         raise VideoTaskValidationError(f"fail_on must be 'any' or 'all', got {fail_on!r}")
-    for name, value in (("poll_interval", poll_interval), ("unknown_grace_period", unknown_grace_period)):
+    for name, value in (
+        ("poll_interval", poll_interval),
+        ("unknown_grace_period", unknown_grace_period),
+        ("unrecognised_state_grace_period", unrecognised_state_grace_period),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
             raise VideoTaskValidationError(f"{name} must be a number of seconds >= 0, got {value!r}")
     if (

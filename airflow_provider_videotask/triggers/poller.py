@@ -51,7 +51,8 @@ class Subscription:
         if (
             tasks != self._last
             or self._errored
-            or any(task.state is TaskState.UNKNOWN for task in tasks)  # its grace period runs on
+            # their grace periods run on
+            or any(task.state is TaskState.UNKNOWN or task.unrecognised_state or task.missing_video for task in tasks)
             or (self.deadline is not None and now >= self.deadline)
         ):
             self.inbox.put_nowait(tasks)

@@ -14,7 +14,14 @@ from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskEr
 from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import hook_class
-from airflow_provider_videotask.triggers.outcome import check_wait_arguments, judge, make_event, summarize
+from airflow_provider_videotask.triggers.outcome import (
+    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+    Watch,
+    check_wait_arguments,
+    judge,
+    make_event,
+    summarize,
+)
 from airflow_provider_videotask.triggers.poller import BatchPoller, Subscription, private_poller, shared_poller
 
 # Indirection so tests can run the trigger on a fake clock: see its waits without waiting.
@@ -44,6 +51,8 @@ class VideoTaskTrigger(BaseTrigger):
         retries) before the wait ends with an ``error`` event.
     :param conn_type: the connection's type, resolved by the sensor (None: read from the connection).
     :param wait_started_at: Unix time the wait began (for the unknown grace period).
+    :param unrecognised_state_grace_period: seconds a task may report a state this provider does not
+        know (waited on as running) before it counts as failed.
     :param shared: poll through the batch poller shared by every trigger of the same connection,
         vendor and module in this triggerer (default); False: this trigger polls on its own.
 
@@ -64,6 +73,7 @@ class VideoTaskTrigger(BaseTrigger):
         conn_type: str | None = None,
         wait_started_at: float | None = None,
         shared: bool = True,
+        unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # untyped on Airflow 3.0
         check_wait_arguments(
@@ -71,6 +81,7 @@ class VideoTaskTrigger(BaseTrigger):
             poll_interval=poll_interval,
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
+            unrecognised_state_grace_period=unrecognised_state_grace_period,
         )
         self.conn_id = conn_id
         self.task_ids = normalize_task_ids(task_ids)
@@ -83,6 +94,7 @@ class VideoTaskTrigger(BaseTrigger):
         self.conn_type = conn_type
         self.wait_started_at = _now() if wait_started_at is None else wait_started_at
         self.shared = shared
+        self.unrecognised_state_grace_period = float(unrecognised_state_grace_period)
         self._poller: BatchPoller | None = None
         self._subscription: Subscription | None = None
 
@@ -101,6 +113,7 @@ class VideoTaskTrigger(BaseTrigger):
                 "conn_type": self.conn_type,
                 "wait_started_at": self.wait_started_at,
                 "shared": self.shared,
+                "unrecognised_state_grace_period": self.unrecognised_state_grace_period,
             },
         )
 
@@ -132,6 +145,7 @@ class VideoTaskTrigger(BaseTrigger):
     async def _follow(self, subscription: Subscription) -> dict[str, Any]:
         tasks: list[VideoTask] = []
         errors = 0
+        watch = Watch(self.unrecognised_state_grace_period, self.log)
         while True:
             update = await subscription.inbox.get()
             if isinstance(update, BaseException):
@@ -144,7 +158,7 @@ class VideoTaskTrigger(BaseTrigger):
                     "Poll %d of %d failed, the wait goes on: %s", errors, self.max_consecutive_errors, update
                 )
             else:
-                errors, tasks = 0, update
+                errors, tasks = 0, watch.review(update, _now())
                 verdict = judge(
                     tasks,
                     fail_on=self.fail_on,

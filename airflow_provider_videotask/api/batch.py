@@ -1,0 +1,101 @@
+"""How a batch of task ids is read: in chunks, every page of each, and around the ids a vendor refuses.
+
+Pure: :func:`read_batch` is a generator that yields the requests to send and is sent back what each
+answer parsed to (or thrown the error it ended in). The sync and async hooks drive it alike, so both
+paths share every rule here.
+
+- Chunks: at most ``batch_size`` distinct ids per request (neither vendor documents a maximum; Ace
+  Data Cloud's own MCP servers recommend at most 50, ``MCPs/hailuo/tools/task_tools.py``).
+- Pages: a vendor whose answer says more items match than it returned (Ace's ``count``) is asked for
+  the next page, so no id is taken for unknown just because it was on page two.
+- Refused ids: one id the vendor will not take (HTTP 400 for a malformed or foreign id) fails the
+  whole request. The chunk is then split in halves until the refused ids stand alone (at most about
+  2·log2(chunk) extra requests per refused id, once: they are remembered in ``refused``), so only
+  those ids read as failed and every other id of the batch is still answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, MutableMapping, Sequence
+from dataclasses import dataclass
+
+from airflow_provider_videotask.api.common import ApiRequest, chunked, unique
+from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskRequestError
+from airflow_provider_videotask.api.models import TaskState, VideoTask
+
+# A bound on the pages of one chunk, in case a vendor's count never stops saying "more".
+MAX_PAGES = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """One batch answer: the tasks it holds, and how many the vendor says match in all (None: no paging)."""
+
+    tasks: list[VideoTask]
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request to send, and how to read its answer."""
+
+    request: ApiRequest
+    parse: Callable[[object], Page]
+
+
+# (ids of the chunk, offset of the page) -> the request and its parser
+PlanRequest = Callable[[Sequence[str], int], Step]
+BatchRead = Generator[Step, Page, list[VideoTask]]
+
+
+def read_batch(
+    task_ids: Sequence[str],
+    plan: PlanRequest,
+    *,
+    batch_size: int,
+    refused: MutableMapping[str, VideoTaskApiError],
+) -> BatchRead:
+    """Every id's task, in the caller's order: found, refused (failed) or ``unknown``."""
+    found: dict[str, VideoTask] = {}
+    pending = [task_id for task_id in unique(task_ids) if task_id not in refused]
+    for chunk in chunked(pending, batch_size):
+        found.update((yield from _read_chunk(chunk, plan, refused)))
+    return [found.get(task_id) or _refused_task(task_id, refused) for task_id in task_ids]
+
+
+def _read_chunk(
+    chunk: list[str], plan: PlanRequest, refused: MutableMapping[str, VideoTaskApiError]
+) -> Generator[Step, Page, dict[str, VideoTask]]:
+    try:
+        return (yield from _read_pages(chunk, plan))
+    except VideoTaskRequestError as error:
+        if len(chunk) == 1:
+            refused[chunk[0]] = error
+            return {}
+        middle = len(chunk) // 2
+        found = yield from _read_chunk(chunk[:middle], plan, refused)
+        found.update((yield from _read_chunk(chunk[middle:], plan, refused)))
+        return found
+
+
+def _read_pages(chunk: list[str], plan: PlanRequest) -> Generator[Step, Page, dict[str, VideoTask]]:
+    wanted = set(chunk)
+    found: dict[str, VideoTask] = {}
+    offset = 0
+    for _ in range(MAX_PAGES):
+        step = plan(chunk, offset)
+        page = yield step
+        for task in page.tasks:
+            if task.task_id in wanted:
+                found.setdefault(task.task_id, task)
+        offset += len(page.tasks)
+        if page.total is None or not page.tasks or offset >= page.total or len(found) == len(wanted):
+            break
+    return found
+
+
+def _refused_task(task_id: str, refused: MutableMapping[str, VideoTaskApiError]) -> VideoTask:
+    error = refused.get(task_id)
+    if error is None:
+        return VideoTask.unknown(task_id)
+    return VideoTask(task_id=task_id, state=TaskState.FAILED, error=f"the vendor refused this task id: {error}")

@@ -1,0 +1,113 @@
+"""The sandbox's HiDream: the API key exchange, submits under per-minute limits, single and batch results."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_videotask.sandbox.server import SandboxHandler
+
+MODULES = ("txt2video", "img2video", "video_edit")
+PATH = re.compile(r"^/api-pub/gw/v2/video/(?P<module>[a-z0-9_]+)/async(?P<rest>/results(?:/batch)?)?/?$")
+EXCHANGE_PATH = "/prod-api/user/apikey2token"
+REQUIRED = {"txt2video": "prompt", "img2video": "image", "video_edit": "video_name"}
+_STATUS = {"queued": 0, "running": 2, "succeeded": 1, "failed": 3, "rejected": 4}
+
+
+def error_document(code: int | str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "request_id": str(uuid.uuid4()), "result": None}
+
+
+def envelope(handler: SandboxHandler, result: Any, code: int = 0, message: str = "Success", status: int = 200) -> None:
+    document = {"code": code, "message": message, "request_id": str(uuid.uuid4()), "result": result}
+    handler.send_json(status, document)
+
+
+def exchange(handler: SandboxHandler) -> None:
+    """``GET /prod-api/user/apikey2token`` with ``Api-Key``: a token and its RFC 3339 expiry."""
+    state = handler.server.state
+    state.count("hidream_token")
+    issued = state.issue_token((handler.headers.get("Api-Key") or "").strip())
+    if issued is None:
+        handler.send_json(401, error_document(401, "invalid api key"))
+        return
+    token, expires = issued
+    expire_time = datetime.fromtimestamp(expires, timezone.utc).isoformat()
+    envelope(handler, {"token": token, "expire_time": expire_time})
+
+
+def serve(handler: SandboxHandler, method: str, module: str, rest: str, query: dict[str, list[str]], body: Any) -> None:
+    state = handler.server.state
+    is_submit = rest == ""
+    route = {"": "hidream_submit", "/results": "hidream_result", "/results/batch": "hidream_batch"}[rest]
+    ids = body.get("task_id_list") if isinstance(body, dict) else None
+    state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit))
+    problem = _auth_problem(handler)
+    if problem is not None:
+        handler.send_json(401, error_document(401, problem))
+        return
+    if handler.apply_fault("hidream", is_submit):
+        return
+    if module not in MODULES:
+        envelope(handler, None, 2031, f"model {module} not available to this account")
+    elif is_submit and method == "POST" and isinstance(body, dict):
+        _submit(handler, module, body)
+    elif rest == "/results" and method == "GET":
+        task_id = (query.get("task_id") or [""])[0]
+        envelope(handler, _document(handler, task_id, module))
+    elif rest == "/results/batch" and method == "POST" and isinstance(ids, list):
+        refused = state.refuses(ids)
+        if refused is not None:
+            handler.send_json(400, error_document(400, f"invalid task_id: {refused}"))
+            return
+        envelope(handler, [_document(handler, task_id, module) for task_id in ids])
+    else:
+        envelope(handler, None, 1001, "bad request")
+
+
+def _auth_problem(handler: SandboxHandler) -> str | None:
+    scheme, _, token = (handler.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return "missing token"
+    return handler.server.state.token_problem(token.strip())
+
+
+def _submit(handler: SandboxHandler, module: str, body: dict[str, Any]) -> None:
+    state = handler.server.state
+    required = REQUIRED[module]
+    if not body.get(required):
+        envelope(handler, None, 1001, f"missing parameter: {required}")
+        return
+    wait = state.admit_submit("hidream", module)
+    if wait is not None:
+        handler.refuse_rate_limited("hidream", module, wait)
+        return
+    task = state.create("hidream", module, body, str(body.get("prompt") or ""))
+    envelope(handler, {"task_id": task.task_id})
+
+
+def _document(handler: SandboxHandler, task_id: Any, module: str) -> dict[str, Any]:
+    state = handler.server.state
+    task = state.find(task_id, "hidream", module)
+    if task is None:
+        return {"task_id": task_id, "sub_task_results": []}
+    phase, progress = state.phase(task)
+    status: int = _STATUS[phase]
+    if phase == "succeeded" and "odd_state" in task.variant:
+        status = 7  # a status nobody documents
+    subs = []
+    for sub_id in task.sub_ids:
+        video = handler.video_url(sub_id) if phase == "succeeded" and "no_video" not in task.variant else ""
+        subs.append(
+            {
+                "sub_task_id": sub_id,
+                "task_status": status,
+                "task_completion": round(progress, 2),
+                "video": video,
+                "video_wm": video.replace(".mp4", "_wm.mp4"),
+            }
+        )
+    return {"task_id": task.task_id, "sub_task_results": subs}

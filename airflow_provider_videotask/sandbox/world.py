@@ -1,0 +1,282 @@
+"""The sandbox's world: tasks and their clocks, faults, counters, tokens and submit limits.
+
+Every method is thread-safe: the HTTP server answers each request on a thread of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FAULT_KINDS = (
+    "rate_limit",
+    "server_error",
+    "html",
+    "slow",
+    "malformed",
+    "wrong_types",
+    "drop",
+    "unauthorized",
+    "used_up",
+)
+# Share of a task's duration spent queued before it starts running.
+QUEUED_SHARE = 0.2
+
+# HiDream's per-minute task limits by module ("调用限制": https://www.hidreamai.com/docs/pixeling):
+# 10 for txt2video and img2video, 2 for video_edit. Ace Data Cloud documents no numbers: no limit.
+HIDREAM_SUBMITS_PER_MINUTE = {"txt2video": 10, "img2video": 10, "video_edit": 2}
+# A day, as HiDream documents its tokens (https://www.hidreamai.com/docs/pixeling/user/token.html).
+DEFAULT_TOKEN_TTL = 24 * 60 * 60.0
+# Ace Data Cloud's task lists page at 12 when no limit is sent (AceDataCloud/APIs,
+# openai/docs/openai_tasks_api_integration_guide.md: "limit | int | Page size (default 12)").
+DEFAULT_PAGE_SIZE = 12
+
+
+@dataclass
+class Fault:
+    """A misbehaviour the sandbox applies to the next ``count`` matching requests (``count=-1``: until cleared).
+
+    ``only`` picks the requests: ``"reads"`` (status queries), ``"submits"`` or ``"all"``.
+    """
+
+    kind: str
+    count: int = 1
+    only: str = "all"
+    status: int | None = None  # server_error (default 500), html (default 502)
+    retry_after: float | None = None  # rate_limit: the Retry-After header, if any
+    delay: float = 0.0  # slow: seconds before answering
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, got {self.kind!r}")
+        if self.only not in ("reads", "submits", "all"):
+            raise ValueError(f"fault 'only' must be reads, submits or all, got {self.only!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """``KIND[:key=value,...]``, as the command line takes it: ``rate_limit:count=3,retry_after=1``."""
+        kind, _, options = text.partition(":")
+        values: dict[str, Any] = {}
+        for option in filter(None, options.split(",")):
+            key, _, value = option.partition("=")
+            if key in ("count", "status"):
+                values[key] = int(value)
+            elif key in ("retry_after", "delay"):
+                values[key] = float(value)
+            elif key == "only":
+                values[key] = value
+            else:
+                raise ValueError(f"unknown fault option {key!r} in {text!r}")
+        return cls(kind=kind, **values)
+
+
+@dataclass
+class SandboxTask:
+    task_id: str
+    vendor: str  # "hidream" | "hailuo"
+    module: str  # HiDream module, or the Hailuo model
+    request: dict[str, Any]
+    created: float  # on the sandbox clock
+    created_wall: float
+    duration: float
+    outcome: str  # "succeeded" | "failed" | "rejected"
+    videos: int = 1
+    sub_ids: list[str] = field(default_factory=list)
+    # How the finished task reads, from prompt keywords: [no_video], [odd_state], [word=W], [key=status].
+    variant: dict[str, str] = field(default_factory=dict)
+
+
+def prompt_options(prompt: str, default_duration: float) -> tuple[str, float, int, dict[str, str]]:
+    """Outcome, duration, video count and reading variant asked for by keywords in a prompt."""
+    text = prompt.lower()
+    outcome = "rejected" if "[reject]" in text else "failed" if "[fail]" in text else "succeeded"
+    duration_match = re.search(r"\[duration=(\d+(?:\.\d+)?)\]", text)
+    videos_match = re.search(r"\[videos=(\d+)\]", text)
+    variant = {name: "1" for name in ("no_video", "odd_state") if f"[{name}]" in text}
+    variant.update(re.findall(r"\[(word|key)=([a-z_]+)\]", text))
+    return (
+        outcome,
+        float(duration_match.group(1)) if duration_match else default_duration,
+        max(1, min(4, int(videos_match.group(1)))) if videos_match else 1,
+        variant,
+    )
+
+
+@dataclass
+class SubmitLimit:
+    """At most ``per_window`` accepted submits in any ``window`` seconds (a sliding window)."""
+
+    per_window: int
+    window: float = 60.0
+    retry_after: bool = True  # send a Retry-After header with the refusal
+    accepted: deque[float] = field(default_factory=deque)
+
+    def admit(self, now: float) -> float | None:
+        """None when the submit may go ahead (and is counted), else seconds until a slot frees."""
+        while self.accepted and now - self.accepted[0] >= self.window:
+            self.accepted.popleft()
+        if len(self.accepted) >= self.per_window:
+            return self.window - (now - self.accepted[0])
+        self.accepted.append(now)
+        return None
+
+
+class SandboxState:
+    """Tasks, faults, counters, tokens and limits."""
+
+    def __init__(
+        self,
+        *,
+        duration: float,
+        token: str | None,
+        clock: Callable[[], float],
+        api_key: str | None = None,
+        token_ttl: float = DEFAULT_TOKEN_TTL,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        limits: dict[tuple[str, str], SubmitLimit] | None = None,
+    ) -> None:
+        self.duration = duration
+        self.token = token
+        self.clock = clock
+        self.api_key = api_key
+        self.token_ttl = token_ttl
+        self.page_size = page_size
+        self.limits = limits if limits is not None else hidream_limits()
+        self.tasks: dict[str, SandboxTask] = {}
+        self.faults: list[Fault] = []
+        self.counts: Counter[str] = Counter()
+        self.refused_ids: set[str] = set()
+        # HiDream tokens issued from API keys: token -> (API key, wall-clock expiry).
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self.lock = threading.Lock()
+
+    # ----- faults and counters ---------------------------------------------------------------------
+
+    def take_fault(self, is_submit: bool) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.only == "all" or (fault.only == "submits") == is_submit:
+                    if fault.count > 0:
+                        fault.count -= 1
+                    if fault.count == 0:
+                        self.faults.remove(fault)
+                    self.counts["faults_served"] += 1
+                    return fault
+        return None
+
+    def count(self, route: str, ids: int = 0) -> None:
+        with self.lock:
+            self.counts["requests"] += 1
+            self.counts[route] += 1
+            self.counts["ids_queried"] += ids
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "counts": dict(self.counts),
+                "tasks": len(self.tasks),
+                "faults_pending": [asdict(f) for f in self.faults],
+            }
+
+    # ----- HiDream credentials ---------------------------------------------------------------------
+
+    def issue_token(self, api_key: str) -> tuple[str, float] | None:
+        """A new token for a valid API key, with its wall-clock expiry; None for a refused key."""
+        with self.lock:
+            if not api_key or (self.api_key is not None and api_key != self.api_key):
+                return None
+            token, expires = f"sbx-{uuid.uuid4().hex}", time.time() + self.token_ttl
+            self.tokens[token] = (api_key, expires)
+            self.counts["tokens_issued"] += 1
+            return token, expires
+
+    def token_problem(self, token: str) -> str | None:
+        """Why a HiDream bearer token is refused ("invalid token", "token expired"), or None."""
+        with self.lock:
+            if self.token is not None and token == self.token:
+                return None
+            issued = self.tokens.get(token)
+            if issued is None:
+                return "invalid token"
+            api_key, expires = issued
+            if self.api_key is not None and api_key != self.api_key:
+                return "invalid token"  # the key it came from was rotated
+            return "token expired" if time.time() >= expires else None
+
+    def rotate_api_key(self, api_key: str) -> None:
+        """Accept only ``api_key`` from now on; tokens bought with the old key stop working."""
+        with self.lock:
+            self.api_key = api_key
+
+    # ----- tasks -----------------------------------------------------------------------------------
+
+    def admit_submit(self, vendor: str, scope: str) -> float | None:
+        """None when a submit within ``scope`` (module or model) may be accepted, else the wait."""
+        with self.lock:
+            limit = self.limits.get((vendor, scope)) or self.limits.get((vendor, "*"))
+            wait = limit.admit(self.clock()) if limit is not None else None
+            self.counts["submits_refused" if wait is not None else "submits_accepted"] += 1
+            return wait
+
+    def create(self, vendor: str, module: str, request: dict[str, Any], prompt: str) -> SandboxTask:
+        outcome, duration, videos, variant = prompt_options(prompt, self.duration)
+        task = SandboxTask(
+            task_id=str(uuid.uuid4()),
+            vendor=vendor,
+            module=module,
+            request=request,
+            created=self.clock(),
+            created_wall=time.time(),
+            duration=duration,
+            outcome=outcome,
+            videos=videos if vendor == "hidream" else 1,
+            variant=variant,
+        )
+        task.sub_ids = [str(uuid.uuid4()) for _ in range(task.videos)]
+        with self.lock:
+            self.tasks[task.task_id] = task
+            self.counts["tasks_created"] += 1
+        return task
+
+    def find(self, task_id: Any, vendor: str, module: str | None = None) -> SandboxTask | None:
+        with self.lock:
+            task = self.tasks.get(task_id) if isinstance(task_id, str) else None
+        if task is None or task.vendor != vendor or (module is not None and task.module != module):
+            return None
+        return task
+
+    def refuses(self, ids: Any) -> str | None:
+        """The first id of ``ids`` the sandbox was told to refuse (a batch holding it fails whole)."""
+        with self.lock:
+            return next((i for i in ids if isinstance(i, str) and i in self.refused_ids), None)
+
+    def phase(self, task: SandboxTask) -> tuple[str, float]:
+        """(``queued`` | ``running`` | the outcome, progress 0..1) at the sandbox clock's now."""
+        elapsed = self.clock() - task.created
+        if task.duration <= 0 or elapsed >= task.duration:
+            return task.outcome, 1.0
+        progress = elapsed / task.duration
+        return ("queued" if progress < QUEUED_SHARE else "running"), progress
+
+    def finished_at(self, task: SandboxTask) -> float:
+        """Wall-clock time at which the task reaches its outcome (for latency measurements)."""
+        return task.created_wall + max(task.duration, 0.0)
+
+    def finish(self, task_id: str) -> None:
+        with self.lock:
+            task = self.tasks[task_id]
+            task.created = self.clock() - task.duration - 1
+
+
+def hidream_limits(retry_after: bool = True) -> dict[tuple[str, str], SubmitLimit]:
+    """HiDream's documented per-minute submit limits, one window per module."""
+    return {
+        ("hidream", module): SubmitLimit(per_window, 60.0, retry_after)
+        for module, per_window in HIDREAM_SUBMITS_PER_MINUTE.items()
+    }
