@@ -103,6 +103,16 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_tokens() -> Iterator[None]:
+    """Each test starts as a new process would: no HiDream token exchanged yet."""
+    from airflow_provider_videotask.hooks import hidream
+
+    hidream._TOKENS.clear()
+    yield
+    hidream._TOKENS.clear()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """Airflow's metadata database (SQLite), created once per test session."""

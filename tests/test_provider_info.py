@@ -46,13 +46,14 @@ def test_connection_forms_match_the_declarative_schema() -> None:
 
 
 @pytest.mark.parametrize(
-    ("hook", "default_url"), [(HiDreamHook, "https://www.hidreamai.com"), (HailuoHook, "https://api.acedata.cloud")]
+    ("hook", "default_url", "secret"),
+    [(HiDreamHook, "https://www.hidreamai.com", "API key"), (HailuoHook, "https://api.acedata.cloud", "API token")],
 )
-def test_form_relabels_token_and_base_url_and_hides_the_rest(hook: type, default_url: str) -> None:
+def test_form_relabels_the_secret_and_base_url_and_hides_the_rest(hook: type, default_url: str, secret: str) -> None:
     info = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}[hook.conn_type]
     assert info["hook-class-name"] == f"{hook.__module__}.{hook.__name__}"
     behaviour = info["ui-field-behaviour"]
-    assert behaviour["relabeling"] == {"password": "API token", "host": "Base URL"}
+    assert behaviour["relabeling"] == {"password": secret, "host": "Base URL"}
     assert behaviour["placeholders"]["host"] == default_url
     assert set(behaviour["hidden-fields"]) == {"login", "schema", "port"}
     assert "request_timeout" in info["conn-fields"]
@@ -62,7 +63,8 @@ def test_form_relabels_token_and_base_url_and_hides_the_rest(hook: type, default
 
 def test_hidream_form_has_its_extra_fields() -> None:
     fields = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}["hidream"]["conn-fields"]
-    assert set(fields) == {"request_timeout", "api_user_id", "default_module"}
+    assert set(fields) == {"request_timeout", "batch_size", "api_user_id", "default_module", "token"}
+    assert fields["token"]["schema"]["format"] == "password"  # a secret: the UI hides it
     assert fields["default_module"]["schema"]["default"] == "txt2video"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,13 @@ import requests
 from airflow_provider_videotask.sandbox import Fault, Sandbox
 
 HIDREAM = "/api-pub/gw/v2/video/txt2video/async"
-AUTH = {"Authorization": "Bearer anything"}
+AUTH = {"Authorization": "Bearer anything"}  # Ace Data Cloud takes any bearer token unless told otherwise
+
+
+def hidream_auth(server: Sandbox, api_key: str = "any-key") -> dict[str, str]:
+    """A bearer header with a token bought from HiDream's API key exchange."""
+    answer = requests.get(f"{server.url}/prod-api/user/apikey2token", headers={"Api-Key": api_key}).json()
+    return {"Authorization": f"Bearer {answer['result']['token']}"}
 
 
 class ManualClock:
@@ -35,12 +42,12 @@ def slow_sandbox(clock: ManualClock) -> Iterator[Sandbox]:
 
 
 def hidream_status(server: Sandbox, task_id: str) -> dict[str, object]:
-    answer = requests.post(f"{server.url}{HIDREAM}/results/batch", json={"task_id_list": [task_id]}, headers=AUTH)
+    answer = requests.post(f"{server.url}{HIDREAM}/results/batch", json={"task_id_list": [task_id]}, headers=hidream_auth(server))
     return answer.json()["result"][0]["sub_task_results"][0]
 
 
 def test_hidream_task_moves_from_queued_through_running_to_succeeded(slow_sandbox: Sandbox, clock: ManualClock) -> None:
-    answer = requests.post(f"{slow_sandbox.url}{HIDREAM}", json={"prompt": "fox"}, headers=AUTH).json()
+    answer = requests.post(f"{slow_sandbox.url}{HIDREAM}", json={"prompt": "fox"}, headers=hidream_auth(slow_sandbox)).json()
     assert answer["code"] == 0
     task_id = answer["result"]["task_id"]
     assert hidream_status(slow_sandbox, task_id)["task_status"] == 0
@@ -56,7 +63,7 @@ def test_hidream_task_moves_from_queued_through_running_to_succeeded(slow_sandbo
 
 @pytest.mark.parametrize(("keyword", "status"), [("[fail]", 3), ("[reject]", 4)])
 def test_prompt_keywords_force_an_outcome(slow_sandbox: Sandbox, clock: ManualClock, keyword: str, status: int) -> None:
-    answer = requests.post(f"{slow_sandbox.url}{HIDREAM}", json={"prompt": f"fox {keyword}"}, headers=AUTH).json()
+    answer = requests.post(f"{slow_sandbox.url}{HIDREAM}", json={"prompt": f"fox {keyword}"}, headers=hidream_auth(slow_sandbox)).json()
     clock.now += 10
     assert hidream_status(slow_sandbox, answer["result"]["task_id"])["task_status"] == status
 
@@ -104,8 +111,8 @@ def test_faults_from_http_hit_the_next_requests_then_stop(sandbox: Sandbox) -> N
 
 def test_faults_can_target_submits_only(sandbox: Sandbox) -> None:
     sandbox.add_fault("server_error", count=-1, only="submits", status=503)
-    read = requests.post(f"{sandbox.url}{HIDREAM}/results/batch", json={"task_id_list": []}, headers=AUTH)
-    submit = requests.post(f"{sandbox.url}{HIDREAM}", json={"prompt": "x"}, headers=AUTH)
+    read = requests.post(f"{sandbox.url}{HIDREAM}/results/batch", json={"task_id_list": []}, headers=hidream_auth(sandbox))
+    submit = requests.post(f"{sandbox.url}{HIDREAM}", json={"prompt": "x"}, headers=hidream_auth(sandbox))
     assert (read.status_code, submit.status_code) == (200, 503)
 
 
@@ -120,12 +127,14 @@ def test_html_and_dropped_connection_faults(sandbox: Sandbox) -> None:
 
 
 def test_stats_count_requests_by_route(sandbox: Sandbox) -> None:
-    requests.post(f"{sandbox.url}{HIDREAM}", json={"prompt": "x"}, headers=AUTH)
-    requests.post(f"{sandbox.url}{HIDREAM}/results/batch", json={"task_id_list": ["a", "b"]}, headers=AUTH)
+    headers = hidream_auth(sandbox)
+    requests.post(f"{sandbox.url}{HIDREAM}", json={"prompt": "x"}, headers=headers)
+    requests.post(f"{sandbox.url}{HIDREAM}/results/batch", json={"task_id_list": ["a", "b"]}, headers=headers)
     stats = requests.get(f"{sandbox.url}/_sandbox/stats").json()
+    assert stats["counts"]["hidream_token"] == stats["counts"]["tokens_issued"] == 1
     assert stats["counts"]["hidream_submit"] == 1
     assert stats["counts"]["hidream_batch"] == 1
-    assert stats["counts"]["requests"] == 2
+    assert stats["counts"]["requests"] == 3
     assert stats["counts"]["ids_queried"] == 2  # read ids only, not submits
     requests.post(f"{sandbox.url}/_sandbox/reset")
     assert requests.get(f"{sandbox.url}/_sandbox/stats").json()["counts"] == {}
@@ -151,3 +160,88 @@ def test_module_runs_as_a_command() -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_hidream_tokens_come_from_the_api_key_and_expire() -> None:
+    with Sandbox(api_key="right-key", token_ttl=0.2) as server:
+        refused = requests.get(f"{server.url}/prod-api/user/apikey2token", headers={"Api-Key": "wrong"})
+        assert refused.status_code == 401
+        answer = requests.get(f"{server.url}/prod-api/user/apikey2token", headers={"Api-Key": "right-key"}).json()
+        assert answer["code"] == 0
+        assert "T" in answer["result"]["expire_time"]  # RFC 3339, as the doc shows
+        headers = {"Authorization": f"Bearer {answer['result']['token']}"}
+        url = f"{server.url}{HIDREAM}/results/batch"
+        assert requests.post(url, json={"task_id_list": ["a"]}, headers=headers).status_code == 200
+        assert requests.post(url, json={"task_id_list": ["a"]}, headers=AUTH).status_code == 401  # not issued
+        deadline = server.state.tokens[answer["result"]["token"]][1]
+        while time.time() < deadline:  # bounded: the token lives 0.2 s
+            time.sleep(0.05)
+        expired = requests.post(url, json={"task_id_list": ["a"]}, headers=headers)
+        assert (expired.status_code, expired.json()["message"]) == (401, "token expired")
+
+
+def test_a_rotated_api_key_ends_the_old_tokens(sandbox: Sandbox) -> None:
+    headers = hidream_auth(sandbox, "old-key")
+    sandbox.rotate_api_key("new-key")
+    url = f"{sandbox.url}{HIDREAM}/results/batch"
+    assert requests.post(url, json={"task_id_list": ["a"]}, headers=headers).status_code == 401
+    assert requests.post(url, json={"task_id_list": ["a"]}, headers=hidream_auth(sandbox, "new-key")).status_code == 200
+
+
+def test_hidream_submits_are_limited_per_minute_and_module(sandbox: Sandbox) -> None:
+    headers = hidream_auth(sandbox)
+    edits = [
+        requests.post(
+            f"{sandbox.url}/api-pub/gw/v2/video/video_edit/async",
+            json={"video_name": "https://v/x.mp4", "style": "anime"},
+            headers=headers,
+        )
+        for _ in range(3)
+    ]
+    assert [answer.status_code for answer in edits] == [200, 200, 429]
+    assert 1 <= int(edits[2].headers["Retry-After"]) <= 60
+    # txt2video has its own window of 10.
+    assert requests.post(f"{sandbox.url}{HIDREAM}", json={"prompt": "x"}, headers=headers).status_code == 200
+    assert (sandbox.counts()["submits_accepted"], sandbox.counts()["submits_refused"]) == (3, 1)
+
+
+def hailuo_ids(server: Sandbox, count: int) -> list[str]:
+    return [server.state.create("hailuo", "minimax-t2v", {"prompt": "p"}, "p").task_id for _ in range(count)]
+
+
+def test_retrieve_batch_pages_when_no_limit_is_sent(sandbox: Sandbox) -> None:
+    ids = hailuo_ids(sandbox, 30)
+    url = f"{sandbox.url}/hailuo/tasks"
+    default = requests.post(url, json={"ids": ids, "action": "retrieve_batch"}, headers=AUTH).json()
+    assert (len(default["items"]), default["count"]) == (12, 30)
+    body = {"ids": ids, "action": "retrieve_batch", "limit": 30, "offset": 0}
+    assert len(requests.post(url, json=body, headers=AUTH).json()["items"]) == 30
+    body = {"ids": ids, "action": "retrieve_batch", "limit": 20, "offset": 20}
+    assert [item["id"] for item in requests.post(url, json=body, headers=AUTH).json()["items"]] == ids[20:]
+
+
+def test_a_refused_id_fails_the_whole_batch(sandbox: Sandbox) -> None:
+    ids = hailuo_ids(sandbox, 2)
+    sandbox.refuse_ids("bad-id")
+    url = f"{sandbox.url}/hailuo/tasks"
+    refused = requests.post(url, json={"ids": [*ids, "bad-id"], "action": "retrieve_batch"}, headers=AUTH)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "bad_request")
+    assert requests.post(url, json={"ids": ids, "action": "retrieve_batch"}, headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("prompt", "key", "word", "url"),
+    [
+        ("plain", "state", "succeeded", True),
+        ("[key=status]", "status", "succeeded", True),
+        ("[word=completed]", "state", "completed", True),
+        ("[no_video]", "state", "succeeded", False),
+        ("[odd_state]", "state", "generating_v2", True),
+    ],
+)
+def test_hailuo_result_variants_on_request(sandbox: Sandbox, prompt: str, key: str, word: str, url: bool) -> None:
+    task = sandbox.state.create("hailuo", "minimax-t2v", {"prompt": prompt}, prompt)
+    body = {"id": task.task_id, "action": "retrieve"}
+    [item] = requests.post(f"{sandbox.url}/hailuo/tasks", json=body, headers=AUTH).json()["response"]["data"]
+    assert item[key] == word
+    assert bool(item["video_url"]) is url

@@ -166,6 +166,8 @@ class VideoTaskHook(BaseHook):
         self, error: VideoTaskApiError, settings: ConnectionSettings, request: ApiRequest
     ) -> VideoTaskApiError:
         """The auth error the user sees, saying what to fix."""
+        error.message = f"the {self.secret_name} was refused: check the connection's password ('{self.secret_name}')"
+        error.args = (error._render(),)
         return error
 
     # ----- the connection ------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_videotask.api import hailuo, hidream
+from airflow_provider_videotask.api.batch import Page
 from airflow_provider_videotask.api.errors import VideoTaskError
-from airflow_provider_videotask.api.models import TaskState
+from airflow_provider_videotask.api.models import TaskState, VideoTask
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -23,18 +24,30 @@ HIDREAM_SUB = st.fixed_dictionaries(
     optional={"sub_task_id": JSON, "task_status": JSON, "task_completion": JSON, "video": JSON, "video_wm": JSON},
 )
 HIDREAM_TASK = st.fixed_dictionaries({}, optional={"task_id": JSON, "sub_task_results": JSON | st.lists(HIDREAM_SUB)})
+WORDS = st.sampled_from(["succeeded", "success", "completed", "finished", "failed", "cancelled", "running", "queued"])
 HAILUO_DATA = st.fixed_dictionaries(
-    {}, optional={"state": JSON | st.sampled_from(["succeeded", "failed", "running"]), "video_url": JSON}
+    {}, optional={"state": JSON | WORDS, "status": JSON | WORDS, "video_url": JSON | st.just("https://v")}
 )
 HAILUO_TASK = st.fixed_dictionaries(
     {},
     optional={
         "id": JSON,
+        "finished_at": JSON,
         "response": JSON
-        | st.fixed_dictionaries({}, optional={"success": JSON, "error": JSON, "data": JSON | st.lists(HAILUO_DATA)}),
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "success": JSON,
+                "error": JSON,
+                "state": JSON | WORDS,
+                "status": JSON | WORDS,
+                "video_url": JSON,
+                "finished_at": JSON,
+                "data": JSON | st.lists(HAILUO_DATA),
+            },
+        ),
     },
 )
-IDS = st.lists(st.text(min_size=1, max_size=8), max_size=5)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -53,32 +66,59 @@ def test_read_response_never_raises_anything_else(status: int, body: Any) -> Non
         only_documented_errors(module.read_response, status, text, None)
 
 
-@FUZZ
-@given(document=JSON | HIDREAM_TASK, ids=IDS)
-def test_hidream_task_parsing_never_raises(document: Any, ids: list[str]) -> None:
-    task = hidream.parse_task(document)
+def check_page(page: Any) -> None:
+    """A parsed batch: a Page of VideoTasks that each have an id, or None after a documented error."""
+    if page is None:
+        return
+    assert isinstance(page, Page)
+    assert all(isinstance(task, VideoTask) and task.task_id for task in page.tasks)
+    assert page.total is None or isinstance(page.total, int)
+
+
+def check_task(task: VideoTask) -> None:
     assert isinstance(task.state, TaskState)
-    assert all(isinstance(url, str) for url in task.video_urls)
-    tasks = only_documented_errors(hidream.parse_batch, [document], ids)
-    assert tasks is None or [t.task_id for t in tasks] == ids
+    assert all(isinstance(url, str) and url for url in task.video_urls)
+    if task.state is TaskState.SUCCEEDED:
+        assert task.video_urls  # never a success without a video
+    if task.missing_video or task.unrecognised_state is not None:
+        assert task.state is not TaskState.SUCCEEDED and not task.state.is_terminal
+    assert (task.error is not None) is task.state.is_failure
+
+
+@FUZZ
+@given(document=JSON | HIDREAM_TASK)
+def test_hidream_task_parsing_never_raises(document: Any) -> None:
+    check_task(hidream.parse_task(document))
+    check_page(only_documented_errors(hidream.parse_batch, [document, document]))
+    check_page(only_documented_errors(hidream.parse_batch, document))
     only_documented_errors(hidream.parse_submit, document)
 
 
 @FUZZ
-@given(document=JSON | HAILUO_TASK, ids=IDS)
-def test_hailuo_task_parsing_never_raises(document: Any, ids: list[str]) -> None:
-    task = hailuo.parse_task(document)
-    assert isinstance(task.state, TaskState)
-    if task.state is TaskState.SUCCEEDED:
-        assert task.video_urls  # never a success without a video
-    tasks = only_documented_errors(hailuo.parse_batch, {"items": [document]}, ids)
-    assert tasks is None or [t.task_id for t in tasks] == ids
+@given(document=JSON | HAILUO_TASK, count=JSON)
+def test_hailuo_task_parsing_never_raises(document: Any, count: Any) -> None:
+    check_task(hailuo.parse_task(document))
+    check_page(only_documented_errors(hailuo.parse_batch, {"items": [document], "count": count}))
+    check_page(only_documented_errors(hailuo.parse_batch, document))
     only_documented_errors(hailuo.parse_submit, document)
 
 
 @FUZZ
-@given(word=st.text(max_size=15))
-def test_an_unknown_state_word_is_never_a_success(word: str) -> None:
-    document = {"id": "t", "response": {"success": True, "data": [{"state": word, "video_url": "https://v"}]}}
+@given(result=JSON | st.fixed_dictionaries({}, optional={"token": JSON | st.text(max_size=40), "expire_time": JSON}))
+def test_hidream_token_parsing_never_raises(result: Any) -> None:
+    parsed = only_documented_errors(hidream.parse_token, result, 1_700_000_000.0)
+    if parsed is not None:
+        token, expires = parsed
+        assert isinstance(token, str) and token
+        assert isinstance(expires, float)
+
+
+DONE_WORDS = {"succeed", "succeeded", "success", "completed", "complete", "finished"}
+
+
+@FUZZ
+@given(word=st.text(max_size=15), key=st.sampled_from(["state", "status"]))
+def test_an_unknown_state_word_is_never_a_success(word: str, key: str) -> None:
+    document = {"id": "t", "response": {"success": True, "data": [{key: word, "video_url": "https://v"}]}}
     state = hailuo.parse_task(document).state
-    assert state is not TaskState.SUCCEEDED or word.strip().lower() == "succeeded"
+    assert state is not TaskState.SUCCEEDED or word.strip().lower() in DONE_WORDS

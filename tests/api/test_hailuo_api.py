@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from airflow_provider_videotask.api.errors import (
     VideoTaskAuthError,
     VideoTaskQuotaError,
     VideoTaskRateLimitError,
+    VideoTaskRequestError,
     VideoTaskResponseError,
     VideoTaskServerError,
     VideoTaskValidationError,
@@ -66,18 +66,178 @@ def test_state_table(document: dict[str, Any], state: TaskState) -> None:
     assert task.task_id == "t1"
     assert task.state is state
     assert task.video_urls == ((URL,) if state is TaskState.SUCCEEDED else ())
+    assert task.unrecognised_state is None
+    assert (task.error is not None) is (state is TaskState.FAILED)
 
 
-def test_failure_carries_the_vendor_message() -> None:
-    task = hailuo.parse_task(doc({"success": False, "error": {"code": "api_error", "message": "no channel"}}))
-    assert task.error == "api_error: no channel"
+def finished(response: dict[str, Any]) -> dict[str, Any]:
+    return doc(response) | {"finished_at": 1736863300.0}
 
 
-def test_unrecognised_state_word_is_running_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        task = hailuo.parse_task(doc(state="baking"))
+# The reading rules of hailuo.parse_task's docstring, one row per variant.
+@pytest.mark.parametrize(
+    ("document", "state", "urls", "error", "missing_video"),
+    [
+        pytest.param(doc(status="succeeded", video_url=URL), TaskState.SUCCEEDED, (URL,), None, False, id="status-key"),
+        pytest.param(
+            doc({"success": True, "status": "completed", "video_url": URL}),
+            TaskState.SUCCEEDED,
+            (URL,),
+            None,
+            False,
+            id="status-key-on-the-response",
+        ),
+        pytest.param(doc(status="processing"), TaskState.RUNNING, (), None, False, id="status-key-waiting"),
+        pytest.param(doc(state="succeed", video_url=URL), TaskState.SUCCEEDED, (URL,), None, False, id="done-succeed"),
+        pytest.param(doc(state="success", video_url=URL), TaskState.SUCCEEDED, (URL,), None, False, id="done-success"),
+        pytest.param(
+            doc(state="succeeded", video_url=URL), TaskState.SUCCEEDED, (URL,), None, False, id="done-succeeded"
+        ),
+        pytest.param(
+            doc(state="completed", video_url=URL), TaskState.SUCCEEDED, (URL,), None, False, id="done-completed"
+        ),
+        pytest.param(
+            doc(state="complete", video_url=URL), TaskState.SUCCEEDED, (URL,), None, False, id="done-complete"
+        ),
+        pytest.param(
+            doc(state="finished", video_url=URL), TaskState.SUCCEEDED, (URL,), None, False, id="done-finished"
+        ),
+        pytest.param(
+            doc(state=" Completed ", video_url=URL), TaskState.SUCCEEDED, (URL,), None, False, id="done-word-any-case"
+        ),
+        pytest.param(doc(state="failed"), TaskState.FAILED, (), "task state is 'failed'", False, id="failed-failed"),
+        pytest.param(doc(state="failure"), TaskState.FAILED, (), "task state is 'failure'", False, id="failed-failure"),
+        pytest.param(doc(state="error"), TaskState.FAILED, (), "task state is 'error'", False, id="failed-error"),
+        pytest.param(
+            doc(state="cancelled"), TaskState.FAILED, (), "task state is 'cancelled'", False, id="failed-cancelled"
+        ),
+        pytest.param(
+            doc(state="canceled"), TaskState.FAILED, (), "task state is 'canceled'", False, id="failed-canceled"
+        ),
+        pytest.param(
+            doc(state="rejected"), TaskState.FAILED, (), "task state is 'rejected'", False, id="failed-rejected"
+        ),
+        pytest.param(
+            doc(
+                {"success": True, "error": {"code": "api_error", "message": "no channel"}, "data": [{"video_url": URL}]}
+            ),
+            TaskState.FAILED,
+            (),
+            "api_error: no channel",
+            False,
+            id="error-object-outranks-success-true",
+        ),
+        pytest.param(
+            doc({"success": True, "error": "content blocked", "data": [{"state": "succeeded", "video_url": URL}]}),
+            TaskState.FAILED,
+            (),
+            "content blocked",
+            False,
+            id="error-string-outranks-success-true",
+        ),
+        pytest.param(
+            doc({"success": False, "error": {"code": "used_up"}}),
+            TaskState.FAILED,
+            (),
+            "used_up",
+            False,
+            id="error-object-with-only-a-code",
+        ),
+        pytest.param(
+            doc({"success": True, "error": {}, "data": [{"state": "succeeded", "video_url": URL}]}),
+            TaskState.SUCCEEDED,
+            (URL,),
+            None,
+            False,
+            id="empty-error-object-is-no-error",
+        ),
+        pytest.param(
+            finished({"success": False}),
+            TaskState.FAILED,
+            (),
+            "the vendor reports the task finished unsuccessfully",
+            False,
+            id="finished-with-success-false",
+        ),
+        pytest.param(
+            doc({"success": False, "finished_at": 1736863300.0}),
+            TaskState.FAILED,
+            (),
+            "the vendor reports the task finished unsuccessfully",
+            False,
+            id="finished-on-the-response-with-success-false",
+        ),
+        pytest.param(
+            doc({"success": False}), TaskState.RUNNING, (), None, False, id="success-false-unfinished-is-not-a-failure"
+        ),
+        pytest.param(
+            finished({"success": True, "data": [{"video_url": URL}]}),
+            TaskState.SUCCEEDED,
+            (URL,),
+            None,
+            False,
+            id="finished-without-word-with-video",
+        ),
+        pytest.param(
+            finished({"success": True, "data": [{}]}),
+            TaskState.RUNNING,
+            (),
+            None,
+            True,
+            id="finished-without-word-without-video",
+        ),
+        pytest.param(
+            finished({"success": True, "data": [{"state": "processing", "video_url": URL}]}),
+            TaskState.RUNNING,
+            (),
+            None,
+            False,
+            id="finished-but-a-waiting-word-is-running",
+        ),
+        pytest.param(
+            doc({"success": True, "state": "succeeded", "video_url": URL}),
+            TaskState.SUCCEEDED,
+            (URL,),
+            None,
+            False,
+            id="video-url-on-the-response",
+        ),
+        pytest.param(
+            doc({"success": True, "video_url": URL + "r", "data": [{"state": "succeeded", "video_url": URL}]}),
+            TaskState.SUCCEEDED,
+            (URL, URL + "r"),
+            None,
+            False,
+            id="data-urls-before-the-response-url",
+        ),
+        pytest.param(doc(state="succeeded"), TaskState.RUNNING, (), None, True, id="done-without-video"),
+    ],
+)
+def test_reading_rules(
+    document: dict[str, Any], state: TaskState, urls: tuple[str, ...], error: str | None, missing_video: bool
+) -> None:
+    task = hailuo.parse_task(document)
+    assert task.task_id == "t1"
+    assert task.state is state
+    assert task.video_urls == urls
+    assert task.error == error
+    assert task.missing_video is missing_video
+    assert task.unrecognised_state is None
+    assert task.progress == (1.0 if state is TaskState.SUCCEEDED else None)
+
+
+def test_unrecognised_state_word_is_running_and_flagged() -> None:
+    task = hailuo.parse_task(doc(state="baking"))
     assert task.state is TaskState.RUNNING
-    assert "unrecognised state 'baking'" in caplog.text
+    assert task.unrecognised_state == "state 'baking'"
+    assert not task.missing_video
+
+
+def test_unrecognised_state_under_the_status_key_is_flagged_too() -> None:
+    task = hailuo.parse_task(doc(status="Levitating", video_url=URL))
+    assert task.state is TaskState.RUNNING
+    assert task.unrecognised_state == "state 'levitating'"
+    assert task.video_urls == ()
 
 
 SEED_SINGLE = """{
@@ -106,30 +266,39 @@ def test_seed_single_example() -> None:
     )
 
 
-def test_batch_matches_by_id_in_callers_order_with_unknown_ids() -> None:
+def test_batch_page_holds_the_found_tasks_and_the_count() -> None:
     seed_item = json.loads(SEED_SINGLE)
-    body = {"items": [seed_item, doc(state="processing") | {"id": "09d4a93e"}], "count": 2}
-    asked = ["09d4a93e", "gone", "58cc618b-9639-4ee7-add2-d2fcf260d9a3"]
-    tasks = hailuo.parse_batch(body, asked)
-    assert [t.task_id for t in tasks] == asked
-    assert [t.state for t in tasks] == [TaskState.RUNNING, TaskState.UNKNOWN, TaskState.SUCCEEDED]
+    body = {"items": [seed_item, doc(state="processing") | {"id": "09d4a93e"}, {"response": None}], "count": 2}
+    page = hailuo.parse_batch(body)
+    by_id = {t.task_id: t for t in page.tasks}
+    assert set(by_id) == {"09d4a93e", "58cc618b-9639-4ee7-add2-d2fcf260d9a3"}  # the item without id is dropped
+    assert by_id["09d4a93e"].state is TaskState.RUNNING
+    assert by_id["58cc618b-9639-4ee7-add2-d2fcf260d9a3"].state is TaskState.SUCCEEDED
+    assert page.total == 2
+
+
+@pytest.mark.parametrize(("count", "total"), [(30, 30), ("12", 12), (None, None), ("many", None), (True, None)])
+def test_batch_total_is_the_count_when_readable(count: Any, total: int | None) -> None:
+    assert hailuo.parse_batch({"items": [], "count": count}).total == total
 
 
 def test_batch_without_items_list_is_a_retryable_response_error() -> None:
     with pytest.raises(VideoTaskResponseError) as caught:
-        hailuo.parse_batch({"items": "oops"}, ["a"])
+        hailuo.parse_batch({"items": "oops", "trace_id": "tr-7"})
     assert caught.value.retryable
+    assert caught.value.trace_id == "tr-7"
 
 
 @pytest.mark.parametrize(
     ("status", "code", "kind", "retryable"),
     [
-        (400, "bad_request", VideoTaskApiError, False),
+        (400, "bad_request", VideoTaskRequestError, False),
         (400, "token_mismatched", VideoTaskAuthError, False),
         (401, "invalid_token", VideoTaskAuthError, False),
         (401, "token_expired", VideoTaskAuthError, False),
         (403, "used_up", VideoTaskQuotaError, False),
-        (404, "no_api", VideoTaskApiError, False),
+        (404, "no_api", VideoTaskRequestError, False),
+        (422, "invalid_prompt", VideoTaskRequestError, False),
         (408, "timeout", VideoTaskServerError, True),
         (409, "conflict", VideoTaskServerError, True),
         (429, "too_many_requests", VideoTaskRateLimitError, True),
@@ -146,8 +315,18 @@ def test_error_envelopes(status: int, code: str, kind: type[VideoTaskApiError], 
     assert error.retry_after == (3.0 if retryable else None)
     assert "tr-9" in str(error)
     assert "vendor says no" in str(error)
-    if kind in (VideoTaskAuthError, VideoTaskQuotaError):
+    assert isinstance(error, VideoTaskApiError)
+    if kind is VideoTaskAuthError:
+        assert "the credentials were refused: check the connection's password" in str(error)
+    if kind is VideoTaskQuotaError:
         assert "API token" in str(error)
+    if kind is VideoTaskRequestError:
+        assert "the vendor refused the request" in str(error)
+
+
+def test_request_error_is_an_api_error() -> None:
+    assert issubclass(VideoTaskRequestError, VideoTaskApiError)
+    assert not issubclass(VideoTaskRequestError, VideoTaskAuthError)
 
 
 def test_html_error_page_from_a_proxy() -> None:
@@ -168,17 +347,29 @@ def test_submit_request_is_always_async() -> None:
         "async": True,
     }
     assert request.paid
+    assert request.action == "submit"
 
 
 def test_read_requests() -> None:
-    assert hailuo.retrieve_request("a").json == {"id": "a", "action": "retrieve"}
+    single = hailuo.retrieve_request("a")
+    assert single.json == {"id": "a", "action": "retrieve"}
+    assert single.action == "retrieve"
+    assert not single.paid
     batch = hailuo.batch_request(["a", "b"])
     assert (batch.method, batch.path, batch.json) == (
         "POST",
         "/hailuo/tasks",
-        {"ids": ["a", "b"], "action": "retrieve_batch"},
+        {"ids": ["a", "b"], "action": "retrieve_batch", "limit": 2, "offset": 0},
     )
+    assert batch.action == "retrieve_batch"
     assert not batch.paid
+
+
+def test_batch_request_asks_for_a_page_as_long_as_the_ids_at_the_offset() -> None:
+    batch = hailuo.batch_request(["a", "b", "c"], offset=10)
+    assert batch.json is not None
+    assert batch.json["ids"] == ["a", "b", "c"]
+    assert (batch.json["limit"], batch.json["offset"]) == (3, 10)
 
 
 def test_submit_answer_without_task_id_is_an_error_with_the_vendor_message() -> None:
@@ -192,7 +383,10 @@ def test_submit_answer_without_task_id_is_an_error_with_the_vendor_message() -> 
     ("fields", "named"),
     [
         ({}, "'prompt'"),
-        ({"prompt": "x" * 7001}, "at most 7000"),
+        ({"prompt": "   "}, "'prompt'"),
+        ({"prompt": 7}, "prompt must be a string"),
+        ({"model": "minimax-i2v", "first_image_url": "https://img.example/a.png"}, "'prompt'"),
+        ({"model": "minimax-i2v-director", "first_image_url": "https://img.example/a.png"}, "'prompt'"),
         ({"prompt": "x", "model": "minimax-i2v"}, "first_image_url"),
         ({"prompt": "x", "model": "minimax-i2v", "first_image_url": "data:image/png;base64,AAAA"}, "base64"),
         ({"prompt": "x", "model": "sora"}, "model must be one of"),
@@ -201,3 +395,17 @@ def test_submit_answer_without_task_id_is_an_error_with_the_vendor_message() -> 
 def test_submit_validation_names_the_field(fields: dict[str, Any], named: str) -> None:
     with pytest.raises(VideoTaskValidationError, match=named):
         hailuo.submit_request(fields)
+
+
+def test_a_long_prompt_is_accepted() -> None:
+    # No prompt length limit is documented for Hailuo: the vendor decides.
+    request = hailuo.submit_request({"prompt": "x" * 9000})
+    assert request.json is not None
+    assert request.json["prompt"] == "x" * 9000
+
+
+def test_image_model_with_prompt_and_image_url_is_accepted() -> None:
+    fields = {"model": "minimax-i2v", "prompt": "wave", "first_image_url": "https://img.example/a.png"}
+    request = hailuo.submit_request(fields)
+    assert request.json is not None
+    assert {key: request.json[key] for key in fields} == fields

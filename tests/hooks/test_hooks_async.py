@@ -136,7 +136,7 @@ async def test_mock_transport_sees_the_documented_request(monkeypatch: pytest.Mo
     [request] = seen
     assert str(request.url) == "https://hailuo.test/hailuo/tasks"
     assert request.headers["authorization"] == f"Bearer {SENTINEL_TOKEN}"
-    assert json.loads(request.content) == {"ids": ["x", "y"], "action": "retrieve_batch"}
+    assert json.loads(request.content) == {"ids": ["x", "y"], "action": "retrieve_batch", "limit": 2, "offset": 0}
 
 
 async def test_token_and_header_value_are_registered_with_the_secret_masker(
@@ -150,4 +150,5 @@ async def test_token_and_header_value_are_registered_with_the_secret_masker(
     hook = HiDreamHook()
     await hook.aget_tasks(["a"])
     await hook.aclose()
-    assert masked == [SENTINEL_TOKEN, f"Bearer {SENTINEL_TOKEN}"] * 2
+    [exchanged] = sandbox_conns.state.tokens  # the token HiDream's exchange handed out for the API key
+    assert masked == [SENTINEL_TOKEN, f"Bearer {SENTINEL_TOKEN}"] * 2 + [exchanged, f"Bearer {exchanged}"]

@@ -30,6 +30,38 @@ SUBMIT = f"{HIDREAM}/api-pub/gw/v2/video/txt2video/async"
 TASKS = f"{HAILUO}/hailuo/tasks"
 
 
+EXCHANGE = f"{HIDREAM}/prod-api/user/apikey2token"
+# What HiDream's exchange answers (https://www.hidreamai.com/docs/pixeling/user/token.html), with a later expiry.
+EXCHANGED_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.exchanged"
+EXCHANGE_ANSWER = {
+    "code": 0,
+    "message": "Success",
+    "request_id": "45debd04-0000",
+    "result": {"expire_time": "2099-01-25T03:49:10.601343+00:00", "token": EXCHANGED_TOKEN},
+}
+
+
+class Mocker(requests_mock.Mocker):  # type: ignore[misc]
+    """requests-mock with HiDream's API key exchange answered; ``call_count`` and ``request_history``
+    leave the exchange out (``exchanges`` has those), so each test counts the calls it is about."""
+
+    def start(self) -> None:
+        super().start()
+        self.get(EXCHANGE, json=EXCHANGE_ANSWER)
+
+    @property
+    def exchanges(self) -> list[Any]:
+        return [call for call in self._adapter.request_history if call.url == EXCHANGE]
+
+    @property
+    def request_history(self) -> list[Any]:
+        return [call for call in self._adapter.request_history if call.url != EXCHANGE]
+
+    @property
+    def call_count(self) -> int:
+        return len(self.request_history)
+
+
 @pytest.fixture(autouse=True)
 def connections(monkeypatch: pytest.MonkeyPatch) -> None:
     set_connection(monkeypatch, "hidream_default", "hidream", HIDREAM, api_user_id="user-7", request_timeout="12")
@@ -52,7 +84,7 @@ def hailuo_batch_answer(request: Any, context: Any) -> dict[str, Any]:
 def test_hidream_batches_at_50_ids_asks_duplicates_once_and_keeps_order() -> None:
     ids = [f"id-{n}" for n in range(120)]
     asked = [*ids, "id-5", "id-0"]
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(BATCH, json=hidream_batch_answer)
         tasks = HiDreamHook().get_tasks(asked)
     assert mock.call_count == 3
@@ -64,7 +96,7 @@ def test_hidream_batches_at_50_ids_asks_duplicates_once_and_keeps_order() -> Non
 
 def test_hailuo_batches_at_50_ids() -> None:
     ids = [f"id-{n}" for n in range(51)]
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(TASKS, json=hailuo_batch_answer)
         tasks = HailuoHook().get_tasks(ids)
     assert mock.call_count == 2
@@ -73,18 +105,21 @@ def test_hailuo_batches_at_50_ids() -> None:
 
 
 def test_headers_timeout_and_connection_extras() -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(BATCH, json=hidream_batch_answer)
         HiDreamHook().get_tasks("one")
     sent = mock.last_request
-    assert sent.headers["Authorization"] == f"Bearer {SENTINEL_TOKEN}"
+    assert sent.headers["Authorization"] == f"Bearer {EXCHANGED_TOKEN}"
     assert sent.headers["API-User-ID"] == "user-7"
+    [exchange] = mock.exchanges
+    assert exchange.headers["Api-Key"] == SENTINEL_TOKEN
+    assert "Authorization" not in exchange.headers
     assert sent.timeout == 12.0
 
 
 def test_hidream_default_module_from_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     set_connection(monkeypatch, "hidream_edit", "hidream", HIDREAM, default_module="video_edit")
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(f"{HIDREAM}/api-pub/gw/v2/video/video_edit/async/results/batch", json=hidream_batch_answer)
         HiDreamHook("hidream_edit").get_tasks(["a"])
     assert mock.call_count == 1
@@ -93,7 +128,7 @@ def test_hidream_default_module_from_connection(monkeypatch: pytest.MonkeyPatch)
 def test_host_without_scheme_means_https_and_empty_host_means_vendor_default(monkeypatch: pytest.MonkeyPatch) -> None:
     set_connection(monkeypatch, "plain", "hailuo", "hailuo.test")
     set_connection(monkeypatch, "blank", "hailuo", "")
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(TASKS, json=hailuo_batch_answer)
         mock.post("https://api.acedata.cloud/hailuo/tasks", json=hailuo_batch_answer)
         HailuoHook("plain").get_tasks(["a"])
@@ -102,7 +137,7 @@ def test_host_without_scheme_means_https_and_empty_host_means_vendor_default(mon
 
 
 def test_reads_retry_transient_failures_with_backoff(sleeps: list[float]) -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(
             BATCH,
             [
@@ -122,7 +157,7 @@ def test_reads_retry_transient_failures_with_backoff(sleeps: list[float]) -> Non
 
 
 def test_retry_after_is_honoured_and_capped(sleeps: list[float]) -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(
             TASKS,
             [
@@ -137,7 +172,7 @@ def test_retry_after_is_honoured_and_capped(sleeps: list[float]) -> None:
 
 def test_429_exhausted_raises_a_clear_rate_limit_error(sleeps: list[float]) -> None:
     body = {"error": {"code": "too_many_requests", "message": "slow down"}, "trace_id": "tr-429"}
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(TASKS, status_code=429, json=body, headers={"Retry-After": "1"})
         with pytest.raises(VideoTaskRateLimitError) as caught:
             HailuoHook().get_tasks(["a"])
@@ -148,7 +183,7 @@ def test_429_exhausted_raises_a_clear_rate_limit_error(sleeps: list[float]) -> N
 
 
 def test_submit_is_sent_once_even_on_a_transient_failure(sleeps: list[float]) -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(SUBMIT, status_code=503, json={"code": 503, "message": "busy", "request_id": "r-5"})
         with pytest.raises(VideoTaskApiError, match="HTTP 503"):
             HiDreamHook().submit("txt2video", prompt="a fox")
@@ -157,7 +192,7 @@ def test_submit_is_sent_once_even_on_a_transient_failure(sleeps: list[float]) ->
 
 
 def test_submit_lost_on_the_wire_is_not_retried_and_says_to_check(sleeps: list[float]) -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(f"{HAILUO}/hailuo/videos", exc=requests.ReadTimeout("read timed out"))
         with pytest.raises(VideoTaskTransportError, match="check before submitting again") as caught:
             HailuoHook().submit("a boat")
@@ -167,7 +202,7 @@ def test_submit_lost_on_the_wire_is_not_retried_and_says_to_check(sleeps: list[f
 
 
 def test_submit_returns_the_task_id_and_sends_the_fields() -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(f"{HAILUO}/hailuo/videos", json={"task_id": "hl-1", "trace_id": "t"})
         task_id = HailuoHook().submit("a boat", model="minimax-i2v", first_image_url="https://img/1.png")
     assert task_id == "hl-1"
@@ -181,7 +216,7 @@ def test_submit_returns_the_task_id_and_sends_the_fields() -> None:
 
 
 def test_invalid_submit_is_refused_before_any_call() -> None:
-    with requests_mock.Mocker() as mock, pytest.raises(VideoTaskValidationError, match="'image'"):
+    with Mocker() as mock, pytest.raises(VideoTaskValidationError, match="'image'"):
         HiDreamHook().submit("img2video", prompt="no image")
     assert mock.call_count == 0
 
@@ -190,7 +225,7 @@ def test_invalid_submit_is_refused_before_any_call() -> None:
     ("status", "body", "kind", "needle"),
     [
         (401, {"error": {"code": "invalid_token", "message": "bad token"}, "trace_id": "tr-1"}, VideoTaskAuthError,
-         "check the connection's API token"),
+         "check the connection's password"),
         (403, {"error": {"code": "used_up", "message": "balance exhausted"}, "trace_id": "tr-1"}, VideoTaskQuotaError,
          "balance is used up"),
     ],
@@ -198,7 +233,7 @@ def test_invalid_submit_is_refused_before_any_call() -> None:
 def test_auth_and_quota_errors_are_clear_and_not_retried(
     status: int, body: dict[str, Any], kind: type[VideoTaskError], needle: str, sleeps: list[float]
 ) -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(TASKS, status_code=status, json=body)
         with pytest.raises(kind, match=needle) as caught:
             HailuoHook().get_tasks(["a"])
@@ -209,7 +244,7 @@ def test_auth_and_quota_errors_are_clear_and_not_retried(
 
 
 def test_hidream_code_other_than_zero_is_an_error_with_code_and_message() -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(BATCH, json={"code": 2031, "message": "model not available", "request_id": "req-2031"})
         with pytest.raises(VideoTaskApiError) as caught:
             HiDreamHook().get_tasks(["a"])
@@ -246,7 +281,7 @@ def test_bad_request_timeout_extra_names_the_field(monkeypatch: pytest.MonkeyPat
 
 
 def test_test_connection_reports_success_and_failure_without_retrying(sleeps: list[float]) -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(BATCH, json=hidream_batch_answer)
         assert HiDreamHook().test_connection() == (True, f"Connected to HiDream at {HIDREAM}")
         mock.post(BATCH, status_code=503, json={"code": 503, "message": "busy"})
@@ -257,7 +292,7 @@ def test_test_connection_reports_success_and_failure_without_retrying(sleeps: li
 
 
 def test_test_connection_is_one_free_read() -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(TASKS, json=hailuo_batch_answer)
         assert HailuoHook().test_connection()[0]
     assert mock.call_count == 1
@@ -282,7 +317,7 @@ def echo_token(request: Any, context: Any) -> str:
 )
 def test_the_token_never_leaks(response: dict[str, Any], logs: LogCapture, sleeps: list[float]) -> None:
     hook = HailuoHook()
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(TASKS, **response)
         with pytest.raises(VideoTaskError) as caught:
             hook.get_tasks(["a"])
@@ -295,7 +330,7 @@ def test_the_token_never_leaks(response: dict[str, Any], logs: LogCapture, sleep
 
 
 def test_each_retry_is_logged_with_the_cause(logs: LogCapture, sleeps: list[float]) -> None:
-    with requests_mock.Mocker() as mock:
+    with Mocker() as mock:
         mock.post(BATCH, [{"status_code": 502, "text": "<title>Bad Gateway</title>"}, {"json": hidream_batch_answer}])
         HiDreamHook().get_tasks(["a"])
     assert "HiDream txt2video batch results failed, retry 1 of 4" in logs.text
