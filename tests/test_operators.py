@@ -52,8 +52,9 @@ def hailuo(**kwargs: Any) -> HailuoVideoOperator:
         pytest.param(lambda: hidream(prompt="x", camera_move_depth=9), "camera_move_depth", id="camera-out-of-range"),
         pytest.param(lambda: hidream(prompt="x", aspect_ratio="4:3"), "aspect_ratio", id="bad-aspect-ratio"),
         pytest.param(lambda: hailuo(), "'prompt'", id="hailuo-without-prompt"),
-        pytest.param(lambda: hailuo(model="minimax-i2v", first_image_url="https://i/1.png"), "'prompt'",
-                     id="i2v-without-prompt"),  # Ace's API reference requires a prompt of every model
+        pytest.param(
+            lambda: hailuo(model="minimax-i2v", first_image_url="https://i/1.png"), "'prompt'", id="i2v-without-prompt"
+        ),  # Ace's API reference requires a prompt of every model
         pytest.param(lambda: hailuo(prompt="x", model="minimax-i2v"), "first_image_url", id="i2v-without-image"),
         pytest.param(
             lambda: hailuo(prompt="x", model="minimax-i2v-director", first_image_url="iVBORw0KGgo="),

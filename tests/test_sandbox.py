@@ -42,12 +42,16 @@ def slow_sandbox(clock: ManualClock) -> Iterator[Sandbox]:
 
 
 def hidream_status(server: Sandbox, task_id: str) -> dict[str, object]:
-    answer = requests.post(f"{server.url}{HIDREAM}/results/batch", json={"task_id_list": [task_id]}, headers=hidream_auth(server))
+    answer = requests.post(
+        f"{server.url}{HIDREAM}/results/batch", json={"task_id_list": [task_id]}, headers=hidream_auth(server)
+    )
     return answer.json()["result"][0]["sub_task_results"][0]
 
 
 def test_hidream_task_moves_from_queued_through_running_to_succeeded(slow_sandbox: Sandbox, clock: ManualClock) -> None:
-    answer = requests.post(f"{slow_sandbox.url}{HIDREAM}", json={"prompt": "fox"}, headers=hidream_auth(slow_sandbox)).json()
+    answer = requests.post(
+        f"{slow_sandbox.url}{HIDREAM}", json={"prompt": "fox"}, headers=hidream_auth(slow_sandbox)
+    ).json()
     assert answer["code"] == 0
     task_id = answer["result"]["task_id"]
     assert hidream_status(slow_sandbox, task_id)["task_status"] == 0
@@ -63,7 +67,9 @@ def test_hidream_task_moves_from_queued_through_running_to_succeeded(slow_sandbo
 
 @pytest.mark.parametrize(("keyword", "status"), [("[fail]", 3), ("[reject]", 4)])
 def test_prompt_keywords_force_an_outcome(slow_sandbox: Sandbox, clock: ManualClock, keyword: str, status: int) -> None:
-    answer = requests.post(f"{slow_sandbox.url}{HIDREAM}", json={"prompt": f"fox {keyword}"}, headers=hidream_auth(slow_sandbox)).json()
+    answer = requests.post(
+        f"{slow_sandbox.url}{HIDREAM}", json={"prompt": f"fox {keyword}"}, headers=hidream_auth(slow_sandbox)
+    ).json()
     clock.now += 10
     assert hidream_status(slow_sandbox, answer["result"]["task_id"])["task_status"] == status
 
@@ -111,7 +117,9 @@ def test_faults_from_http_hit_the_next_requests_then_stop(sandbox: Sandbox) -> N
 
 def test_faults_can_target_submits_only(sandbox: Sandbox) -> None:
     sandbox.add_fault("server_error", count=-1, only="submits", status=503)
-    read = requests.post(f"{sandbox.url}{HIDREAM}/results/batch", json={"task_id_list": []}, headers=hidream_auth(sandbox))
+    read = requests.post(
+        f"{sandbox.url}{HIDREAM}/results/batch", json={"task_id_list": []}, headers=hidream_auth(sandbox)
+    )
     submit = requests.post(f"{sandbox.url}{HIDREAM}", json={"prompt": "x"}, headers=hidream_auth(sandbox))
     assert (read.status_code, submit.status_code) == (200, 503)
 

@@ -247,7 +247,7 @@ class VideoTaskHook(BaseHook):
         """:meth:`get_tasks` for the event loop (triggers): httpx, never a blocking call."""
         return await self._arun(self._read_tasks(normalize_task_ids(task_ids), module))
 
-    def _read_tasks(self, ids: list[str], module: str | None, retry_policy: RetryPolicy | None = None) -> Flow[Any]:
+    def _read_tasks(self, ids: list[str], module: str | None) -> Flow[Any]:
         settings = yield _Settings(fresh=False)
         resolved = self.resolve_module(module, settings)
         plan = read_batch(
@@ -265,26 +265,28 @@ class VideoTaskHook(BaseHook):
                 return stop.value
             page, error = None, None
             try:
-                page = yield from self._call(step.request, parse=step.parse, retry_policy=retry_policy)
+                page = yield from self._call(step.request, parse=step.parse)
             except VideoTaskApiError as failure:
                 error = failure
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask for a task id that does not exist: a free call that proves host and credentials."""
+        # The button answers at once: no call of the test is retried (the key exchange included).
+        retry_policy, self.retry_policy = self.retry_policy, NO_RETRY
         try:
             settings = self.get_settings(fresh=True)
-            self._run(self._read_tasks([CONNECTION_TEST_TASK_ID], None, retry_policy=NO_RETRY))
+            self._run(self._read_tasks([CONNECTION_TEST_TASK_ID], None))
         except VideoTaskTransportError as error:
             return False, f"Could not reach {self.vendor}: {error.message}. Check the connection's Base URL."
         except VideoTaskError as error:
             return False, str(error)
+        finally:
+            self.retry_policy = retry_policy
         return True, f"Connected to {self.vendor} at {settings.base_url}"
 
     # ----- one call: retries and auth refresh, written once for both paths ------------------------
 
-    def _call(
-        self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None, retry_policy: RetryPolicy | None = None
-    ) -> Flow[Any]:
+    def _call(self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None) -> Flow[Any]:
         """Send ``request`` and read the answer (with ``parse``, if given).
 
         A failed read is retried as the policy allows (an answer of the wrong shape is as worth another
@@ -313,17 +315,15 @@ class VideoTaskHook(BaseHook):
                 )
                 settings, refused = fresh, token or ""
             except VideoTaskApiError as error:
-                delay = self._next_delay(retry_policy, retries, request, error)
+                delay = self._next_delay(retries, request, error)
                 if delay is None:
                     raise
                 retries += 1
                 yield _Sleep(delay)
 
-    def _next_delay(
-        self, retry_policy: RetryPolicy | None, retries: int, request: ApiRequest, error: VideoTaskApiError
-    ) -> float | None:
+    def _next_delay(self, retries: int, request: ApiRequest, error: VideoTaskApiError) -> float | None:
         """Seconds before the next try, or None to raise. A paid request is never tried twice."""
-        policy = NO_RETRY if request.paid else (retry_policy or self.retry_policy)
+        policy = NO_RETRY if request.paid else self.retry_policy
         delay = policy.delay_for(retries, error)
         if delay is not None:
             self.log.warning(

@@ -79,6 +79,8 @@ def _retrieve_batch(handler: SandboxHandler, ids: list[Any], body: dict[str, Any
     if not isinstance(offset, int) or not isinstance(limit, int) or offset < 0 or limit < 1:
         handler.send_json(400, error_document("bad_request", "offset and limit must be whole numbers"))
         return
+    if state.max_page is not None:
+        limit = min(limit, state.max_page)
     page = [_document(handler, task) for task in matches[offset : offset + limit]]
     handler.send_json(200, {"items": page, "count": len(matches)})
 

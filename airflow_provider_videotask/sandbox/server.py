@@ -192,7 +192,8 @@ class Sandbox:
 
     By default it behaves as the vendors document: HiDream tokens bought with an API key last a day
     (``token_ttl``), HiDream takes 10 video submits a minute (2 for video_edit), Ace pages
-    ``retrieve_batch`` at 12 when no ``limit`` is sent. ``limits`` replaces the submit limits
+    ``retrieve_batch`` at 12 when no ``limit`` is sent (``max_page`` caps a page even when one is).
+    ``limits`` replaces the submit limits
     (``{}``: none; keys ``(vendor, module or model)``, ``"*"`` for every one).
 
     .. code-block:: python
@@ -213,6 +214,7 @@ class Sandbox:
         api_key: str | None = None,
         token_ttl: float = DEFAULT_TOKEN_TTL,
         page_size: int = DEFAULT_PAGE_SIZE,
+        max_page: int | None = None,
         limits: dict[tuple[str, str], SubmitLimit] | None = None,
         clock: Callable[[], float] = time.monotonic,
         verbose: bool = False,
@@ -224,6 +226,7 @@ class Sandbox:
             api_key=api_key,
             token_ttl=token_ttl,
             page_size=page_size,
+            max_page=max_page,
             limits=limits,
         )
         self.httpd = SandboxHTTPServer((host, port), self.state, verbose)

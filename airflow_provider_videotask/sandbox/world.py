@@ -139,6 +139,7 @@ class SandboxState:
         api_key: str | None = None,
         token_ttl: float = DEFAULT_TOKEN_TTL,
         page_size: int = DEFAULT_PAGE_SIZE,
+        max_page: int | None = None,
         limits: dict[tuple[str, str], SubmitLimit] | None = None,
     ) -> None:
         self.duration = duration
@@ -147,6 +148,7 @@ class SandboxState:
         self.api_key = api_key
         self.token_ttl = token_ttl
         self.page_size = page_size
+        self.max_page = max_page
         self.limits = limits if limits is not None else hidream_limits()
         self.tasks: dict[str, SandboxTask] = {}
         self.faults: list[Fault] = []
@@ -197,6 +199,13 @@ class SandboxState:
             return token, expires
 
     def token_problem(self, token: str) -> str | None:
+        problem = self._token_problem(token)
+        if problem is not None:
+            with self.lock:
+                self.counts["auth_refused"] += 1
+        return problem
+
+    def _token_problem(self, token: str) -> str | None:
         """Why a HiDream bearer token is refused ("invalid token", "token expired"), or None."""
         with self.lock:
             if self.token is not None and token == self.token:
