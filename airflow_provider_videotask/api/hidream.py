@@ -172,12 +172,15 @@ def parse_token(result: Any, now: float) -> tuple[str, float]:
 
 
 def _timestamp(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Seconds, or milliseconds past 1e11; anything past the year 2286 in ms is no timestamp.
+        if not 0 < value < 1e13 or value != value:
+            return None
         return float(value) / 1000 if value > 1e11 else float(value)
     text = as_str(value)
     if text is None:
         return None
-    if re.fullmatch(r"\d+(\.\d+)?", text.strip()):
+    if re.fullmatch(r"\d{1,13}(\.\d{1,9})?", text.strip()):
         return _timestamp(float(text))
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -196,8 +199,7 @@ def _jwt_expiry(token: str) -> float | None:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, TypeError):
         return None
-    exp = as_dict(claims).get("exp")
-    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+    return _timestamp(as_dict(claims).get("exp"))
 
 
 def read_response(status_code: int, text: str, retry_after: float | None = None) -> Any:

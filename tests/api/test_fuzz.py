@@ -81,7 +81,7 @@ def check_task(task: VideoTask) -> None:
     if task.state is TaskState.SUCCEEDED:
         assert task.video_urls  # never a success without a video
     if task.missing_video or task.unrecognised_state is not None:
-        assert task.state is not TaskState.SUCCEEDED and not task.state.is_terminal
+        assert not task.state.is_terminal
     assert (task.error is not None) is task.state.is_failure
 
 
@@ -109,7 +109,8 @@ def test_hidream_token_parsing_never_raises(result: Any) -> None:
     parsed = only_documented_errors(hidream.parse_token, result, 1_700_000_000.0)
     if parsed is not None:
         token, expires = parsed
-        assert isinstance(token, str) and token
+        assert isinstance(token, str)
+        assert token
         assert isinstance(expires, float)
 
 

@@ -449,5 +449,5 @@ def test_parse_token_expiry(result: dict[str, Any], expires: float) -> None:
 
 @pytest.mark.parametrize("result", [{}, {"token": ""}, {"token": 5}, None, ["tok"]])
 def test_parse_token_without_a_token_is_a_response_error(result: Any) -> None:
-    with pytest.raises(VideoTaskResponseError, match="result.token"):
+    with pytest.raises(VideoTaskResponseError, match=r"result\.token"):
         hidream.parse_token(result, NOW)
