@@ -224,7 +224,7 @@ class VideoTaskHook(BaseHook):
         return False
 
     def _positive_extra(self, extras: Mapping[str, Any], name: str, kind: type[float] | type[int]) -> float | None:
-        value = extras.get(name)
+        value: Any = extras.get(name)
         if value in (None, ""):
             return None
         try:
