@@ -193,7 +193,9 @@ async def test_an_unrecognised_state_is_waited_on_for_its_grace_period_then_fail
     assert "does not know" in event["message"]
     assert ("task_status 7" if vendor == "hidream" else "'generating_v2'") in event["message"]
     assert 60 < clock.now - started <= 60 + 2 * 5  # the grace period, to the next poll
-    assert logs.text.count("which this provider does not know; waiting on it") == 1  # logged once
+    # Logged once, not once a poll (13 polls here); Airflow 3.0 echoes a trigger's line to stderr too,
+    # so the capture may see that one line twice.
+    assert 1 <= logs.text.count("which this provider does not know; waiting on it") <= 2
 
 
 @pytest.mark.parametrize("vendor", ["hidream", "hailuo"])
