@@ -158,4 +158,3 @@ class HiDreamHook(VideoTaskHook):
 def _token_key(settings: ConnectionSettings) -> str:
     """The cache key of an API key's token; a digest, so the key itself is kept nowhere else."""
     return hashlib.sha256(f"{settings.base_url}\0{settings.secret}".encode()).hexdigest()
-
