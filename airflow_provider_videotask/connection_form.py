@@ -26,10 +26,35 @@ _BATCH_SIZE_FIELD = {
     "schema": {"type": ["integer", "null"], "minimum": 1, "default": DEFAULT_BATCH_SIZE},
 }
 
+
+def _pacing_fields(vendor_rule: str) -> dict[str, Any]:
+    """Optional submit limits this provider keeps to, per worker process (across workers: a pool)."""
+    return {
+        "max_submits_per_minute": {
+            "label": "Max submits per minute",
+            "description": "Optional: submits beyond it wait their turn (nothing is sent) instead of being "
+            f"refused by the vendor. {vendor_rule} Honoured per worker process; across workers use an "
+            "Airflow pool.",
+            "schema": {"type": ["integer", "null"], "minimum": 1},
+        },
+        "max_concurrent_tasks": {
+            "label": "Max concurrent tasks",
+            "description": "Optional: how many tasks submitted from one worker process may run at the vendor "
+            "at once. Across workers use an Airflow pool of this size with include_deferred.",
+            "schema": {"type": ["integer", "null"], "minimum": 1},
+        },
+    }
+
+
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "hidream": {
         "request_timeout": _TIMEOUT_FIELD,
         "batch_size": _BATCH_SIZE_FIELD,
+        # https://www.hidreamai.com/docs/pixeling ("调用限制"): tasks per minute and concurrency by tier.
+        **_pacing_fields(
+            "HiDream allows 10 video tasks a minute (txt2video, img2video), 2 for video_edit, and 1 to 10 "
+            "running at once by account tier."
+        ),
         "api_user_id": {
             "label": "API user id",
             "description": "Optional: your end user's id, sent as the API-User-ID header.",
@@ -51,7 +76,11 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
             "schema": {"type": ["string", "null"], "format": "password"},
         },
     },
-    "hailuo": {"request_timeout": _TIMEOUT_FIELD, "batch_size": _BATCH_SIZE_FIELD},
+    "hailuo": {
+        "request_timeout": _TIMEOUT_FIELD,
+        "batch_size": _BATCH_SIZE_FIELD,
+        **_pacing_fields("Ace Data Cloud publishes no number; it answers HTTP 429 when an account goes too fast."),
+    },
 }
 
 

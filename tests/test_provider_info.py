@@ -63,9 +63,25 @@ def test_form_relabels_the_secret_and_base_url_and_hides_the_rest(hook: type, de
 
 def test_hidream_form_has_its_extra_fields() -> None:
     fields = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}["hidream"]["conn-fields"]
-    assert set(fields) == {"request_timeout", "batch_size", "api_user_id", "default_module", "token"}
+    assert set(fields) == {
+        "request_timeout",
+        "batch_size",
+        "max_submits_per_minute",
+        "max_concurrent_tasks",
+        "api_user_id",
+        "default_module",
+        "token",
+    }
     assert fields["token"]["schema"]["format"] == "password"  # a secret: the UI hides it
     assert fields["default_module"]["schema"]["default"] == "txt2video"
+
+
+def test_pacing_fields_name_the_vendor_limits() -> None:
+    forms = {c["connection-type"]: c["conn-fields"] for c in get_provider_info()["connection-types"]}
+    assert "10 video tasks a minute" in forms["hidream"]["max_submits_per_minute"]["description"]
+    assert "429" in forms["hailuo"]["max_submits_per_minute"]["description"]
+    for fields in forms.values():
+        assert fields["max_concurrent_tasks"]["schema"] == {"type": ["integer", "null"], "minimum": 1}
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

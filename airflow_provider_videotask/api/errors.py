@@ -1,10 +1,17 @@
-"""The error family every layer raises, and the rule that turns an HTTP answer into one of them."""
+"""The error family every layer raises, the rule that turns an HTTP answer into one of them, and the rule
+that decides what a failed submit may do next (``submit_fate``)."""
 
 from __future__ import annotations
+
+from enum import Enum
+from typing import Any
 
 # Vendor error codes that mean the credentials are wrong (Hailuo; HiDream publishes no table).
 AUTH_CODES = frozenset({"invalid_token", "token_expired", "no_token", "token_mismatched", "disabled"})
 QUOTA_CODES = frozenset({"used_up"})
+# Ace Data Cloud's "slow down" (HTTP 429 ``too_many_requests``: AceDataCloud/Docs openapi/hailuo.json, and the
+# SDK's code map in python/src/acedatacloud/_runtime/transport.py). HiDream documents no such code.
+RATE_LIMIT_CODES = frozenset({"too_many_requests"})
 # 408 and 409 are what Ace Data Cloud answers while a backend is busy; both are worth another try.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
@@ -96,7 +103,15 @@ class VideoTaskServerError(VideoTaskApiError):
 
 
 class VideoTaskTransportError(VideoTaskApiError):
-    """No answer: connection refused or dropped, DNS failure, or no answer within the timeout."""
+    """No answer: connection refused or dropped, DNS failure, or no answer within the timeout.
+
+    ``sent`` is False when the failure came before a byte of the request left (connection refused, a
+    name that does not resolve, a connect timeout): the vendor cannot have acted on it.
+    """
+
+    def __init__(self, message: str, *, sent: bool = True, **kwargs: Any) -> None:
+        self.sent = sent
+        super().__init__(message, **kwargs)
 
 
 class VideoTaskResponseError(VideoTaskApiError):
@@ -122,7 +137,7 @@ def error_for_status(
         )
     elif status_code in (401, 403) or vendor_code in AUTH_CODES:
         kind, message = VideoTaskAuthError, "the credentials were refused: check the connection's password"
-    elif status_code == 429:
+    elif status_code == 429 or vendor_code in RATE_LIMIT_CODES:
         kind, message = VideoTaskRateLimitError, "rate limited by the vendor"
     elif status_code in RETRYABLE_STATUSES or status_code >= 500:
         kind, message = VideoTaskServerError, "the vendor failed on its side"
@@ -139,3 +154,32 @@ def error_for_status(
         retryable=retryable,
         retry_after=retry_after if retryable else None,
     )
+
+
+class SubmitFate(str, Enum):
+    """What a failed submit (a paid call) may do next."""
+
+    REFUSED = "refused"  # turned away before any work: nothing billed; try again after a wait
+    UNKNOWN = "unknown"  # it may have been created, and billed: never sent again automatically
+    REJECTED = "rejected"  # the request itself is wrong, or the account cannot pay: fail at once
+
+
+def submit_fate(error: VideoTaskApiError) -> SubmitFate:
+    """The one rule for failed submits; "never pay twice" rests on it, so only a sure refusal is REFUSED.
+
+    - refused: HTTP 429 or a rate-limit code (``too_many_requests``), a submit held back by the
+      connection's own pacing (``max_submits_per_minute``, ``max_concurrent_tasks``), a transport failure
+      before the request was sent. (An auth refusal is retried once inside the hook, after a fresh token
+      or a fresh read of the connection; one that reaches here is final: rejected.)
+    - unknown: no answer after the request was sent (timeout, dropped connection), a 5xx or a "busy"
+      408/409, an answer that cannot be read: the vendor may have created the task.
+    - rejected: everything else the vendor answered (400, 403, 404, 422, a used-up balance, a HiDream
+      envelope code): it said no, so nothing was created.
+    """
+    if isinstance(error, VideoTaskRateLimitError):
+        return SubmitFate.REFUSED
+    if isinstance(error, VideoTaskTransportError):
+        return SubmitFate.UNKNOWN if error.sent else SubmitFate.REFUSED
+    if isinstance(error, (VideoTaskServerError, VideoTaskResponseError)):
+        return SubmitFate.UNKNOWN
+    return SubmitFate.REJECTED

@@ -17,7 +17,6 @@ from airflow_provider_videotask.api.common import (
     unreadable_body,
 )
 from airflow_provider_videotask.api.errors import (
-    VideoTaskApiError,
     VideoTaskResponseError,
     VideoTaskValidationError,
     error_for_status,
@@ -121,16 +120,24 @@ def read_response(status_code: int, text: str, retry_after: float | None = None)
 
 
 def parse_submit(body: Any) -> str:
+    """The new task's id. An answer without one was not a creation: with an error code it is read as the
+    vendor's refusal (``too_many_requests`` ... ); without any, it is unreadable, and the task's fate is
+    unknown (see ``errors.submit_fate``)."""
     document = as_dict(body)
     task_id = as_str(document.get("task_id"))
     if task_id is not None:
         return task_id
     error = as_dict(document.get("error"))
-    raise VideoTaskApiError(
-        "submit was not accepted",
+    code = as_str(error.get("code"))
+    if code is None:
+        raise VideoTaskResponseError(
+            "the submit answer has no task_id", vendor=VENDOR, trace_id=as_str(document.get("trace_id"))
+        )
+    raise error_for_status(
         vendor=VENDOR,
-        vendor_code=as_str(error.get("code")),
-        vendor_message=as_str(error.get("message")) or "the answer has no task_id",
+        status_code=200,
+        vendor_code=code,
+        vendor_message=as_str(error.get("message")),
         trace_id=as_str(document.get("trace_id")),
     )
 

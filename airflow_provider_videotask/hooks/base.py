@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import re
 import ssl
 import time
@@ -36,6 +37,7 @@ from airflow_provider_videotask.api.errors import (
     VideoTaskApiError,
     VideoTaskAuthError,
     VideoTaskError,
+    VideoTaskRateLimitError,
     VideoTaskTransportError,
     VideoTaskValidationError,
 )
@@ -46,6 +48,7 @@ from airflow_provider_videotask.connection_form import (
     legacy_form_widgets,
     legacy_ui_field_behaviour,
 )
+from airflow_provider_videotask.hooks import pacing
 from airflow_provider_videotask.hooks.retry import NO_RETRY, RetryPolicy
 
 T = TypeVar("T")
@@ -74,11 +77,20 @@ class ConnectionSettings:
     timeout: float
     extras: Mapping[str, Any] = field(repr=False)
     batch_size: int = DEFAULT_BATCH_SIZE
+    max_submits_per_minute: int | None = None
+    max_concurrent_tasks: int | None = None
 
     def extra(self, name: str) -> Any:
         """An extra field as the UI stores it; an empty string counts as unset."""
         value = self.extras.get(name)
         return None if value == "" else value
+
+    @property
+    def account(self) -> str:
+        """Who pays: a digest of the base URL and credentials, so the secret itself is kept nowhere else.
+        Keys the process-wide caches (HiDream tokens, submit pacing)."""
+        parts = (self.base_url, self.secret, as_str(self.extra("token")) or "")
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 # What a call asks of the I/O around it (see VideoTaskHook._call): the sync and async drivers perform
@@ -124,6 +136,7 @@ class VideoTaskHook(BaseHook):
     vendor: ClassVar[str]
     default_base_url: ClassVar[str]
     secret_name: ClassVar[str] = "API token"  # noqa: S105 - a label, not a secret
+    console: ClassVar[str]  # where a user looks up the tasks an account has submitted
 
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__()
@@ -218,6 +231,8 @@ class VideoTaskHook(BaseHook):
             timeout=self._positive_extra(extras, "request_timeout", float) or DEFAULT_TIMEOUT_SECONDS,
             extras=extras,
             batch_size=int(self._positive_extra(extras, "batch_size", int) or DEFAULT_BATCH_SIZE),
+            max_submits_per_minute=_whole(self._positive_extra(extras, "max_submits_per_minute", int)),
+            max_concurrent_tasks=_whole(self._positive_extra(extras, "max_concurrent_tasks", int)),
         )
 
     def _accepts_missing_secret(self, extras: Mapping[str, Any]) -> bool:
@@ -262,12 +277,49 @@ class VideoTaskHook(BaseHook):
             try:
                 step = plan.throw(error) if error is not None else plan.send(page)
             except StopIteration as stop:
+                if gate := pacing.known_gate(settings.account):
+                    gate.observe(stop.value)
                 return stop.value
             page, error = None, None
             try:
                 page = yield from self._call(step.request, parse=step.parse)
             except VideoTaskApiError as failure:
                 error = failure
+
+    # ----- submitting: a paid call, sent once, under the connection's own pacing ----------------------
+
+    def _submit(self, request: ApiRequest, parse: Callable[[Any], str], module: str | None) -> Flow[str]:
+        """Send one submit and return the new task's id, unless the connection's ``max_submits_per_minute``
+        or ``max_concurrent_tasks`` hold it back (see ``hooks/pacing.py``): then nothing is sent, and the
+        refusal says how long to wait."""
+        settings: ConnectionSettings = yield _Settings(fresh=False)
+        gate = pacing.gate_for(settings.account)
+        limit = settings.max_concurrent_tasks
+        if limit is not None and sum(map(len, gate.running_by_module().values())) >= limit:
+            # Some may have finished since this process last looked: a read is free.
+            for running_module, task_ids in gate.running_by_module().items():
+                yield from self._read_tasks(task_ids, running_module)
+            running = sum(map(len, gate.running_by_module().values()))
+            if running >= limit:
+                raise self._held_back(
+                    f"{running} tasks this process submitted are still running, the connection's "
+                    f"max_concurrent_tasks={limit}",
+                    pacing.CONCURRENCY_RECHECK_SECONDS,
+                    request,
+                )
+        wait = gate.admit(time.monotonic(), settings.max_submits_per_minute)
+        if wait is not None:
+            raise self._held_back(
+                f"the connection's max_submits_per_minute={settings.max_submits_per_minute} is used up", wait, request
+            )
+        task_id = parse((yield from self._call(request)))
+        gate.started(task_id, module)
+        return task_id
+
+    def _held_back(self, why: str, wait: float, request: ApiRequest) -> VideoTaskRateLimitError:
+        return VideoTaskRateLimitError(
+            f"{request.action} held back: {why}; nothing was sent", vendor=self.vendor, retry_after=wait
+        )
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask for a task id that does not exist: a free call that proves host and credentials."""
@@ -435,7 +487,9 @@ class VideoTaskHook(BaseHook):
         elif request.paid:
             # The vendor may have created (and billed) the task before the line dropped.
             message += "; the task may exist at the vendor already: check before submitting again"
-        error = VideoTaskTransportError(message, vendor=self.vendor, retryable=not request.paid)
+        error = VideoTaskTransportError(
+            message, vendor=self.vendor, retryable=not request.paid or connect_phase, sent=not connect_phase
+        )
         return _without_secrets(error, send)
 
     def close(self) -> None:
@@ -466,6 +520,10 @@ def _ssl_context() -> ssl.SSLContext:
     """One TLS context for every async client: loading the CA bundle takes tens of milliseconds, which
     each new client would otherwise spend blocking the triggerer's event loop."""
     return ssl.create_default_context(cafile=certifi.where())
+
+
+def _whole(number: float | None) -> int | None:
+    return None if number is None else int(number)
 
 
 def _mask(secret: str) -> None:

@@ -33,6 +33,12 @@ class HailuoHook(VideoTaskHook):
     hook_name = "Hailuo (Ace Data Cloud)"
     vendor = hailuo.VENDOR
     default_base_url = hailuo.DEFAULT_BASE_URL
+    # retrieve_batch without ids pages through the account's own history (Ace's tasks guides, e.g.
+    # https://platform.acedata.cloud/documents/webextrator-tasks-integration: "omit both to paginate").
+    console = (
+        "your Ace Data Cloud console (https://platform.acedata.cloud), or the account's task list: "
+        'POST /hailuo/tasks {"action": "retrieve_batch"} without ids'
+    )
 
     def __init__(self, conn_id: str = default_conn_name, *, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__(conn_id, retry_policy=retry_policy)
@@ -55,7 +61,7 @@ class HailuoHook(VideoTaskHook):
                 **fields,
             }
         )
-        task_id = hailuo.parse_submit(self._run(self._call(request)))
+        task_id = self._run(self._submit(request, hailuo.parse_submit, None))
         self.log.info("Submitted Hailuo %s task %s", model, task_id)
         return task_id
 

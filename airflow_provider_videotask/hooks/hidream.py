@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -56,6 +55,7 @@ class HiDreamHook(VideoTaskHook):
     hook_name = "HiDream"
     vendor = hidream.VENDOR
     default_base_url = hidream.DEFAULT_BASE_URL
+    console = "your HiDream account's generation history (https://www.hidreamai.com)"
     secret_name = "API key"  # noqa: S105 - a label, not a secret
 
     def __init__(
@@ -75,7 +75,7 @@ class HiDreamHook(VideoTaskHook):
         ``aspect_ratio`` ...); fields this provider does not know are passed through unchanged.
         """
         resolved = self.resolve_module(module, self.get_settings())
-        task_id = hidream.parse_submit(self._run(self._call(hidream.submit_request(resolved, fields))))
+        task_id = self._run(self._submit(hidream.submit_request(resolved, fields), hidream.parse_submit, resolved))
         self.log.info("Submitted HiDream %s task %s", resolved, task_id)
         return task_id
 
@@ -94,7 +94,7 @@ class HiDreamHook(VideoTaskHook):
         raw = as_str(settings.extra("token"))
         if raw:
             return raw
-        key = _token_key(settings)
+        key = settings.account
         cached, now = _TOKENS.get(key), time.time()
         if cached is None or cached.refresh_at <= now or cached.value == refused:
             result = yield from self._call(hidream.token_request())
@@ -153,8 +153,3 @@ class HiDreamHook(VideoTaskHook):
 
     def _batch_step(self, task_ids: Sequence[str], offset: int, module: str | None) -> Step:
         return Step(hidream.batch_request(module or hidream.DEFAULT_MODULE, task_ids), hidream.parse_batch)
-
-
-def _token_key(settings: ConnectionSettings) -> str:
-    """The cache key of an API key's token; a digest, so the key itself is kept nowhere else."""
-    return hashlib.sha256(f"{settings.base_url}\0{settings.secret}".encode()).hexdigest()

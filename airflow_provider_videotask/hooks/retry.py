@@ -1,4 +1,5 @@
-"""When a failed read is worth another try, and how long to wait first."""
+"""When a failed call is worth another try, and how long to wait first: reads (``RetryPolicy``) and
+refused submits (``SubmitBackoff``; which submits count as refused is ``api.errors.submit_fate``)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,24 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_retries=0)
+
+
+@dataclass(frozen=True)
+class SubmitBackoff:
+    """How long a refused submit waits before the next try (the operators keep trying until their
+    ``submit_timeout``).
+
+    The vendor's ``Retry-After`` wins, plus up to a second of jitter so that a fan-out refused together
+    does not come back in one burst. Without one: exponential backoff with *full* jitter (anywhere from 0
+    to the ceiling), which spreads mapped instances over the window instead of synchronising them.
+    """
+
+    base_delay: float = 2.0
+    max_delay: float = 60.0
+
+    def delay_for(self, refusals: int, error: VideoTaskApiError) -> float:
+        """Seconds to wait after the ``refusals``-th refusal in a row (1 for the first)."""
+        if error.retry_after is not None:
+            return max(error.retry_after, 0.0) + random.uniform(0, 1)  # noqa: S311 - jitter
+        ceiling = min(self.max_delay, self.base_delay * 2 ** max(refusals - 1, 0))
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, ResumableJobMixin, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    BaseOperator,
+    ResumableJobMixin,
+    conf,
+)
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
+from airflow_provider_videotask.api.errors import SubmitFate, VideoTaskApiError, VideoTaskValidationError, submit_fate
 from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.hooks.base import VideoTaskHook
+from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.links import VideoLink
 from airflow_provider_videotask.triggers.outcome import (
     DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
@@ -32,6 +41,15 @@ if TYPE_CHECKING:
 RETRY_REATTACHES = ResumableJobMixin.__module__.startswith("airflow.sdk")
 _ACTIVE = {TaskState.QUEUED.value, TaskState.RUNNING.value, TaskState.UNKNOWN.value}
 
+DEFAULT_SUBMIT_TIMEOUT = 60 * 60.0
+# A refused submit's wait up to this long is slept in the worker; a longer one, in deferrable mode, is
+# spent in the triggerer (a timer trigger), so a fan-out waiting its turn holds no worker slots.
+SLEEP_IN_WORKER_AT_MOST = 5.0
+SUBMIT_BACKOFF = SubmitBackoff()
+
+# Indirection so tests can observe the waits between refused submits without waiting.
+_sleep = time.sleep
+
 
 class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[misc]
     """Submit one video task (paid, sent once), then wait for it and return its video URLs.
@@ -49,6 +67,10 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     :param max_consecutive_errors: transient poll failures in a row (after the hook's retries) before giving up.
     :param unrecognised_state_grace_period: seconds the task may report a state this provider does not know
         (waited on as running) before it counts as failed (default 600).
+    :param submit_timeout: seconds a submit the vendor refused for now (HTTP 429, the connection's own
+        pacing: nothing billed) keeps being tried again, counted from the first refusal (default 3600).
+        A submit whose fate is unknown (no answer, a 5xx) is never tried again, and neither is one the
+        vendor rejected (400, 403 ...): both fail the task at once, without Airflow retries.
 
     Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom ``task_ids``
     the moment it exists, and the task's state as XCom ``tasks`` when the wait ends.
@@ -70,9 +92,14 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+        submit_timeout: float = DEFAULT_SUBMIT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if isinstance(submit_timeout, bool) or not isinstance(submit_timeout, (int, float)) or submit_timeout < 0:
+            raise VideoTaskValidationError(
+                f"submit_timeout must be a number of seconds, 0 or more (0: never wait), got {submit_timeout!r}"
+            )
         check_wait_arguments(
             fail_on=fail_on,
             poll_interval=poll_interval,
@@ -89,7 +116,11 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         self.unknown_grace_period = unknown_grace_period
         self.max_consecutive_errors = max_consecutive_errors
         self.unrecognised_state_grace_period = unrecognised_state_grace_period
+        self.submit_timeout = submit_timeout
         self._result: list[str] | None = None
+        # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
+        self._refusals = 0
+        self._first_refused_at: float | None = None
 
     # ----- what each vendor fills in -------------------------------------------------------------
 
@@ -121,11 +152,75 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             )
         return self.execute_resumable(context)
 
+    def resume_submit(
+        self, context: Context, event: Any = None, refusals: int = 0, first_refused_at: float | None = None
+    ) -> Any:
+        """Back from a refused submit's wait in the triggerer: try the submit again."""
+        self._refusals, self._first_refused_at = refusals, first_refused_at
+        return self.execute_resumable(context)
+
     def submit_job(self, context: Context) -> str:
-        task_id = self.submit()
+        task_id = self._submit_when_admitted(context)
         # Published the moment it exists, so it is never lost, whatever happens next.
         context["ti"].xcom_push(key=TASK_IDS_XCOM_KEY, value=[task_id])
         return task_id
+
+    def _submit_when_admitted(self, context: Context) -> str:
+        """Submit; a refusal (nothing billed) waits and tries again, any other failure ends the task at once."""
+        while True:
+            attempt_at = time.time()
+            try:
+                return self.submit()
+            except VideoTaskApiError as error:
+                fate = submit_fate(error)
+                if fate is SubmitFate.UNKNOWN:
+                    raise AirflowFailException(self._unknown_fate(error, attempt_at)) from None
+                if fate is SubmitFate.REJECTED:
+                    raise AirflowFailException(
+                        f"{error}. The vendor rejected the submit: no task was created and nothing was billed; "
+                        "fix what it names, then clear this task."
+                    ) from None
+                self._wait_to_submit_again(error)
+
+    def _wait_to_submit_again(self, error: VideoTaskApiError) -> None:
+        """One refused submit: wait its turn (here, or in the triggerer), or give up at ``submit_timeout``."""
+        now = time.time()
+        if self._first_refused_at is None:
+            self._first_refused_at = now
+        self._refusals += 1
+        delay = SUBMIT_BACKOFF.delay_for(self._refusals, error)
+        waited = now - self._first_refused_at
+        if waited + delay > self.submit_timeout:
+            raise AirflowException(
+                f"{error}. The submit was refused {self._refusals} time(s) over {waited:.0f}s, and the next try "
+                f"would pass submit_timeout={self.submit_timeout:g}s; nothing was billed. Raise submit_timeout, "
+                "or submit fewer at once (a pool per connection, max_active_tis_per_dag: README, 'Fan-out')."
+            )
+        in_triggerer = self.deferrable and delay > SLEEP_IN_WORKER_AT_MOST
+        self.log.warning(
+            "Submit attempt %d refused, nothing billed: %s. Trying again in %.1fs (%s); giving up %.0fs after "
+            "the first refusal (submit_timeout).",
+            self._refusals,
+            error,
+            delay,
+            "waiting in the triggerer" if in_triggerer else "waiting in this worker",
+            self.submit_timeout,
+        )
+        if in_triggerer:
+            self.defer(
+                trigger=DateTimeTrigger(moment=datetime.fromtimestamp(now + delay, timezone.utc)),
+                method_name="resume_submit",
+                kwargs={"refusals": self._refusals, "first_refused_at": self._first_refused_at},
+            )
+        _sleep(delay)
+
+    def _unknown_fate(self, error: VideoTaskApiError, attempt_at: float) -> str:
+        sent_at = datetime.fromtimestamp(attempt_at, timezone.utc).isoformat(timespec="seconds")
+        return (
+            f"{error}. The submit's fate is unknown: {self.hook.vendor} may have created (and billed) the task. "
+            f"It is not sent again, and this task is not retried. Look for a task submitted at about {sent_at} "
+            f"in {self.hook.console}; clear this task only if there is none (clearing submits again)."
+        )
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         [task] = self.hook.get_tasks([str(external_id)], self.module)

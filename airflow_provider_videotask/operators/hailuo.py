@@ -14,7 +14,7 @@ from airflow_provider_videotask.operators.base import VideoGenerationOperator
 class HailuoVideoOperator(VideoGenerationOperator):
     """Submit one Hailuo video task (paid, sent once, always asynchronous), wait for it, return its URL.
 
-    :param prompt: what to generate (at most 7000 characters; templated).
+    :param prompt: what to generate (templated; required by every model).
     :param model: ``minimax-t2v`` (default), ``minimax-i2v`` or ``minimax-i2v-director``.
     :param first_image_url: the first frame, an http(s) URL (i2v models: required; templated).
     :param callback_url: the vendor calls it when the task is done.
