@@ -104,13 +104,15 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_process_tokens() -> Iterator[None]:
-    """Each test starts as a new process would: no HiDream token exchanged yet."""
-    from airflow_provider_videotask.hooks import hidream
+def fresh_process() -> Iterator[None]:
+    """Each test starts as a new process would: no HiDream token exchanged yet, no submits paced."""
+    from airflow_provider_videotask.hooks import hidream, pacing
 
-    hidream._TOKENS.clear()
+    for cache in (hidream._TOKENS, pacing._GATES):
+        cache.clear()
     yield
-    hidream._TOKENS.clear()
+    for cache in (hidream._TOKENS, pacing._GATES):
+        cache.clear()
 
 
 @pytest.fixture(scope="session")

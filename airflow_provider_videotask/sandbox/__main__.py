@@ -8,7 +8,14 @@ import sys
 from types import FrameType
 
 from airflow_provider_videotask.sandbox.server import Sandbox
-from airflow_provider_videotask.sandbox.world import DEFAULT_PAGE_SIZE, DEFAULT_TOKEN_TTL, FAULT_KINDS, Fault
+from airflow_provider_videotask.sandbox.world import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_TOKEN_TTL,
+    FAULT_KINDS,
+    Fault,
+    SubmitLimit,
+    hidream_limits,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-limits", action="store_true", help="lift HiDream's per-minute submit limits")
     parser.add_argument(
+        "--submit-limit",
+        action="append",
+        default=[],
+        metavar="VENDOR:SCOPE=N/SECONDS[,active=K][,no-retry-after]",
+        help="limit submits per account, e.g. hailuo:*=5/10 (replaces that scope's default)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -41,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         faults = [Fault.parse(text) for text in args.fault]
     except (TypeError, ValueError) as error:
         parser.error(f"--fault: {error}")
+    limits = {} if args.no_limits else hidream_limits()
+    try:
+        limits.update(SubmitLimit.parse(text) for text in args.submit_limit)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--submit-limit: {error}")
 
     sandbox = Sandbox(
         args.host,
@@ -50,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         api_key=args.api_key,
         token_ttl=args.token_ttl,
         page_size=args.page_size,
-        limits={} if args.no_limits else None,
+        limits=limits,
         verbose=args.verbose,
     )
     for fault in faults:

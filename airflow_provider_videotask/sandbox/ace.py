@@ -59,11 +59,12 @@ def _submit(handler: SandboxHandler, body: dict[str, Any]) -> None:
     if problem is not None:
         handler.send_json(400, error_document("bad_request", problem))
         return
-    wait = state.admit_submit("hailuo", model)
+    account = handler.bearer_token()
+    wait = state.admit_submit("hailuo", model, account)
     if wait is not None:
         handler.refuse_rate_limited("hailuo", model, wait)
         return
-    created = state.create("hailuo", model, body, str(body.get("prompt") or ""))
+    created = state.create("hailuo", model, body, str(body.get("prompt") or ""), account)
     handler.send_json(200, {"task_id": created.task_id, "trace_id": str(uuid.uuid4())})
 
 

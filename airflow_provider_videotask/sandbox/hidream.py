@@ -69,10 +69,8 @@ def serve(handler: SandboxHandler, method: str, module: str, rest: str, query: d
 
 
 def _auth_problem(handler: SandboxHandler) -> str | None:
-    scheme, _, token = (handler.headers.get("Authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return "missing token"
-    return handler.server.state.token_problem(token.strip())
+    token = handler.bearer_token()
+    return handler.server.state.token_problem(token) if token else "missing token"
 
 
 def _submit(handler: SandboxHandler, module: str, body: dict[str, Any]) -> None:
@@ -81,11 +79,12 @@ def _submit(handler: SandboxHandler, module: str, body: dict[str, Any]) -> None:
     if not body.get(required):
         envelope(handler, None, 1001, f"missing parameter: {required}")
         return
-    wait = state.admit_submit("hidream", module)
+    account = state.account_of(handler.bearer_token())
+    wait = state.admit_submit("hidream", module, account)
     if wait is not None:
         handler.refuse_rate_limited("hidream", module, wait)
         return
-    task = state.create("hidream", module, body, str(body.get("prompt") or ""))
+    task = state.create("hidream", module, body, str(body.get("prompt") or ""), account)
     envelope(handler, {"task_id": task.task_id})
 
 

@@ -85,12 +85,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def send_json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
         self.send(status, json.dumps(document).encode(), "application/json", headers)
 
+    def bearer_token(self) -> str:
+        """The request's bearer token ("" when there is none)."""
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+
     def authorized(self) -> bool:
         """Ace Data Cloud's check: a bearer token, the one set with ``--token`` if any."""
-        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return False
-        return self.server.state.token is None or token.strip() == self.server.state.token
+        token = self.bearer_token()
+        return bool(token) and (self.server.state.token is None or token == self.server.state.token)
 
     def video_url(self, sub_id: str) -> str:
         return f"{self.server.base_url}/_sandbox/videos/{sub_id}.mp4"
@@ -193,8 +196,9 @@ class Sandbox:
     By default it behaves as the vendors document: HiDream tokens bought with an API key last a day
     (``token_ttl``), HiDream takes 10 video submits a minute (2 for video_edit), Ace pages
     ``retrieve_batch`` at 12 when no ``limit`` is sent (``max_page`` caps a page even when one is).
-    ``limits`` replaces the submit limits
-    (``{}``: none; keys ``(vendor, module or model)``, ``"*"`` for every one).
+    ``limits`` replaces the submit limits (``{}``: none; keys ``(vendor, module or model)``, ``"*"`` for
+    every one; each a ``SubmitLimit`` of submits per window and running tasks, per account). Ace Data
+    Cloud publishes no numbers, so it has no limit unless one is set here.
 
     .. code-block:: python
 
@@ -277,9 +281,18 @@ class Sandbox:
         with self.state.lock:
             return Counter(self.state.counts)
 
+    def submits_by_account(self) -> dict[str, dict[str, int]]:
+        """Accepted and refused submits per account (the HiDream API key, the Ace token)."""
+        with self.state.lock:
+            return {
+                account: {"accepted": counts["submits_accepted"], "refused": counts["submits_refused"]}
+                for account, counts in self.state.account_counts.items()
+            }
+
     def reset_counts(self) -> None:
         with self.state.lock:
             self.state.counts.clear()
+            self.state.account_counts.clear()
 
     def finish(self, task_id: str) -> None:
         """Move a task to its outcome now."""

@@ -90,6 +90,7 @@ class SandboxTask:
     sub_ids: list[str] = field(default_factory=list)
     # How the finished task reads, from prompt keywords: [no_video], [odd_state], [word=W], [key=status].
     variant: dict[str, str] = field(default_factory=dict)
+    account: str = ""  # who submitted it (the HiDream API key or token, the Ace token)
 
 
 def prompt_options(prompt: str, default_duration: float) -> tuple[str, float, int, dict[str, str]]:
@@ -108,23 +109,36 @@ def prompt_options(prompt: str, default_duration: float) -> tuple[str, float, in
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class SubmitLimit:
-    """At most ``per_window`` accepted submits in any ``window`` seconds (a sliding window)."""
+    """Per account: at most ``per_window`` accepted submits in any ``window`` seconds (a sliding window),
+    and at most ``max_active`` unfinished tasks. A submit beyond either is refused with HTTP 429, with a
+    ``Retry-After`` (whole seconds until a slot frees) unless ``retry_after`` is False."""
 
-    per_window: int
+    per_window: int | None = None
     window: float = 60.0
-    retry_after: bool = True  # send a Retry-After header with the refusal
-    accepted: deque[float] = field(default_factory=deque)
+    retry_after: bool = True
+    max_active: int | None = None
 
-    def admit(self, now: float) -> float | None:
-        """None when the submit may go ahead (and is counted), else seconds until a slot frees."""
-        while self.accepted and now - self.accepted[0] >= self.window:
-            self.accepted.popleft()
-        if len(self.accepted) >= self.per_window:
-            return self.window - (now - self.accepted[0])
-        self.accepted.append(now)
-        return None
+    @classmethod
+    def parse(cls, text: str) -> tuple[tuple[str, str], SubmitLimit]:
+        """``VENDOR:SCOPE=N/SECONDS[,active=K][,no-retry-after]``, as the command line takes it:
+        ``hailuo:*=5/10`` is 5 Hailuo submits per 10 s for every model; ``hidream:txt2video=active=2``
+        only bounds running tasks."""
+        key, _, rule = text.partition("=")
+        vendor, _, scope = key.partition(":")
+        if vendor not in ("hidream", "hailuo") or not scope or not rule:
+            raise ValueError(f"a submit limit reads VENDOR:SCOPE=N/SECONDS[,active=K][,no-retry-after], got {text!r}")
+        values: dict[str, Any] = {}
+        for part in rule.split(","):
+            if part == "no-retry-after":
+                values["retry_after"] = False
+            elif part.startswith("active="):
+                values["max_active"] = int(part[len("active=") :])
+            else:
+                count, _, seconds = part.partition("/")
+                values["per_window"], values["window"] = int(count), float(seconds or 60)
+        return (vendor, scope), cls(**values)
 
 
 class SandboxState:
@@ -154,6 +168,9 @@ class SandboxState:
         self.faults: list[Fault] = []
         self.counts: Counter[str] = Counter()
         self.refused_ids: set[str] = set()
+        # Accepted submits per (account, vendor, scope), on the sandbox clock, and counts per account.
+        self.accepted: dict[tuple[str, str, str], deque[float]] = {}
+        self.account_counts: dict[str, Counter[str]] = {}
         # HiDream tokens issued from API keys: token -> (API key, wall-clock expiry).
         self.tokens: dict[str, tuple[str, float]] = {}
         self.lock = threading.Lock()
@@ -218,6 +235,12 @@ class SandboxState:
                 return "invalid token"  # the key it came from was rotated
             return "token expired" if time.time() >= expires else None
 
+    def account_of(self, token: str) -> str:
+        """Who a bearer token bills: the API key a HiDream token was bought with, else the token itself."""
+        with self.lock:
+            issued = self.tokens.get(token)
+            return issued[0] if issued else token
+
     def rotate_api_key(self, api_key: str) -> None:
         """Accept only ``api_key`` from now on; tokens bought with the old key stop working."""
         with self.lock:
@@ -225,15 +248,40 @@ class SandboxState:
 
     # ----- tasks -----------------------------------------------------------------------------------
 
-    def admit_submit(self, vendor: str, scope: str) -> float | None:
-        """None when a submit within ``scope`` (module or model) may be accepted, else the wait."""
+    def admit_submit(self, vendor: str, scope: str, account: str) -> float | None:
+        """None when ``account`` may submit within ``scope`` (module or model) now, else the wait.
+
+        Vendors limit accounts, so each account has its own window and its own running tasks.
+        """
         with self.lock:
             limit = self.limits.get((vendor, scope)) or self.limits.get((vendor, "*"))
-            wait = limit.admit(self.clock()) if limit is not None else None
-            self.counts["submits_refused" if wait is not None else "submits_accepted"] += 1
+            wait = self._wait(limit, vendor, scope, account) if limit is not None else None
+            outcome = "submits_refused" if wait is not None else "submits_accepted"
+            self.counts[outcome] += 1
+            self.account_counts.setdefault(account, Counter())[outcome] += 1
+            if wait is None:
+                self.accepted.setdefault((account, vendor, scope), deque()).append(self.clock())
             return wait
 
-    def create(self, vendor: str, module: str, request: dict[str, Any], prompt: str) -> SandboxTask:
+    def _wait(self, limit: SubmitLimit, vendor: str, scope: str, account: str) -> float | None:
+        now, waits = self.clock(), []
+        accepted = self.accepted.setdefault((account, vendor, scope), deque())
+        while accepted and now - accepted[0] >= limit.window:
+            accepted.popleft()
+        if limit.per_window is not None and len(accepted) >= limit.per_window:
+            waits.append(limit.window - (now - accepted[0]))
+        if limit.max_active is not None:
+            ends = sorted(
+                task.created + task.duration
+                for task in self.tasks.values()
+                if (task.account, task.vendor, task.module) == (account, vendor, scope)
+                and task.created + task.duration > now
+            )
+            if len(ends) >= limit.max_active:
+                waits.append(ends[len(ends) - limit.max_active] - now)
+        return max(waits) if waits else None
+
+    def create(self, vendor: str, module: str, request: dict[str, Any], prompt: str, account: str = "") -> SandboxTask:
         outcome, duration, videos, variant = prompt_options(prompt, self.duration)
         task = SandboxTask(
             task_id=str(uuid.uuid4()),
@@ -246,6 +294,7 @@ class SandboxState:
             outcome=outcome,
             videos=videos if vendor == "hidream" else 1,
             variant=variant,
+            account=account,
         )
         task.sub_ids = [str(uuid.uuid4()) for _ in range(task.videos)]
         with self.lock:

@@ -1,0 +1,73 @@
+"""The rule "never pay twice" rests on: which failed submits may be tried again."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_videotask.api import hailuo, hidream
+from airflow_provider_videotask.api.errors import (
+    SubmitFate,
+    VideoTaskApiError,
+    VideoTaskTransportError,
+    submit_fate,
+)
+
+
+def answered(vendor: str, status: int, body: object) -> VideoTaskApiError:
+    reader = hailuo.read_response if vendor == "hailuo" else hidream.read_response
+    with pytest.raises(VideoTaskApiError) as failure:
+        reader(status, body if isinstance(body, str) else json.dumps(body))
+    return failure.value
+
+
+ACE_429 = {"error": {"code": "too_many_requests", "message": "You have exceeded the rate limit."}}
+
+
+@pytest.mark.parametrize(
+    ("error", "fate"),
+    [
+        # refused: the vendor turned it away before doing anything
+        (answered("hailuo", 429, ACE_429), SubmitFate.REFUSED),
+        (answered("hidream", 429, {"code": 429, "message": "too many requests"}), SubmitFate.REFUSED),
+        (answered("hailuo", 400, ACE_429), SubmitFate.REFUSED),  # the code says it, whatever the status
+        (VideoTaskTransportError("connection refused", vendor="Hailuo", sent=False), SubmitFate.REFUSED),
+        # unknown: it may exist
+        (VideoTaskTransportError("no answer within 30s", vendor="Hailuo"), SubmitFate.UNKNOWN),
+        (answered("hailuo", 500, {"error": {"code": "api_error", "message": "Internal server error."}}), SubmitFate.UNKNOWN),
+        (answered("hailuo", 503, "<html>Service Unavailable</html>"), SubmitFate.UNKNOWN),
+        (answered("hidream", 408, {"code": 408, "message": "timeout"}), SubmitFate.UNKNOWN),
+        (answered("hidream", 200, "{not json"), SubmitFate.UNKNOWN),
+        # rejected: the vendor said no
+        (answered("hailuo", 400, {"error": {"code": "bad_request", "message": "model is invalid."}}), SubmitFate.REJECTED),
+        (answered("hailuo", 403, {"error": {"code": "used_up", "message": "balance"}}), SubmitFate.REJECTED),
+        (answered("hailuo", 401, {"error": {"code": "invalid_token", "message": "invalid"}}), SubmitFate.REJECTED),
+        (answered("hidream", 422, {"code": 422, "message": "bad"}), SubmitFate.REJECTED),
+        (answered("hidream", 200, {"code": 2031, "message": "model not available"}), SubmitFate.REJECTED),
+        (answered("hidream", 200, {"code": 1001, "message": "missing parameter"}), SubmitFate.REJECTED),
+    ],
+)  # fmt: skip
+def test_each_failure_has_one_fate(error: VideoTaskApiError, fate: SubmitFate) -> None:
+    assert submit_fate(error) is fate
+
+
+def test_an_ace_answer_without_task_id_is_read_by_its_error_code() -> None:
+    with pytest.raises(VideoTaskApiError) as refused:
+        hailuo.parse_submit(ACE_429)
+    assert submit_fate(refused.value) is SubmitFate.REFUSED
+    with pytest.raises(VideoTaskApiError) as rejected:
+        hailuo.parse_submit({"error": {"code": "bad_request", "message": "prompt is required"}})
+    assert submit_fate(rejected.value) is SubmitFate.REJECTED
+    assert "prompt is required" in str(rejected.value)
+    # No id and no error: nobody can say whether a task was created.
+    for body in ({}, {"success": True}, {"task_id": None}):
+        with pytest.raises(VideoTaskApiError) as unreadable:
+            hailuo.parse_submit(body)
+        assert submit_fate(unreadable.value) is SubmitFate.UNKNOWN
+
+
+def test_a_hidream_answer_without_task_id_is_of_unknown_fate() -> None:
+    with pytest.raises(VideoTaskApiError) as failure:
+        hidream.parse_submit({"sub_task_results": []})
+    assert submit_fate(failure.value) is SubmitFate.UNKNOWN

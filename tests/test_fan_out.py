@@ -1,0 +1,40 @@
+"""A mapped fan-out beyond the vendors' rate limit succeeds, and pays exactly once per prompt.
+
+Each vendor's sandbox takes 5 submits per 10 s (HTTP 429 with Retry-After beyond). Under dag.test() the
+mapped instances run one after another and a refused one defers to a timer trigger, as in a deployment,
+so the run takes at least (20 - 5) / 5 * 10 = 30 s per vendor: the vendor's limit. (dag.test() itself runs
+about one instance a second, so fewer are refused than in a deployment: see benchmarks/bench_fan_out.py.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_videotask.sandbox import Sandbox, SubmitLimit
+from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
+from tests.dag_runs import task_states
+from tests.dags.fan_out_dag import PROMPTS, dag
+
+FIVE_PER_TEN_SECONDS = SubmitLimit(per_window=5, window=10)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_twenty_mapped_prompts_per_vendor_succeed_past_the_rate_limit(
+    monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
+    with (
+        Sandbox(duration=0, limits={("hidream", "*"): FIVE_PER_TEN_SECONDS}) as hidream,
+        Sandbox(duration=0, limits={("hailuo", "*"): FIVE_PER_TEN_SECONDS}) as hailuo,
+    ):
+        set_connection(monkeypatch, "fan_hidream", "hidream", hidream.url)
+        set_connection(monkeypatch, "fan_hailuo", "hailuo", hailuo.url)
+        dag_run = dag.test()
+        assert task_states(dag_run) == {"hidream": "success", "hailuo": "success"}
+        for vendor, sandbox, subject in (("hidream", hidream, "fox"), ("hailuo", hailuo, "boat")):
+            accepted = sandbox.submits_by_account()[SENTINEL_TOKEN]
+            # Every prompt was accepted exactly once; the ones past the limit were refused first.
+            prompts = sorted(task.request["prompt"] for task in sandbox.state.tasks.values())
+            assert prompts == sorted(f"{subject} {n}" for n in range(PROMPTS)), vendor
+            assert accepted["accepted"] == PROMPTS, vendor
+            assert accepted["refused"] > 0, vendor  # the limit was reached, and waited out
+    assert "refused, nothing billed" in logs.text
