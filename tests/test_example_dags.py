@@ -77,6 +77,9 @@ def test_hailuo_mapped_example_runs_one_paid_task_per_prompt(fast_examples: Sand
     assert fast_examples.counts()["hailuo_submit"] == len(module.PROMPTS)
     prompts = [task.request["prompt"] for task in fast_examples.state.tasks.values()]
     assert sorted(prompts) == sorted(module.PROMPTS)
+    # It shows the Airflow way to stay within an account's concurrency.
+    generate = module.dag.get_task("generate")
+    assert (generate.pool, generate.max_active_tis_per_dag) == (module.POOL, 10)
 
 
 @pytest.mark.usefixtures("airflow_db")
