@@ -123,7 +123,7 @@ def run_mode(mode: str, n: int, retry_after: bool) -> dict[str, Any]:
                 with timers_lock:
                     heapq.heappush(timers, (deferred.trigger.moment.timestamp(), index, deferred.kwargs or {}))
                     timers_lock.notify()
-            except Exception:  # noqa: BLE001 - a failed task is a figure here
+            except Exception:
                 run.add(failed=1)
                 pending.release()
             finally:

@@ -178,6 +178,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
 class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 refuses connections when a fan-out submits all at once; a real
+    # vendor's load balancer does not.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], state: SandboxState, verbose: bool = False) -> None:
         super().__init__(address, SandboxHandler)

@@ -22,7 +22,11 @@ def answered(vendor: str, status: int, body: object) -> VideoTaskApiError:
     return failure.value
 
 
-ACE_429 = {"error": {"code": "too_many_requests", "message": "You have exceeded the rate limit."}}
+def ace_error(code: str, message: str) -> dict[str, object]:
+    return {"error": {"code": code, "message": message}}
+
+
+ACE_429 = ace_error("too_many_requests", "You have exceeded the rate limit.")
 
 
 @pytest.mark.parametrize(
@@ -35,14 +39,14 @@ ACE_429 = {"error": {"code": "too_many_requests", "message": "You have exceeded 
         (VideoTaskTransportError("connection refused", vendor="Hailuo", sent=False), SubmitFate.REFUSED),
         # unknown: it may exist
         (VideoTaskTransportError("no answer within 30s", vendor="Hailuo"), SubmitFate.UNKNOWN),
-        (answered("hailuo", 500, {"error": {"code": "api_error", "message": "Internal server error."}}), SubmitFate.UNKNOWN),
+        (answered("hailuo", 500, ace_error("api_error", "Internal server error.")), SubmitFate.UNKNOWN),
         (answered("hailuo", 503, "<html>Service Unavailable</html>"), SubmitFate.UNKNOWN),
         (answered("hidream", 408, {"code": 408, "message": "timeout"}), SubmitFate.UNKNOWN),
         (answered("hidream", 200, "{not json"), SubmitFate.UNKNOWN),
         # rejected: the vendor said no
-        (answered("hailuo", 400, {"error": {"code": "bad_request", "message": "model is invalid."}}), SubmitFate.REJECTED),
-        (answered("hailuo", 403, {"error": {"code": "used_up", "message": "balance"}}), SubmitFate.REJECTED),
-        (answered("hailuo", 401, {"error": {"code": "invalid_token", "message": "invalid"}}), SubmitFate.REJECTED),
+        (answered("hailuo", 400, ace_error("bad_request", "model is invalid.")), SubmitFate.REJECTED),
+        (answered("hailuo", 403, ace_error("used_up", "balance")), SubmitFate.REJECTED),
+        (answered("hailuo", 401, ace_error("invalid_token", "invalid")), SubmitFate.REJECTED),
         (answered("hidream", 422, {"code": 422, "message": "bad"}), SubmitFate.REJECTED),
         (answered("hidream", 200, {"code": 2031, "message": "model not available"}), SubmitFate.REJECTED),
         (answered("hidream", 200, {"code": 1001, "message": "missing parameter"}), SubmitFate.REJECTED),
