@@ -27,6 +27,25 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             },
         ],
+        "operators": [
+            {"integration-name": "HiDream", "python-modules": ["airflow_provider_videotask.operators.hidream"]},
+            {"integration-name": "Hailuo", "python-modules": ["airflow_provider_videotask.operators.hailuo"]},
+        ],
+        # One sensor and one trigger serve both vendors: they follow the connection's type.
+        "sensors": [
+            {
+                "integration-name": integration,
+                "python-modules": ["airflow_provider_videotask.sensors.video_task"],
+            }
+            for integration in ("HiDream", "Hailuo")
+        ],
+        "triggers": [
+            {
+                "integration-name": integration,
+                "python-modules": ["airflow_provider_videotask.triggers.video_task"],
+            }
+            for integration in ("HiDream", "Hailuo")
+        ],
         "hooks": [
             {"integration-name": "HiDream", "python-modules": ["airflow_provider_videotask.hooks.hidream"]},
             {"integration-name": "Hailuo", "python-modules": ["airflow_provider_videotask.hooks.hailuo"]},

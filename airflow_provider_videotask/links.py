@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
 
-from airflow_provider_videotask.waiting import TASKS_XCOM_KEY
+# Not waiting.py: the api-server loads extra links, and must not import the HTTP stack for them.
+from airflow_provider_videotask.wait_rules import TASKS_XCOM_KEY
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import TaskInstanceKey

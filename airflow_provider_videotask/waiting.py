@@ -1,7 +1,8 @@
 """Waiting on vendor tasks from a worker: one poll at a time, and publishing how the wait ended.
 
 Shared by ``VideoTaskSensor`` (poke and reschedule modes, and its first look before deferring) and the
-operators (``wait_for_completion`` without deferral); the trigger does the same from the triggerer.
+operators (``wait_for_completion`` without deferral); the trigger does the same from the triggerer. The
+rules themselves are in ``wait_rules.py``; this module only polls, sleeps and speaks Airflow.
 """
 
 from __future__ import annotations
@@ -15,95 +16,81 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_videotask.api.errors import VideoTaskApiError
 from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
-from airflow_provider_videotask.triggers.outcome import (
-    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
-    EVENT_STATUSES,
+from airflow_provider_videotask.wait_rules import (
+    LEGACY_TASK_IDS_XCOM_KEY,
+    TASKS_XCOM_KEY,
+    VIDEO_TASK_IDS_XCOM_KEY,
     Verdict,
-    Watch,
-    judge,
+    Wait,
+    WaitSettings,
     video_urls,
 )
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-TASKS_XCOM_KEY = "tasks"
-TASK_IDS_XCOM_KEY = "task_ids"
+# Indirection so tests can run an in-task wait without waiting.
+_sleep = time.sleep
 
 
 class Waiter:
-    """Polls a batch of tasks once per :meth:`look`, riding out transient failures up to a bound."""
+    """Polls a batch of tasks once per :meth:`look` and asks the wait's rules what it means."""
 
     def __init__(
         self,
         hook: VideoTaskHook,
-        task_ids: list[str],
+        video_task_ids: list[str],
         *,
         module: str | None,
-        fail_on: str,
-        unknown_grace_period: float,
-        max_consecutive_errors: int,
+        settings: WaitSettings,
+        started_at: float,
+        deadline: float | None,
         log: logging.Logger | Any,
-        unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
     ) -> None:
         self.hook = hook
-        self.task_ids = task_ids
+        self.video_task_ids = video_task_ids
         self.module = module
-        self.fail_on = fail_on
-        self.unknown_grace_period = unknown_grace_period
-        self.max_consecutive_errors = max_consecutive_errors
         self.log = log
-        self.consecutive_errors = 0
-        self.watch = Watch(unrecognised_state_grace_period, log)
+        self.wait_state = Wait(settings, started_at=started_at, deadline=deadline, log=log)
 
-    def look(self, waited: float) -> Verdict | None:
-        """The verdict after one poll, or None when the poll failed transiently and the wait goes on."""
+    def look(self) -> Verdict:
+        """The verdict after one poll; a wait that ends in ``error`` raises AirflowException."""
         try:
-            tasks = self.hook.get_tasks(self.task_ids, self.module)
+            tasks = self.hook.get_tasks(self.video_task_ids, self.module)
         except VideoTaskApiError as error:
-            if not error.retryable:
-                raise
-            self.consecutive_errors += 1
-            if self.consecutive_errors >= self.max_consecutive_errors:
-                raise AirflowException(
-                    f"gave up after {self.consecutive_errors} failed polls in a row: {error}"
-                ) from error
-            self.log.warning(
-                "Poll %d of %d failed, the wait goes on: %s",
-                self.consecutive_errors,
-                self.max_consecutive_errors,
-                error,
-            )
-            return None
-        self.consecutive_errors = 0
-        tasks = self.watch.review(tasks, time.time())
-        verdict = judge(tasks, fail_on=self.fail_on, waited=waited, unknown_grace_period=self.unknown_grace_period)
+            verdict = self.wait_state.observe_error(error, time.time())
+            if verdict.status == "error":
+                if not error.retryable:
+                    raise  # as the hook raised it: its type and message say what to fix
+                raise AirflowException(verdict.message) from error
+            return verdict
+        verdict = self.wait_state.observe(tasks, time.time())
         self.log.info(verdict.message)
         return verdict
 
-    def wait(self, *, poll_interval: float, timeout: float, started_at: float) -> Verdict:
-        """Poll until the wait is over (operators waiting in the task); AirflowException on timeout."""
-        deadline = started_at + timeout
+    def wait(self, poll_interval: float) -> Verdict:
+        """Poll until the wait is over (operators waiting in the task)."""
         while True:
-            verdict = self.look(time.time() - started_at)
-            if verdict is not None and verdict.status != "pending":
+            verdict = self.look()
+            if verdict.over:
                 return verdict
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                raise AirflowException(
-                    f"timed out after {timeout:.0f}s waiting for video tasks {', '.join(self.task_ids)}"
-                    + (f": {verdict.message}" if verdict else "")
-                )
-            # The last wait stops at the deadline, so a task that finished just in time still counts.
-            time.sleep(min(poll_interval, remaining))
+            remaining = self.wait_state.remaining(time.time())
+            # The last sleep stops at the deadline, so a task that finished just in time still counts.
+            _sleep(poll_interval if remaining is None else max(0.0, min(poll_interval, remaining)))
 
 
-def read_event(event: Any) -> tuple[str, str, list[VideoTask], list[str]]:
-    """A trigger event's status, message, tasks and failed ids; a missing or unknown event is an error."""
-    if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
+def read_event(event: Any) -> Verdict:
+    """The verdict a trigger event carries; a missing or unknown event is an error."""
+    verdict = Verdict.from_event(event)
+    if verdict is None:
         raise AirflowException(f"resumed with an unexpected trigger event: {event!r}")
-    tasks = [VideoTask.from_dict(task) for task in event.get("tasks") or []]
-    return event["status"], str(event.get("message", "")), tasks, list(event.get("failed_task_ids") or [])
+    return verdict
+
+
+def push_video_task_ids(context: Context, video_task_ids: list[str]) -> None:
+    """The vendor task ids, under their name and (until 0.3) the old one."""
+    for key in (VIDEO_TASK_IDS_XCOM_KEY, LEGACY_TASK_IDS_XCOM_KEY):
+        context["ti"].xcom_push(key=key, value=video_task_ids)
 
 
 def push_tasks(context: Context, tasks: list[VideoTask]) -> None:
@@ -113,11 +100,16 @@ def push_tasks(context: Context, tasks: list[VideoTask]) -> None:
 
 
 def publish(context: Context, verdict: Verdict, log: logging.Logger | Any) -> list[str]:
-    """End a wait: push ``tasks``; return the URLs on success, fail (without retries) otherwise."""
+    """End a wait that is over: push ``tasks``; return the URLs on success, fail otherwise.
+
+    A failed vendor task stays failed, so ``failed`` ends without Airflow retries; ``timeout`` and
+    ``error`` raise AirflowException (the sensor raises its own timeout before calling this).
+    """
     push_tasks(context, verdict.tasks)
     if verdict.status == "failed":
-        # A failed vendor task stays failed: retrying the Airflow task cannot help.
         raise AirflowFailException(verdict.message)
+    if verdict.status in ("timeout", "error"):
+        raise AirflowException(f"Waiting for the video tasks failed ({verdict.status}): {verdict.message}")
     urls = video_urls(verdict.tasks)
     log.info("%s: %d video URLs", verdict.message, len(urls))
     return urls

@@ -68,8 +68,10 @@ def submit_tasks(n: int, interval: float, spread: float, sandbox: str) -> dict[s
 
 async def play_triggerer(finishes: dict[str, float], shared: bool, interval: float) -> dict[str, Any]:
     """Wait for every task with one trigger each, all in this event loop, as the triggerer runs them."""
+    from airflow_provider_videotask.triggers import poller
     from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 
+    poller.SHARE_POLLERS = shared  # the seam for the naive way: each trigger polls alone
     lag_max = 0.0
     done = asyncio.Event()
 
@@ -94,10 +96,9 @@ async def play_triggerer(finishes: dict[str, float], shared: bool, interval: flo
     started = time.time()
     watcher = asyncio.ensure_future(watch_lag())
     triggers = [
-        VideoTaskTrigger("bench_hailuo", [task_id], poll_interval=interval, deadline=started + 900, conn_type="hailuo",
-                         shared=shared)
+        VideoTaskTrigger("bench_hailuo", [task_id], poll_interval=interval, deadline=started + 900, conn_type="hailuo")
         for task_id in finishes
-    ]  # fmt: skip
+    ]
     await asyncio.gather(*(wait_for(trigger, task_id) for trigger, task_id in zip(triggers, finishes, strict=True)))
     elapsed = time.time() - started
     cpu = time.process_time() - cpu_start

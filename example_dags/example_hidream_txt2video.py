@@ -1,7 +1,7 @@
 """HiDream text-to-video, then a downstream task that uses the video URLs.
 
 Shows ``HiDreamVideoOperator``: it validates the request before anything is paid for, submits one
-task (never twice: the vendor task id goes to XCom ``task_ids`` at once, and on Airflow 3.3+ a retry
+task (never twice: the vendor task id goes to XCom ``video_task_ids`` at once, and on Airflow 3.3+ a retry
 reattaches to it), waits for it in the triggerer (``deferrable=True``), and returns the video URLs,
 which the next task receives as an ordinary argument.
 

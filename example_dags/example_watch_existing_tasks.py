@@ -1,7 +1,7 @@
 """Watch a batch of video tasks submitted elsewhere: VideoTaskSensor on ids given as DAG params.
 
 Trigger it with the vendor task ids in the run's conf, e.g.
-``airflow dags trigger example_watch_existing_tasks --conf '{"task_ids": ["id-1", "id-2"]}'``.
+``airflow dags trigger example_watch_existing_tasks --conf '{"video_task_ids": ["id-1", "id-2"]}'``.
 The sensor waits in the triggerer with one batch request per poll for all the ids, fails as soon as
 one task failed (``fail_on="any"``), and hands the video URLs to the next task.
 
@@ -28,13 +28,13 @@ with DAG(
     catchup=False,
     render_template_as_native_obj=True,
     params={
-        "task_ids": Param([], type="array", items={"type": "string"}, description="Vendor task ids to watch"),
+        "video_task_ids": Param([], type="array", items={"type": "string"}, description="Vendor task ids to watch"),
     },
     tags=["example", "videotask"],
 ) as dag:
     wait = VideoTaskSensor(
         task_id="wait_for_videos",
-        task_ids="{{ params.task_ids }}",
+        video_task_ids="{{ params.video_task_ids }}",
         conn_id="hidream_default",
         fail_on="any",
         deferrable=True,

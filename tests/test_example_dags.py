@@ -86,7 +86,7 @@ def test_hailuo_mapped_example_runs_one_paid_task_per_prompt(fast_examples: Sand
 def test_watch_existing_tasks_example_runs(fast_examples: Sandbox) -> None:
     hook = HiDreamHook()
     task_ids = [hook.submit("txt2video", prompt=prompt) for prompt in ("one", "two [videos=2]")]
-    dag_run = load(EXAMPLES[2]).dag.test(run_conf={"task_ids": task_ids})
+    dag_run = load(EXAMPLES[2]).dag.test(run_conf={"video_task_ids": task_ids})
     assert task_states(dag_run) == {"wait_for_videos": "success", "report": "success"}
     assert xcoms(dag_run, "report")["return_value"] == 3
     assert [task["task_id"] for task in xcoms(dag_run, "wait_for_videos")["tasks"]] == task_ids

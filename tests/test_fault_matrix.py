@@ -73,7 +73,12 @@ async def wait_through(path: str, task_id: str) -> str:
                 raise VideoTaskError(event.payload["message"])
             return str(event.payload["tasks"][0]["state"])
     sensor = VideoTaskSensor(
-        task_id="wait", task_ids=[task_id], conn_id="faulty", poke_interval=0.01, timeout=60, max_consecutive_errors=2
+        task_id="wait",
+        video_task_ids=[task_id],
+        conn_id="faulty",
+        poke_interval=0.01,
+        timeout=60,
+        max_consecutive_errors=2,
     )
     urls = await asyncio.to_thread(sensor.execute, {"ti": RecordingTI()})
     return "succeeded" if urls else "no video"

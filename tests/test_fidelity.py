@@ -56,7 +56,9 @@ async def test_a_deferred_wait_outlives_its_tokens_with_one_exchange_per_lifetim
 
 def test_a_poke_mode_sensor_outlives_its_tokens(short_tokens: Sandbox) -> None:
     ids = hidream_tasks(short_tokens, 2)
-    sensor = VideoTaskSensor(task_id="wait", task_ids=ids, conn_id="hidream_default", poke_interval=0.1, timeout=30)
+    sensor = VideoTaskSensor(
+        task_id="wait", video_task_ids=ids, conn_id="hidream_default", poke_interval=0.1, timeout=30
+    )
     urls = sensor.execute({"ti": RecordingTI()})
     assert len(urls) == 2
     assert short_tokens.counts()["auth_refused"] == 0
@@ -222,7 +224,7 @@ def test_neither_the_api_key_nor_the_exchanged_token_leaks(
     seen: list[str] = []
     hook = HiDreamHook()
     seen.append(repr(hook.get_tasks(ids)))
-    sensor = VideoTaskSensor(task_id="s", task_ids=ids, conn_id="hidream_default", deferrable=True, timeout=60)
+    sensor = VideoTaskSensor(task_id="s", video_task_ids=ids, conn_id="hidream_default", deferrable=True, timeout=60)
     ti = RecordingTI()
     seen.append(repr(sensor.execute({"ti": ti})))
     trigger = VideoTaskTrigger("hidream_default", ids, poll_interval=1)

@@ -9,6 +9,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_videotask.exceptions import VideoTaskAuthError, VideoTaskValidationError
 from airflow_provider_videotask.links import VideoLink, first_video_url
+from airflow_provider_videotask.operators import base as operator_base
 from airflow_provider_videotask.operators.base import RETRY_REATTACHES
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
@@ -72,11 +73,20 @@ def test_invalid_requests_are_refused_before_paying(operator: Any, named: str, s
 @pytest.mark.parametrize(
     ("make", "named"),
     [(lambda: hidream(module="txt2img"), "module"), (lambda: hailuo(model="sora"), "model"),
-     (lambda: hailuo(fail_on="most"), "fail_on")],
+     (lambda: hailuo(submit_timeout="soon"), "submit_timeout")],
 )  # fmt: skip
 def test_bad_arguments_fail_when_the_dag_is_parsed(make: Any, named: str) -> None:
     with pytest.raises(VideoTaskValidationError, match=named):
         make()
+
+
+def test_old_names_keep_working_for_one_minor_release(sandbox_conns: Sandbox) -> None:
+    with pytest.warns(DeprecationWarning, match="is deprecated and ignored"):
+        hailuo(prompt="boat", fail_on="all")
+    context = make_context()
+    [task_id] = hailuo(prompt="boat", wait_for_completion=False).execute(context)
+    # Downstream DAGs that pull the old XCom key still find the id.
+    assert context["ti"].xcom["video_task_ids"] == context["ti"].xcom["task_ids"] == [task_id]
 
 
 def test_waits_in_the_task_and_returns_the_urls(sandbox_conns: Sandbox) -> None:
@@ -85,7 +95,7 @@ def test_waits_in_the_task_and_returns_the_urls(sandbox_conns: Sandbox) -> None:
     assert len(urls) == 2
     counts = sandbox_conns.counts()
     assert counts["hidream_submit"] == 1
-    [task_id] = context["ti"].xcom["task_ids"]
+    [task_id] = context["ti"].xcom["video_task_ids"]
     assert context["ti"].xcom["tasks"][0] == {
         "task_id": task_id,
         "state": "succeeded",
@@ -104,7 +114,7 @@ def test_failed_video_fails_the_task_without_retries(sandbox_conns: Sandbox) -> 
 
 
 def test_in_task_wait_times_out(sandbox_conns: Sandbox) -> None:
-    with pytest.raises(AirflowException, match="timed out after 0s waiting for video tasks"):
+    with pytest.raises(AirflowException, match=r"\(timeout\): timed out after 0s: 0 of 1 video tasks done"):
         hailuo(prompt="slow [duration=600]", timeout=0.2).execute(make_context())
     assert sandbox_conns.counts()["hailuo_submit"] == 1
 
@@ -112,7 +122,7 @@ def test_in_task_wait_times_out(sandbox_conns: Sandbox) -> None:
 def test_without_waiting_returns_the_task_ids(sandbox_conns: Sandbox) -> None:
     context = make_context()
     task_ids = hailuo(prompt="boat", wait_for_completion=False).execute(context)
-    assert task_ids == context["ti"].xcom["task_ids"]
+    assert task_ids == context["ti"].xcom["video_task_ids"]
     assert len(task_ids) == 1
     assert sandbox_conns.counts()["requests"] == 1  # the submit, nothing else
 
@@ -125,7 +135,7 @@ def test_deferrable_submits_once_then_defers(sandbox_conns: Sandbox) -> None:
     trigger = deferred.value.trigger
     assert isinstance(trigger, VideoTaskTrigger)
     kwargs = trigger.serialize()[1]
-    assert kwargs["task_ids"] == context["ti"].xcom["task_ids"]
+    assert kwargs["video_task_ids"] == context["ti"].xcom["video_task_ids"]
     assert (kwargs["module"], kwargs["conn_type"], kwargs["poll_interval"]) == ("img2video", "hidream", 0.05)
     assert deferred.value.timeout.total_seconds() == 30
     assert sandbox_conns.counts()["hidream_submit"] == 1
@@ -143,8 +153,9 @@ def test_execute_complete_returns_urls_and_refuses_bad_events() -> None:
 
 
 def test_a_retry_after_a_crash_does_not_pay_twice(
-    sandbox_conns: Sandbox, logs: LogCapture, sleeps: list[float]
+    sandbox_conns: Sandbox, logs: LogCapture, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(operator_base, "_warned_no_reattach", [])  # as in a fresh worker process
     store = StateStore()
     sandbox_conns.add_fault("unauthorized", count=1, only="reads")  # the first try dies after submitting
     with pytest.raises(VideoTaskAuthError):
@@ -154,10 +165,10 @@ def test_a_retry_after_a_crash_does_not_pay_twice(
     assert len(urls) == 1
     if RETRY_REATTACHES:
         assert sandbox_conns.counts()["hailuo_submit"] == 1
-        assert list(store.values()) == retry_context["ti"].xcom["task_ids"]
+        assert list(store.values()) == retry_context["ti"].xcom["video_task_ids"]
     else:
         assert sandbox_conns.counts()["hailuo_submit"] == 2
-        assert "if this task is retried, the retry submits (and pays for) a new video task" in logs.text
+        assert "if a video task is retried, the retry submits (and pays for) a new video task" in logs.text
 
 
 @pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")

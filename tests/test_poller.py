@@ -148,12 +148,15 @@ def test_triggers_in_different_event_loops_do_not_share(sandbox_conns: Sandbox) 
     assert found[0] is not found[1]
 
 
-async def test_sharing_switched_off_polls_per_trigger(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+async def test_sharing_switched_off_polls_per_trigger(
+    sandbox_conns: Sandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The naive way, for benchmarks: a seam, not a trigger argument (resuming needs no such knob)."""
+    monkeypatch.setattr(poller, "SHARE_POLLERS", False)
     ids = slow_tasks(sandbox_conns, 3)
     sandbox_conns.reset_counts()
     running = [
-        asyncio.ensure_future(first_event(VideoTaskTrigger("hidream_default", [i], poll_interval=5, shared=False)))
-        for i in ids
+        asyncio.ensure_future(first_event(VideoTaskTrigger("hidream_default", [i], poll_interval=5))) for i in ids
     ]
     await until(lambda: sandbox_conns.counts()["hidream_batch"] >= 9, "a few polls")
     assert pollers_here() == {}

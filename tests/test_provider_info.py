@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -31,6 +32,24 @@ def test_entry_point_is_registered() -> None:
 def test_provider_info_matches_airflows_schema() -> None:
     schema = json.loads((AIRFLOW_DIR / "provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)
+
+
+def test_every_listed_module_imports_and_holds_the_public_classes() -> None:
+    """As official providers do: operators, sensors, triggers and hooks listed with their modules."""
+    import importlib
+
+    info = get_provider_info()
+    expected = {
+        "operators": {"HiDreamVideoOperator", "HailuoVideoOperator"},
+        "sensors": {"VideoTaskSensor"},
+        "triggers": {"VideoTaskTrigger"},
+        "hooks": {"HiDreamHook", "HailuoHook"},
+    }
+    for kind, classes in expected.items():
+        modules = {module for entry in info[kind] for module in entry["python-modules"]}
+        found = {name for module in modules for name in vars(importlib.import_module(module))}
+        assert classes <= found, kind
+        assert {entry["integration-name"] for entry in info[kind]} == {"HiDream", "Hailuo"}, kind
 
 
 def test_connection_forms_match_the_declarative_schema() -> None:
@@ -111,3 +130,16 @@ def test_airflow_cli_lists_both_hooks() -> None:
     lines = result.stdout.splitlines()
     assert any("hidream" in line and "HiDreamHook" in line for line in lines), result.stdout[-2000:]
     assert any("hailuo" in line and "HailuoHook" in line for line in lines), result.stdout[-2000:]
+
+
+def test_the_video_link_loads_without_the_http_stack() -> None:
+    """The api-server imports extra links: the link must not pull in the hooks (requests, httpx, the sandbox)."""
+    code = (
+        "import sys, airflow_provider_videotask.links; "
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_provider_videotask.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded = set(ast.literal_eval(result.stdout.strip()))
+    assert "airflow_provider_videotask.links" in loaded
+    heavy = {f"airflow_provider_videotask.{name}" for name in ("hooks.base", "waiting", "triggers", "sandbox")}
+    assert not loaded & heavy, loaded

@@ -59,7 +59,7 @@ def run_everything(sandbox: Sandbox) -> list[str]:
 
     asyncio.run(async_paths())
     ti = RecordingTI()
-    sensor = VideoTaskSensor(task_id="s", task_ids=["a"], conn_id="secret", poke_interval=0.01, timeout=5,
+    sensor = VideoTaskSensor(task_id="s", video_task_ids=["a"], conn_id="secret", poke_interval=0.01, timeout=5,
                              max_consecutive_errors=1, unknown_grace_period=0)  # fmt: skip
     attempt(lambda: sensor.execute({"ti": ti}))
     operator = HailuoVideoOperator(task_id="o", prompt="boat", hailuo_conn_id="secret", poll_interval=0.01, timeout=5,

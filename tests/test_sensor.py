@@ -22,7 +22,12 @@ def context() -> dict[str, Any]:
 
 
 def sensor(**kwargs: Any) -> VideoTaskSensor:
-    defaults: dict[str, Any] = {"task_id": "wait", "task_ids": ["a"], "conn_id": "hidream_default", "poke_interval": 7}
+    defaults: dict[str, Any] = {
+        "task_id": "wait",
+        "video_task_ids": ["a"],
+        "conn_id": "hidream_default",
+        "poke_interval": 7,
+    }
     return VideoTaskSensor(**{**defaults, **kwargs})
 
 
@@ -37,13 +42,14 @@ def test_bad_arguments_fail_at_parse_time_naming_the_argument(kwargs: dict[str, 
 
 
 @pytest.mark.parametrize(
-    ("task_ids", "named"), [([], "task_ids is empty"), (["ok", 7], r"task_ids\[1\]"), ("", "task_ids")]
+    ("task_ids", "named"),
+    [([], "video_task_ids is empty"), (["ok", 7], r"video_task_ids\[1\]"), ("", "video_task_ids")],
 )
 def test_bad_task_ids_fail_at_run_time_naming_the_argument(
     task_ids: Any, named: str, context: dict[str, Any], sandbox_conns: Sandbox
 ) -> None:
     with pytest.raises(VideoTaskValidationError, match=named):
-        sensor(task_ids=task_ids).execute(context)
+        sensor(video_task_ids=task_ids).execute(context)
 
 
 def test_module_on_a_hailuo_connection_is_refused(context: dict[str, Any], sandbox_conns: Sandbox) -> None:
@@ -55,14 +61,14 @@ def test_a_single_id_is_accepted_and_tasks_already_done_need_no_trigger(
     context: dict[str, Any], sandbox_conns: Sandbox
 ) -> None:
     task_id = HailuoHook().submit("boat")
-    urls = sensor(task_ids=task_id, conn_id="hailuo_default", deferrable=True).execute(context)
+    urls = sensor(video_task_ids=task_id, conn_id="hailuo_default", deferrable=True).execute(context)
     assert len(urls) == 1
     assert context["ti"].xcom["tasks"][0]["task_id"] == task_id
 
 
 def test_pending_tasks_defer_with_the_sensors_timeout(context: dict[str, Any], sandbox_conns: Sandbox) -> None:
     task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
-    waiting = sensor(task_ids=[task_id], deferrable=True, timeout=120, fail_on="all", module="txt2video")
+    waiting = sensor(video_task_ids=[task_id], deferrable=True, timeout=120, fail_on="all", module="txt2video")
     with pytest.raises(TaskDeferred) as deferred:
         waiting.execute(context)
     trigger = deferred.value.trigger
@@ -70,7 +76,7 @@ def test_pending_tasks_defer_with_the_sensors_timeout(context: dict[str, Any], s
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.timeout.total_seconds() == 120
     kwargs = trigger.serialize()[1]
-    assert kwargs["task_ids"] == [task_id]
+    assert kwargs["video_task_ids"] == [task_id]
     assert kwargs["poll_interval"] == 7
     assert kwargs["conn_type"] == "hidream"
     assert kwargs["fail_on"] == "all"

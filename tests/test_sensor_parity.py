@@ -73,7 +73,7 @@ def test_same_outcome_in_every_mode(scenario: str, mode: str, slow_sandbox: Sand
         slow_sandbox.add_fault(**fault)  # type: ignore[arg-type]
 
     dag = getattr(parity_dags, parity_dags.dag_id(scenario, mode))
-    dag_run = dag.test(run_conf={"task_ids": task_ids})
+    dag_run = dag.test(run_conf={"video_task_ids": task_ids})
 
     assert task_states(dag_run) == {"wait": row.state}
     pushed = xcoms(dag_run, "wait")

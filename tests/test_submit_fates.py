@@ -54,7 +54,7 @@ def test_a_refused_submit_waits_the_retry_after_and_is_tried_again(
     sandbox_conns.add_fault("rate_limit", count=2, only="submits", retry_after=3)
     context = make_context()
     [task_id] = operator(vendor).execute(context)
-    assert context["ti"].xcom["task_ids"] == [task_id]
+    assert context["ti"].xcom["video_task_ids"] == [task_id]
     assert submits(sandbox_conns, vendor) == 3
     assert sandbox_conns.counts()["tasks_created"] == 1
     assert len(waits) == 2
@@ -91,7 +91,7 @@ def test_a_long_wait_defers_to_a_timer_and_resumes_to_submit(
     # Airflow resumes a fresh instance of the operator with the deferral's kwargs.
     context = make_context()
     [task_id] = operator(vendor, deferrable=True).resume_submit(context, None, **deferred.value.kwargs)
-    assert context["ti"].xcom["task_ids"] == [task_id]
+    assert context["ti"].xcom["video_task_ids"] == [task_id]
     assert submits(sandbox_conns, vendor) == 2
     assert sandbox_conns.counts()["tasks_created"] == 1
 
@@ -164,7 +164,7 @@ def test_a_submit_of_unknown_fate_is_never_repeated(
     assert ("hidreamai.com" if vendor == "hidream" else "platform.acedata.cloud") in message
     assert submits(sandbox_conns, vendor) == 1
     assert waits == []
-    assert "task_ids" not in context["ti"].xcom
+    assert "video_task_ids" not in context["ti"].xcom
 
 
 def test_a_timeout_after_sending_is_of_unknown_fate(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:

@@ -20,14 +20,14 @@ async def run_to_end(trigger: VideoTaskTrigger) -> list[dict[str, Any]]:
 
 
 def make_trigger(**kwargs: Any) -> VideoTaskTrigger:
-    defaults: dict[str, Any] = {"conn_id": "hidream_default", "task_ids": ["a"], "poll_interval": 5}
+    defaults: dict[str, Any] = {"conn_id": "hidream_default", "video_task_ids": ["a"], "poll_interval": 5}
     return VideoTaskTrigger(**{**defaults, **kwargs})
 
 
 def test_serialize_round_trips_through_airflows_trigger_storage() -> None:
     from airflow.models.trigger import Trigger
 
-    trigger = make_trigger(task_ids=["a", "b"], module="img2video", deadline=1_900_000_000.5, fail_on="all",
+    trigger = make_trigger(video_task_ids=["a", "b"], module="img2video", deadline=1_900_000_000.5, fail_on="all",
                            unknown_grace_period=12, max_consecutive_errors=3, conn_type="hidream")  # fmt: skip
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_videotask.triggers.video_task.VideoTaskTrigger"
@@ -40,14 +40,15 @@ def test_serialize_round_trips_through_airflows_trigger_storage() -> None:
 
 def test_kwargs_of_an_older_release_still_load() -> None:
     """Triggers already stored keep loading after an upgrade: every argument added later is optional."""
-    trigger = VideoTaskTrigger(conn_id="hailuo_default", task_ids=["a"])
+    trigger = VideoTaskTrigger(conn_id="hailuo_default", video_task_ids=["a"])
     assert trigger.serialize()[1]["poll_interval"] == video_task.DEFAULT_POLL_INTERVAL
 
 
 @pytest.mark.parametrize(
     ("kwargs", "named"),
-    [({"fail_on": "most"}, "fail_on"), ({"poll_interval": -1}, "poll_interval"), ({"task_ids": []}, "task_ids"),
-     ({"max_consecutive_errors": 0}, "max_consecutive_errors"), ({"unknown_grace_period": "soon"}, "unknown_grace")],
+    [({"fail_on": "most"}, "fail_on"), ({"poll_interval": -1}, "poll_interval"),
+     ({"video_task_ids": []}, "video_task_ids"), ({"max_consecutive_errors": 0}, "max_consecutive_errors"),
+     ({"unknown_grace_period": "soon"}, "unknown_grace")],
 )  # fmt: skip
 def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], named: str) -> None:
     with pytest.raises(VideoTaskValidationError, match=named):
@@ -57,7 +58,7 @@ def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], named: str) -> 
 async def test_one_event_after_waiting_one_interval_first(sandbox_conns: Sandbox, clock: FakeClock) -> None:
     ids = [HiDreamHook().submit("txt2video", prompt=p) for p in ("a", "b [videos=2]")]
     sandbox_conns.reset_counts()
-    trigger = make_trigger(task_ids=ids, conn_type="hidream")
+    trigger = make_trigger(video_task_ids=ids, conn_type="hidream")
     events = await run_to_end(trigger)
     assert clock.waits == [5.0]  # waited one poll interval, then a single poll found both done
     assert sandbox_conns.counts()["hidream_batch"] == 1
@@ -72,7 +73,7 @@ async def test_polls_until_done_and_logs_what_it_saw(
     sandbox_conns: Sandbox, clock: FakeClock, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
-    trigger = make_trigger(task_ids=[task_id])
+    trigger = make_trigger(video_task_ids=[task_id])
 
     async def finish_on_third_wait(delay: float) -> None:
         await clock.sleep(delay)
@@ -89,14 +90,14 @@ async def test_polls_until_done_and_logs_what_it_saw(
 
 async def test_failure_event_names_the_ids(sandbox_conns: Sandbox, clock: FakeClock) -> None:
     ids = [HiDreamHook().submit("txt2video", prompt=p) for p in ("ok", "bad [reject]")]
-    [event] = await run_to_end(make_trigger(task_ids=ids))
+    [event] = await run_to_end(make_trigger(video_task_ids=ids))
     assert event["status"] == "failed"
     assert event["failed_task_ids"] == [ids[1]]
     assert "rejected by content review" in event["message"]
 
 
 async def test_unknown_id_past_grace_fails(sandbox_conns: Sandbox, clock: FakeClock) -> None:
-    trigger = make_trigger(task_ids=["never-submitted"], unknown_grace_period=30, wait_started_at=clock.now - 31)
+    trigger = make_trigger(video_task_ids=["never-submitted"], unknown_grace_period=30, wait_started_at=clock.now - 31)
     [event] = await run_to_end(trigger)
     assert event["status"] == "failed"
     assert "task id not found at the vendor" in event["message"]
@@ -105,7 +106,7 @@ async def test_unknown_id_past_grace_fails(sandbox_conns: Sandbox, clock: FakeCl
 async def test_transient_errors_do_not_end_the_wait(sandbox_conns: Sandbox, clock: FakeClock) -> None:
     task_id = HiDreamHook().submit("txt2video", prompt="a")
     sandbox_conns.add_fault("server_error", count=12, only="reads")  # two polls' worth, with the hook's retries
-    [event] = await run_to_end(make_trigger(task_ids=[task_id]))
+    [event] = await run_to_end(make_trigger(video_task_ids=[task_id]))
     assert event["status"] == "success"
     assert clock.waits == [5.0, 5.0, 10.0]  # backoff between failed polls
 
@@ -132,7 +133,7 @@ async def test_permanent_error_ends_at_once_with_cause_and_trace_id(sandbox_conn
 
 async def test_deadline_ends_with_a_timeout_event(sandbox_conns: Sandbox, clock: FakeClock) -> None:
     task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
-    [event] = await run_to_end(make_trigger(task_ids=[task_id], deadline=clock.now + 12))
+    [event] = await run_to_end(make_trigger(video_task_ids=[task_id], deadline=clock.now + 12))
     assert event["status"] == "timeout"
     assert event["tasks"][0]["state"] == "queued"
     # The last wait stops at the deadline; one last poll there, then the timeout.
@@ -141,7 +142,7 @@ async def test_deadline_ends_with_a_timeout_event(sandbox_conns: Sandbox, clock:
 
 
 async def test_connection_type_is_read_when_not_given(sandbox_conns: Sandbox, clock: FakeClock) -> None:
-    [event] = await run_to_end(make_trigger(conn_id="hailuo_default", task_ids=["x"], unknown_grace_period=0))
+    [event] = await run_to_end(make_trigger(conn_id="hailuo_default", video_task_ids=["x"], unknown_grace_period=0))
     assert event["status"] == "failed"  # asked Hailuo, which does not know "x"
     assert sandbox_conns.counts()["hailuo_retrieve_batch"] == 1
 
@@ -157,7 +158,7 @@ async def test_cancelled_trigger_leaves_and_the_poller_closes_its_client(
     sandbox_conns: Sandbox, clock: FakeClock
 ) -> None:
     task_id = HiDreamHook().submit("txt2video", prompt="slow [duration=600]")
-    trigger = make_trigger(task_ids=[task_id])
+    trigger = make_trigger(video_task_ids=[task_id])
     running = asyncio.ensure_future(run_to_end(trigger))
     await until(lambda: sandbox_conns.counts()["hidream_batch"] > 0, "the poller polled once")
     shared = trigger._poller

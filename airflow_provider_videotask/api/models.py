@@ -38,7 +38,7 @@ class VideoTask:
     own document for callers that need a field the provider does not model (it never goes to XCom).
 
     Two readings cannot be taken at face value, and the task then reads as running while the waiting
-    rules (``triggers/outcome.py``) bound how long that may last: ``unrecognised_state`` holds a state
+    rules (``wait_rules.py``) bound how long that may last: ``unrecognised_state`` holds a state
     value the reader does not know (a new vendor word or number); ``missing_video`` says the vendor
     reports the task done but gave no video URL.
     """

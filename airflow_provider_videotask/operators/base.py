@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -20,18 +21,16 @@ from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.links import VideoLink
-from airflow_provider_videotask.triggers.outcome import (
-    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
-    Verdict,
-    check_wait_arguments,
-    judge,
-)
-from airflow_provider_videotask.triggers.video_task import (
+from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
+from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
-    VideoTaskTrigger,
+    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+    WaitSettings,
+    check_seconds,
+    judge,
 )
-from airflow_provider_videotask.waiting import TASK_IDS_XCOM_KEY, Waiter, publish, push_tasks, read_event
+from airflow_provider_videotask.waiting import Waiter, publish, push_video_task_ids, read_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -62,7 +61,6 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.
     :param timeout: seconds to wait for the video before the task fails.
-    :param fail_on: ``"any"`` or ``"all"`` (the same for one task; kept for symmetry with the sensor).
     :param unknown_grace_period: seconds the new task may stay unknown to the vendor before it counts as failed.
     :param max_consecutive_errors: transient poll failures in a row (after the hook's retries) before giving up.
     :param unrecognised_state_grace_period: seconds the task may report a state this provider does not know
@@ -72,8 +70,9 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         A submit whose fate is unknown (no answer, a 5xx) is never tried again, and neither is one the
         vendor rejected (400, 403 ...): both fail the task at once, without Airflow retries.
 
-    Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom ``task_ids``
-    the moment it exists, and the task's state as XCom ``tasks`` when the wait ends.
+    Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom
+    ``video_task_ids`` (and, until 0.3, ``task_ids``) the moment it exists, and the task's state as XCom
+    ``tasks`` when the wait ends.
     """
 
     external_id_key = "videotask_vendor_task_id"
@@ -88,21 +87,27 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 30,
         timeout: float = 2 * 60 * 60,
-        fail_on: str = "any",
         unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
         submit_timeout: float = DEFAULT_SUBMIT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
+        if "fail_on" in kwargs:
+            kwargs.pop("fail_on")
+            warnings.warn(
+                f"{type(self).__name__}(fail_on=...) is deprecated and ignored: an operator waits for one task, "
+                "so 'any' and 'all' are the same. It goes in 0.3.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         super().__init__(**kwargs)
         if isinstance(submit_timeout, bool) or not isinstance(submit_timeout, (int, float)) or submit_timeout < 0:
             raise VideoTaskValidationError(
                 f"submit_timeout must be a number of seconds, 0 or more (0: never wait), got {submit_timeout!r}"
             )
-        check_wait_arguments(
-            fail_on=fail_on,
-            poll_interval=poll_interval,
+        check_seconds("poll_interval", poll_interval)
+        self.settings = WaitSettings(
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
             unrecognised_state_grace_period=unrecognised_state_grace_period,
@@ -112,10 +117,6 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self.fail_on = fail_on
-        self.unknown_grace_period = unknown_grace_period
-        self.max_consecutive_errors = max_consecutive_errors
-        self.unrecognised_state_grace_period = unrecognised_state_grace_period
         self.submit_timeout = submit_timeout
         self._result: list[str] | None = None
         # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
@@ -145,11 +146,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     def execute(self, context: Context) -> Any:
         self.validate()
         if not RETRY_REATTACHES:
-            self.log.warning(
-                "Airflow %s has no task state store: if this task is retried, the retry submits (and pays "
-                "for) a new video task. Airflow 3.3+ reattaches to the first one.",
-                _airflow_version(),
-            )
+            _warn_no_reattach(self.log)
         return self.execute_resumable(context)
 
     def resume_submit(
@@ -162,7 +159,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     def submit_job(self, context: Context) -> str:
         task_id = self._submit_when_admitted(context)
         # Published the moment it exists, so it is never lost, whatever happens next.
-        context["ti"].xcom_push(key=TASK_IDS_XCOM_KEY, value=[task_id])
+        push_video_task_ids(context, [task_id])
         return task_id
 
     def _submit_when_admitted(self, context: Context) -> str:
@@ -234,24 +231,21 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         return status == TaskState.SUCCEEDED.value
 
     def poll_until_complete(self, external_id: Any, context: Context) -> Any:
-        task_ids = [str(external_id)]
-        context["ti"].xcom_push(key=TASK_IDS_XCOM_KEY, value=task_ids)
+        video_task_ids = [str(external_id)]
+        push_video_task_ids(context, video_task_ids)
         if not self.wait_for_completion:
-            self._result = task_ids
+            self._result = video_task_ids
             return self._result
         started_at = time.time()
         if self.deferrable:
             self.defer(
                 trigger=VideoTaskTrigger(
                     conn_id=self.conn_id,
-                    task_ids=task_ids,
+                    video_task_ids=video_task_ids,
                     module=self.module,
                     poll_interval=self.poll_interval,
                     deadline=started_at + self.timeout,
-                    fail_on=self.fail_on,
-                    unknown_grace_period=self.unknown_grace_period,
-                    max_consecutive_errors=self.max_consecutive_errors,
-                    unrecognised_state_grace_period=self.unrecognised_state_grace_period,
+                    **self.settings.as_kwargs(),
                     conn_type=self.hook.conn_type,
                     wait_started_at=started_at,
                 ),
@@ -260,36 +254,44 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             )
         waiter = Waiter(
             self.hook,
-            task_ids,
+            video_task_ids,
             module=self.module,
-            fail_on=self.fail_on,
-            unknown_grace_period=self.unknown_grace_period,
-            max_consecutive_errors=self.max_consecutive_errors,
-            unrecognised_state_grace_period=self.unrecognised_state_grace_period,
+            settings=self.settings,
+            started_at=started_at,
+            deadline=started_at + self.timeout,
             log=self.log,
         )
-        verdict = waiter.wait(poll_interval=self.poll_interval, timeout=self.timeout, started_at=started_at)
-        self._result = publish(context, verdict, self.log)
+        self._result = publish(context, waiter.wait(self.poll_interval), self.log)
         return self._result
 
     def get_job_result(self, external_id: Any, context: Context) -> Any:
         if self._result is not None:
             return self._result
         # A retry found the task already succeeded: publish it without waiting.
-        context["ti"].xcom_push(key=TASK_IDS_XCOM_KEY, value=[str(external_id)])
+        push_video_task_ids(context, [str(external_id)])
         if not self.wait_for_completion:
             return [str(external_id)]
         tasks = self.hook.get_tasks([str(external_id)], self.module)
-        verdict = judge(tasks, fail_on=self.fail_on, waited=0, unknown_grace_period=self.unknown_grace_period)
+        verdict = judge(tasks, fail_on="any", waited=0, unknown_grace_period=self.settings.unknown_grace_period)
         return publish(context, verdict, self.log)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """Resume after the trigger fired: validate the event and branch on its status."""
-        status, message, tasks, failed_ids = read_event(event)
-        if status in ("timeout", "error"):
-            push_tasks(context, tasks)
-            raise AirflowException(f"Waiting for the video task failed ({status}): {message}")
-        return publish(context, Verdict(status, tasks, message, failed_ids), self.log)
+        return publish(context, read_event(event), self.log)
+
+
+_warned_no_reattach: list[bool] = []  # said once per process, not on every execute
+
+
+def _warn_no_reattach(log: Any) -> None:
+    if _warned_no_reattach:
+        return
+    _warned_no_reattach.append(True)
+    log.warning(
+        "Airflow %s has no task state store: if a video task is retried, the retry submits (and pays for) "
+        "a new video task. Airflow 3.3+ reattaches to the first one.",
+        _airflow_version(),
+    )
 
 
 def _airflow_version() -> str:

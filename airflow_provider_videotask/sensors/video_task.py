@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
@@ -23,15 +23,14 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
 from airflow_provider_videotask.links import VideoLink
-from airflow_provider_videotask.triggers.outcome import (
-    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
-    Verdict,
-    check_wait_arguments,
-)
-from airflow_provider_videotask.triggers.video_task import (
+from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
+from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
-    VideoTaskTrigger,
+    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+    Verdict,
+    WaitSettings,
+    check_seconds,
 )
 from airflow_provider_videotask.waiting import Waiter, publish, push_tasks, read_event
 
@@ -46,7 +45,7 @@ class VideoTaskSensor(BaseSensorOperator):
     ``return_value`` is the flat list of video URLs in task order, and the XCom ``tasks`` holds one
     dict per task (``task_id``, ``state``, ``progress``, ``video_urls``, ``error``).
 
-    :param task_ids: vendor task ids (templated): one id, a list, or an upstream task's output.
+    :param video_task_ids: vendor task ids (templated): one id, a list, or an upstream task's output.
     :param conn_id: an Airflow connection of type ``hidream`` or ``hailuo``.
     :param module: HiDream module of the tasks (HiDream only; default: the connection's).
     :param fail_on: ``"any"`` (default) fails as soon as a task failed or was rejected; ``"all"``
@@ -59,16 +58,18 @@ class VideoTaskSensor(BaseSensorOperator):
         know (waited on as running, logged once) before it counts as failed (default 600).
     :param deferrable: wait in the triggerer instead of a worker slot (default:
         ``[operators] default_deferrable``).
+    :param task_ids: deprecated name of ``video_task_ids`` (until 0.3): Airflow's own ``task_ids``
+        names Airflow tasks.
     """
 
-    template_fields: Sequence[str] = ("task_ids",)
+    template_fields: Sequence[str] = ("video_task_ids",)
     operator_extra_links = (VideoLink(),)
     ui_color = "#f0e4ff"
 
     def __init__(
         self,
         *,
-        task_ids: Any,
+        video_task_ids: Any = None,
         conn_id: str,
         module: str | None = None,
         fail_on: str = "any",
@@ -76,55 +77,52 @@ class VideoTaskSensor(BaseSensorOperator):
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        task_ids: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        check_wait_arguments(
+        if task_ids is not None:
+            warnings.warn(
+                "VideoTaskSensor(task_ids=...) is deprecated: use video_task_ids=... (the vendor's task ids; "
+                "Airflow's task_ids names Airflow tasks). The old name goes in 0.3.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if video_task_ids is not None:
+                raise VideoTaskValidationError("give video_task_ids or its old name task_ids, not both")
+            video_task_ids = task_ids
+        if video_task_ids is None:
+            raise VideoTaskValidationError("video_task_ids is required: the vendor task ids to wait for")
+        check_seconds("poke_interval", self.poke_interval)
+        self.settings = WaitSettings(
             fail_on=fail_on,
-            poll_interval=self.poke_interval,
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
             unrecognised_state_grace_period=unrecognised_state_grace_period,
         )
         if not conn_id or not isinstance(conn_id, str):
             raise VideoTaskValidationError(f"conn_id must name an Airflow connection, got {conn_id!r}")
-        self.task_ids = task_ids
+        self.video_task_ids = video_task_ids
         self.conn_id = conn_id
         self.module = module
-        self.fail_on = fail_on
-        self.unknown_grace_period = unknown_grace_period
-        self.max_consecutive_errors = max_consecutive_errors
-        self.unrecognised_state_grace_period = unrecognised_state_grace_period
         self.deferrable = deferrable
         self._started_at: float | None = None
+        self._waiter: Waiter | None = None
 
     @cached_property
     def hook(self) -> VideoTaskHook:
         """The hook for the connection's type (``hidream`` or ``hailuo``)."""
         return get_hook(self.conn_id)
 
-    @cached_property
-    def waiter(self) -> Waiter:
-        return Waiter(
-            self.hook,
-            self.task_ids,
-            module=self.module,
-            fail_on=self.fail_on,
-            unknown_grace_period=self.unknown_grace_period,
-            max_consecutive_errors=self.max_consecutive_errors,
-            unrecognised_state_grace_period=self.unrecognised_state_grace_period,
-            log=self.log,
-        )
-
     def execute(self, context: Context) -> Any:
         self._started_at = time.time()
-        self.task_ids = normalize_task_ids(self.task_ids)
+        self.video_task_ids = normalize_task_ids(self.video_task_ids, argument="video_task_ids")
         if not self.deferrable:
             return super().execute(context)
         # Look once on the worker: tasks that are already done need no trigger.
         try:
             verdict = self._look(context)
-            if verdict is not None and verdict.status != "pending":
+            if verdict.over:
                 return publish(context, verdict, self.log)
         except AirflowFailException as error:
             if self.soft_fail:
@@ -133,14 +131,11 @@ class VideoTaskSensor(BaseSensorOperator):
         self.defer(
             trigger=VideoTaskTrigger(
                 conn_id=self.conn_id,
-                task_ids=self.task_ids,
+                video_task_ids=self.video_task_ids,
                 module=self.module,
                 poll_interval=self.poke_interval,
                 deadline=self._started_at + self.timeout,
-                fail_on=self.fail_on,
-                unknown_grace_period=self.unknown_grace_period,
-                max_consecutive_errors=self.max_consecutive_errors,
-                unrecognised_state_grace_period=self.unrecognised_state_grace_period,
+                **self.settings.as_kwargs(),
                 conn_type=self.hook.conn_type,
                 wait_started_at=self._started_at,
             ),
@@ -150,30 +145,34 @@ class VideoTaskSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         verdict = self._look(context)
-        if verdict is None or verdict.status == "pending":
+        if not verdict.over:
             return False
         return PokeReturnValue(is_done=True, xcom_value=publish(context, verdict, self.log))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """Resume after the trigger fired: validate the event and branch on its status."""
-        status, message, tasks, failed_ids = read_event(event)
-        if status == "timeout":
-            push_tasks(context, tasks)
-            raise AirflowSensorTimeout(f"Sensor has timed out: {message}")
-        if status == "error":
-            push_tasks(context, tasks)
-            raise AirflowException(f"Waiting for video tasks failed: {message}")
-        return publish(context, Verdict(status, tasks, message, failed_ids), self.log)
+        return publish(context, self._sensor_verdict(context, read_event(event)), self.log)
 
-    def _look(self, context: Context) -> Verdict | None:
-        """Poll once. None when the poll failed transiently and the wait should go on."""
-        waited = time.time() - self._wait_started_at(context)
-        verdict = self.waiter.look(waited)
-        if verdict is not None and verdict.status == "pending" and waited > self.timeout:
-            # Airflow's own timeout check (after poke) would end the wait too, but without the tasks XCom
-            # that the deferrable path publishes on timeout; ending it here keeps the modes alike.
+    def _look(self, context: Context) -> Verdict:
+        """Poll once (a ridden-out failed poll reads as pending)."""
+        if self._waiter is None:
+            started_at = self._wait_started_at(context)
+            self._waiter = Waiter(
+                self.hook,
+                self.video_task_ids,
+                module=self.module,
+                settings=self.settings,
+                started_at=started_at,
+                deadline=started_at + self.timeout,
+                log=self.log,
+            )
+        return self._sensor_verdict(context, self._waiter.look())
+
+    def _sensor_verdict(self, context: Context, verdict: Verdict) -> Verdict:
+        """A timed-out wait ends as every sensor's does (``AirflowSensorTimeout``), with the tasks XCom."""
+        if verdict.status == "timeout":
             push_tasks(context, verdict.tasks)
-            raise AirflowSensorTimeout(f"Sensor has timed out after {waited:.0f}s: {verdict.message}")
+            raise AirflowSensorTimeout(f"Sensor has timed out: {verdict.message}")
         return verdict
 
     def _wait_started_at(self, context: Context) -> float:

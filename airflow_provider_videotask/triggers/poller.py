@@ -160,5 +160,16 @@ def shared_poller(conn_id: str, conn_type: str, module: str | None, make_hook: t
 
 
 def private_poller(conn_id: str, module: str | None, make_hook: type[VideoTaskHook]) -> BatchPoller:
-    """A poller for one trigger alone (sharing switched off): each trigger polls for itself."""
+    """A poller for one trigger alone: each trigger polls for itself (the naive way, for benchmarks)."""
     return BatchPoller(make_hook(conn_id), module)
+
+
+# A seam for benchmarks and tests, not a setting: False gives every trigger a private poller.
+SHARE_POLLERS = True
+
+
+def poller_for(conn_id: str, conn_type: str, module: str | None, make_hook: type[VideoTaskHook]) -> BatchPoller:
+    """The poller a new trigger subscribes to."""
+    if SHARE_POLLERS:
+        return shared_poller(conn_id, conn_type, module, make_hook)
+    return private_poller(conn_id, module, make_hook)

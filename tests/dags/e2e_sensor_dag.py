@@ -27,7 +27,7 @@ with DAG(
 
     wait = VideoTaskSensor(
         task_id="wait",
-        task_ids=submit(),
+        video_task_ids=submit(),
         conn_id="e2e_hidream",
         deferrable=True,
         poke_interval=1,

@@ -40,12 +40,12 @@ for _scenario, _settings in SCENARIOS.items():
             schedule=None,
             start_date=datetime(2025, 1, 1),
             render_template_as_native_obj=True,
-            params={"task_ids": []},
+            params={"video_task_ids": []},
             tags=["test"],
         ) as _dag:
             VideoTaskSensor(
                 task_id="wait",
-                task_ids="{{ params.task_ids }}",
+                video_task_ids="{{ params.video_task_ids }}",
                 conn_id=_settings.get("conn_id", "parity_hidream"),
                 fail_on=_settings.get("fail_on", "any"),
                 unknown_grace_period=_settings.get("unknown_grace_period", 60),
