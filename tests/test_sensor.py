@@ -103,3 +103,13 @@ def test_execute_complete_success_returns_urls_and_pushes_tasks(context: dict[st
 def test_execute_complete_timeout_and_error_raise(status: str, error: type[Exception], context: dict[str, Any]) -> None:
     with pytest.raises(error, match="vendor said no"):
         sensor().execute_complete(context, {"status": status, "message": "vendor said no", "tasks": []})
+
+
+def test_the_old_argument_name_still_works_and_warns(context: dict[str, Any], sandbox_conns: Sandbox) -> None:
+    task_id = HiDreamHook().submit("txt2video", prompt="fox [duration=0]")
+    with pytest.warns(DeprecationWarning, match=r"task_ids=\.\.\.\) is deprecated: use video_task_ids"):
+        waiting = VideoTaskSensor(task_id="wait", task_ids=[task_id], conn_id="hidream_default", poke_interval=0.01)
+    assert waiting.video_task_ids == [task_id]
+    assert len(waiting.execute(context)) == 1
+    with pytest.raises(VideoTaskValidationError, match="not both"), pytest.warns(DeprecationWarning, match="task_ids"):
+        VideoTaskSensor(task_id="wait", task_ids=["a"], video_task_ids=["a"], conn_id="hidream_default")

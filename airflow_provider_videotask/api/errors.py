@@ -6,6 +6,22 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+# The public error family (re-exported by ``airflow_provider_videotask.exceptions``).
+__all__ = [
+    "SubmitFate",
+    "VideoTaskApiError",
+    "VideoTaskAuthError",
+    "VideoTaskError",
+    "VideoTaskQuotaError",
+    "VideoTaskRateLimitError",
+    "VideoTaskRequestError",
+    "VideoTaskResponseError",
+    "VideoTaskServerError",
+    "VideoTaskTransportError",
+    "VideoTaskValidationError",
+    "submit_fate",
+]
+
 # Vendor error codes that mean the credentials are wrong (Hailuo; HiDream publishes no table).
 AUTH_CODES = frozenset({"invalid_token", "token_expired", "no_token", "token_mismatched", "disabled"})
 QUOTA_CODES = frozenset({"used_up"})

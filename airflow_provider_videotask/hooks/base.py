@@ -121,6 +121,43 @@ _Action = Union[_Send, _Sleep, _Settings, _Mask]  # noqa: UP007 - a runtime alia
 Flow = Generator[_Action, Any, T]
 
 
+class _Step:
+    """A flow between two actions: what it asks next (``action``), or what it returned (``value``).
+
+    A driver performs the action and settles it: the result goes back in, or the vendor error is
+    thrown in, where the flow's own ``try`` decides (retry, refresh, split a batch).
+    """
+
+    def __init__(self, flow: Flow[Any]) -> None:
+        self.flow = flow
+        self.done = False
+        self.value: Any = None
+        self.action: Any = None
+        self._resume(None, None)
+
+    def settle(self, perform: Callable[[Any], Any], action: _Action) -> None:
+        """Perform ``action`` with blocking I/O and hand the flow its outcome."""
+        try:
+            result = perform(action)
+        except VideoTaskApiError as error:
+            return self._resume(None, error)
+        self._resume(result, None)
+
+    async def asettle(self, perform: Callable[[Any], Any], action: _Action) -> None:
+        """:meth:`settle` for the event loop."""
+        try:
+            result = await perform(action)
+        except VideoTaskApiError as error:
+            return self._resume(None, error)
+        self._resume(result, None)
+
+    def _resume(self, result: Any, error: VideoTaskApiError | None) -> None:
+        try:
+            self.action = self.flow.throw(error) if error is not None else self.flow.send(result)
+        except StopIteration as stop:
+            self.done, self.value = True, stop.value
+
+
 class VideoTaskHook(BaseHook):
     """Authenticated, retrying HTTP to one vendor, configured by an Airflow connection.
 
@@ -393,47 +430,34 @@ class VideoTaskHook(BaseHook):
 
     def _run(self, flow: Flow[T]) -> T:
         """Drive ``flow`` with blocking I/O (operators, poke mode)."""
-        result: Any = None
-        error: VideoTaskApiError | None = None
-        while True:
-            try:
-                action = flow.throw(error) if error is not None else flow.send(result)
-            except StopIteration as stop:
-                return cast(T, stop.value)
-            result, error = None, None
-            try:
-                if isinstance(action, _Send):
-                    result = self._send_once(action)
-                elif isinstance(action, _Sleep):
-                    _sleep(action.seconds)
-                elif isinstance(action, _Settings):
-                    result = self.get_settings(fresh=action.fresh)
-                else:
-                    _mask(action.secret)
-            except VideoTaskApiError as failure:
-                error = failure
+        step = _Step(flow)
+        while not step.done:
+            step.settle(self._perform, step.action)
+        return cast(T, step.value)
 
     async def _arun(self, flow: Flow[T]) -> T:
         """Drive ``flow`` on the event loop (triggers): never a blocking call."""
-        result: Any = None
-        error: VideoTaskApiError | None = None
-        while True:
-            try:
-                action = flow.throw(error) if error is not None else flow.send(result)
-            except StopIteration as stop:
-                return cast(T, stop.value)
-            result, error = None, None
-            try:
-                if isinstance(action, _Send):
-                    result = await self._asend_once(action)
-                elif isinstance(action, _Sleep):
-                    await _asleep(action.seconds)
-                elif isinstance(action, _Settings):
-                    result = await self.aget_settings(fresh=action.fresh)
-                else:
-                    await sync_to_async(_mask)(action.secret)
-            except VideoTaskApiError as failure:
-                error = failure
+        step = _Step(flow)
+        while not step.done:
+            await step.asettle(self._aperform, step.action)
+        return cast(T, step.value)
+
+    def _perform(self, action: _Action) -> Any:
+        if isinstance(action, _Send):
+            return self._send_once(action)
+        if isinstance(action, _Settings):
+            return self.get_settings(fresh=action.fresh)
+        return _sleep(action.seconds) if isinstance(action, _Sleep) else _mask(action.secret)
+
+    async def _aperform(self, action: _Action) -> Any:
+        if isinstance(action, _Send):
+            return await self._asend_once(action)
+        if isinstance(action, _Settings):
+            return await self.aget_settings(fresh=action.fresh)
+        if isinstance(action, _Sleep):
+            return await _asleep(action.seconds)
+        # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
+        return await sync_to_async(_mask)(action.secret)
 
     # ----- HTTP ----------------------------------------------------------------------------------
 
