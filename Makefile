@@ -4,7 +4,7 @@ AIRFLOW_VERSION ?= 3.3.2
 AIRFLOW_FLOOR := 3.0.6
 VENV = .venv/airflow-$(AIRFLOW_VERSION)
 
-.PHONY: demo test test-all lint sandbox bench
+.PHONY: demo test test-all lint docs sandbox bench
 
 demo:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
@@ -22,6 +22,13 @@ lint:
 test-all:
 	$(MAKE) test AIRFLOW_VERSION=$(AIRFLOW_FLOOR)
 	$(MAKE) test AIRFLOW_VERSION=3.3.2
+	$(MAKE) docs
+
+# The documentation site, built as CI builds it: a warning is an error. Output in build/site/.
+docs:
+	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
+	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet -e ".[docs]" --constraint constraints/airflow-$(AIRFLOW_VERSION).txt
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 sandbox:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null

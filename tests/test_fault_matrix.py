@@ -3,7 +3,7 @@
 Each row is a fault the sandbox injects into status reads and the outcome expected of the sync hook,
 the async hook, the trigger and the sensor in poke mode alike: ``None`` means the wait survives and
 succeeds; a list of strings means it fails with a message that contains each of them (the cause, the
-HTTP status, the vendor's trace id). The README's "Failure behaviour" table is this table.
+HTTP status, the vendor's trace id). The "Failure behaviour" table in docs/failures.md is this table.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def parse_submit(body: Any) -> str:
 
 
 def parse_task(document: Any) -> VideoTask:
-    """One task document as a VideoTask, in the order Ace's own clients decide (README, "How the
+    """One task document as a VideoTask, in the order Ace's own clients decide (docs/vendors.md, "How the
     provider reads each vendor"):
 
     1. no ``response`` yet: queued;

@@ -4,7 +4,7 @@ A connection may set ``max_submits_per_minute`` and ``max_concurrent_tasks`` (ex
 process that uses the same account shares one ``SubmitGate``: a submit beyond either limit is held back
 before anything is sent, as a refusal (``VideoTaskRateLimitError``, nothing billed) with the wait until
 it may go. Across processes (Airflow runs each task instance in its own) the Airflow way is a pool per
-connection, sized to the vendor's concurrency (README, "Fan-out"): this module builds no distributed lock.
+connection, sized to the vendor's concurrency (docs/spend-safety.md, "Fan-out"): this module builds no distributed lock.
 """
 
 from __future__ import annotations

@@ -10,9 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowFailException,
     AirflowSensorTimeout,
-    AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
@@ -115,39 +113,37 @@ class VideoTaskSensor(BaseSensorOperator):
         return get_hook(self.conn_id)
 
     def execute(self, context: Context) -> Any:
+        """Every mode runs through ``BaseSensorOperator.execute``, so ``timeout``, ``soft_fail``,
+        ``never_fail`` and ``silent_fail`` mean what they mean for any sensor; in deferrable mode the first
+        poke, finding the tasks not done, defers (tasks that are already done need no trigger)."""
         self._started_at = time.time()
         self.video_task_ids = normalize_task_ids(self.video_task_ids, argument="video_task_ids")
-        if not self.deferrable:
-            return super().execute(context)
-        # Look once on the worker: tasks that are already done need no trigger.
-        try:
-            verdict = self._look(context)
-            if verdict.over:
-                return publish(context, verdict, self.log)
-        except AirflowFailException as error:
-            if self.soft_fail:
-                raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
-            raise
+        return super().execute(context)
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        verdict = self._look(context)
+        if verdict.over:
+            return PokeReturnValue(is_done=True, xcom_value=publish(context, verdict, self.log))
+        if self.deferrable:
+            self._defer(context)
+        return False
+
+    def _defer(self, context: Context) -> None:
+        started_at = self._wait_started_at(context)
         self.defer(
             trigger=VideoTaskTrigger(
                 conn_id=self.conn_id,
                 video_task_ids=self.video_task_ids,
                 module=self.module,
                 poll_interval=self.poke_interval,
-                deadline=self._started_at + self.timeout,
+                deadline=started_at + self.timeout,
                 **self.settings.as_kwargs(),
                 conn_type=self.hook.conn_type,
-                wait_started_at=self._started_at,
+                wait_started_at=started_at,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            timeout=timedelta(seconds=max(0.0, started_at + self.timeout - time.time())),
         )
-
-    def poke(self, context: Context) -> bool | PokeReturnValue:
-        verdict = self._look(context)
-        if not verdict.over:
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=publish(context, verdict, self.log))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """Resume after the trigger fired: validate the event and branch on its status."""

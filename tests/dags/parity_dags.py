@@ -24,6 +24,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "unknown_past_grace": {"unknown_grace_period": 0},
     "timeout": {"timeout": 2},
     "timeout_soft_fail": {"timeout": 2, "soft_fail": True, "conn_id": "parity_hailuo"},
+    "failed_soft_fail": {"soft_fail": True},
+    "failed_never_fail": {"never_fail": True, "conn_id": "parity_hailuo"},
+    "permanent_api_error_never_fail": {"never_fail": True},
     "permanent_api_error": {},
     "transient_errors_then_success": {"conn_id": "parity_hailuo"},
 }
@@ -51,6 +54,7 @@ for _scenario, _settings in SCENARIOS.items():
                 unknown_grace_period=_settings.get("unknown_grace_period", 60),
                 timeout=_settings.get("timeout", 60),
                 soft_fail=_settings.get("soft_fail", False),
+                never_fail=_settings.get("never_fail", False),
                 poke_interval=0.2,
                 mode="reschedule" if _mode == "reschedule" else "poke",
                 deferrable=_mode == "deferrable",
