@@ -4,7 +4,7 @@ AIRFLOW_VERSION ?= 3.3.2
 AIRFLOW_FLOOR := 3.0.6
 VENV = .venv/airflow-$(AIRFLOW_VERSION)
 
-.PHONY: demo test test-all lint docs sandbox bench
+.PHONY: demo test test-fast test-all lint docs sandbox bench
 
 demo:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
@@ -18,6 +18,10 @@ lint:
 	$(VENV)/bin/ruff check airflow_provider_videotask tests scripts $(wildcard example_dags benchmarks)
 	$(VENV)/bin/ruff format --check airflow_provider_videotask tests scripts $(wildcard example_dags benchmarks)
 	$(VENV)/bin/mypy
+
+# The fast set while you work (no whole DAG runs, no real Airflow processes): about a minute.
+test-fast:
+	$(MAKE) test PYTEST_ARGS='-m "not slow and not integration"'
 
 test-all:
 	$(MAKE) test AIRFLOW_VERSION=$(AIRFLOW_FLOOR)

@@ -9,6 +9,8 @@ from tests.conftest import set_connection
 from tests.dag_runs import task_states, xcoms
 from tests.dags.e2e_sensor_dag import dag
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.usefixtures("airflow_db")
 def test_urls_reach_the_downstream_task(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,8 @@ from airflow_provider_videotask.sandbox import Sandbox
 from tests.dag_runs import task_states, try_numbers, xcoms
 from tests.dags import retry_dags
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = sorted((Path(__file__).parent.parent / "example_dags").glob("example_*.py"))
 
 

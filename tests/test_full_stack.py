@@ -25,6 +25,8 @@ import requests
 
 from airflow_provider_videotask.sandbox import Sandbox
 
+pytestmark = pytest.mark.slow
+
 DAG_ID = "e2e_video_sensor"
 TASK_SECONDS = 20
 DEADLINE_SECONDS = 170

@@ -190,8 +190,8 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         if waited + delay > self.submit_timeout:
             raise AirflowException(
                 f"{error}. The submit was refused {self._refusals} time(s) over {waited:.0f}s, and the next try "
-                f"would pass submit_timeout={self.submit_timeout:g}s; nothing was billed. Raise submit_timeout, "
-                "or submit fewer at once (a pool per connection, max_active_tis_per_dag: docs/spend-safety.md, 'Fan-out')."
+                f"would pass submit_timeout={self.submit_timeout:g}s; nothing was billed. Raise submit_timeout, or "
+                "submit fewer at once (a pool per connection, max_active_tis_per_dag: docs/spend-safety.md)."
             )
         in_triggerer = self.deferrable and delay > SLEEP_IN_WORKER_AT_MOST
         self.log.warning(

@@ -17,6 +17,8 @@ from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
 from tests.dag_runs import task_states
 from tests.dags.fan_out_dag import PROMPTS, dag
 
+pytestmark = pytest.mark.slow
+
 FIVE_PER_TEN_SECONDS = SubmitLimit(per_window=5, window=10)
 
 

@@ -20,7 +20,7 @@ from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
 from tests.conftest import LogCapture, set_connection
-from tests.test_operators import make_context
+from tests.operators.test_operators import make_context
 
 VENDORS = ["hidream", "hailuo"]
 

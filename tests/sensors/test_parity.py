@@ -22,6 +22,8 @@ from tests.conftest import set_connection
 from tests.dag_runs import task_states, xcoms
 from tests.dags import parity_dags
 
+pytestmark = pytest.mark.slow
+
 
 @dataclass(frozen=True)
 class Row:
