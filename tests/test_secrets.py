@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
 
 from airflow_provider_videotask.hooks.hailuo import HailuoHook
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
@@ -65,6 +66,18 @@ def run_everything(sandbox: Sandbox) -> list[str]:
     operator = HailuoVideoOperator(task_id="o", prompt="boat", hailuo_conn_id="secret", poll_interval=0.01, timeout=5,
                                    max_consecutive_errors=1)  # fmt: skip
     attempt(lambda: operator.execute({"ti": ti}))
+    # Deferring: what goes into Airflow's database is the trigger's serialized kwargs.
+    for deferring in (
+        VideoTaskSensor(task_id="ds", video_task_ids=["a"], conn_id="secret", deferrable=True, timeout=5,
+                        unknown_grace_period=600),
+        HailuoVideoOperator(task_id="do", prompt="boat", hailuo_conn_id="secret", deferrable=True, timeout=5),
+    ):  # fmt: skip
+        try:
+            deferring.execute({"ti": ti})
+        except TaskDeferred as deferred:
+            seen.append("TRIGGER " + json.dumps([deferred.trigger.serialize(), deferred.kwargs]))
+        except Exception as error:
+            seen.extend([str(error), repr(error)])
     seen += [json.dumps(ti.xcom), repr(sensor), repr(operator)]
     return seen
 
@@ -82,5 +95,7 @@ def test_the_token_appears_nowhere(
     log_text = logs.text
     assert sandbox.counts()["requests"] > 0
     assert "Hailuo" in log_text  # the capture really saw the provider's logs
+    if FAILURES[failure] is None:
+        assert sum(text.startswith("TRIGGER ") for text in texts) == 2  # both deferred: their kwargs were swept
     for text in [*texts, log_text]:
         assert SENTINEL_TOKEN not in text

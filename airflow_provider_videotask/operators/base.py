@@ -16,7 +16,7 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-from airflow_provider_videotask.api.errors import SubmitFate, VideoTaskApiError, VideoTaskValidationError, submit_fate
+from airflow_provider_videotask.api.errors import SubmitFate, VideoTaskApiError, submit_fate
 from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
@@ -102,10 +102,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
                 stacklevel=2,
             )
         super().__init__(**kwargs)
-        if isinstance(submit_timeout, bool) or not isinstance(submit_timeout, (int, float)) or submit_timeout < 0:
-            raise VideoTaskValidationError(
-                f"submit_timeout must be a number of seconds, 0 or more (0: never wait), got {submit_timeout!r}"
-            )
+        check_seconds("submit_timeout", submit_timeout)
         check_seconds("poll_interval", poll_interval)
         self.settings = WaitSettings(
             unknown_grace_period=unknown_grace_period,
