@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_videotask.api.errors import VideoTaskApiError
 from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
+from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 from airflow_provider_videotask.wait_rules import (
     LEGACY_TASK_IDS_XCOM_KEY,
     TASKS_XCOM_KEY,
@@ -27,7 +29,7 @@ from airflow_provider_videotask.wait_rules import (
 )
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.common.compat.sdk import BaseOperator, Context
 
 # Indirection so tests can run an in-task wait without waiting.
 _sleep = time.sleep
@@ -77,6 +79,37 @@ class Waiter:
             remaining = self.wait_state.remaining(time.time())
             # The last sleep stops at the deadline, so a task that finished just in time still counts.
             _sleep(poll_interval if remaining is None else max(0.0, min(poll_interval, remaining)))
+
+
+def defer_wait(
+    task: BaseOperator,
+    hook: VideoTaskHook,
+    video_task_ids: list[str],
+    *,
+    module: str | None,
+    poll_interval: float,
+    settings: WaitSettings,
+    started_at: float,
+    timeout: float,
+) -> NoReturn:
+    """Hand the wait to the triggerer, resuming in ``execute_complete``: one deadline for the trigger and
+    for Airflow's own deferral timeout (both from when the wait began)."""
+    deadline = started_at + timeout
+    task.defer(
+        trigger=VideoTaskTrigger(
+            conn_id=hook.conn_id,
+            video_task_ids=video_task_ids,
+            module=module,
+            poll_interval=poll_interval,
+            deadline=deadline,
+            **settings.as_kwargs(),
+            conn_type=hook.conn_type,
+            wait_started_at=started_at,
+        ),
+        method_name="execute_complete",
+        timeout=timedelta(seconds=max(0.0, deadline - time.time())),
+    )
+    raise AssertionError("defer() returned")  # it raises TaskDeferred
 
 
 def read_event(event: Any) -> Verdict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -21,7 +21,6 @@ from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.links import VideoLink
-from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
@@ -30,7 +29,7 @@ from airflow_provider_videotask.wait_rules import (
     check_seconds,
     judge,
 )
-from airflow_provider_videotask.waiting import Waiter, publish, push_video_task_ids, read_event
+from airflow_provider_videotask.waiting import Waiter, defer_wait, publish, push_video_task_ids, read_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -235,19 +234,15 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             return self._result
         started_at = time.time()
         if self.deferrable:
-            self.defer(
-                trigger=VideoTaskTrigger(
-                    conn_id=self.conn_id,
-                    video_task_ids=video_task_ids,
-                    module=self.module,
-                    poll_interval=self.poll_interval,
-                    deadline=started_at + self.timeout,
-                    **self.settings.as_kwargs(),
-                    conn_type=self.hook.conn_type,
-                    wait_started_at=started_at,
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout),
+            defer_wait(
+                self,
+                self.hook,
+                video_task_ids,
+                module=self.module,
+                poll_interval=self.poll_interval,
+                settings=self.settings,
+                started_at=started_at,
+                timeout=self.timeout,
             )
         waiter = Waiter(
             self.hook,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,6 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
 from airflow_provider_videotask.links import VideoLink
-from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
@@ -30,7 +29,7 @@ from airflow_provider_videotask.wait_rules import (
     WaitSettings,
     check_seconds,
 )
-from airflow_provider_videotask.waiting import Waiter, publish, push_tasks, read_event
+from airflow_provider_videotask.waiting import Waiter, defer_wait, publish, push_tasks, read_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -129,20 +128,15 @@ class VideoTaskSensor(BaseSensorOperator):
         return False
 
     def _defer(self, context: Context) -> None:
-        started_at = self._wait_started_at(context)
-        self.defer(
-            trigger=VideoTaskTrigger(
-                conn_id=self.conn_id,
-                video_task_ids=self.video_task_ids,
-                module=self.module,
-                poll_interval=self.poke_interval,
-                deadline=started_at + self.timeout,
-                **self.settings.as_kwargs(),
-                conn_type=self.hook.conn_type,
-                wait_started_at=started_at,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=max(0.0, started_at + self.timeout - time.time())),
+        defer_wait(
+            self,
+            self.hook,
+            self.video_task_ids,
+            module=self.module,
+            poll_interval=self.poke_interval,
+            settings=self.settings,
+            started_at=self._wait_started_at(context),
+            timeout=self.timeout,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
