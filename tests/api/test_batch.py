@@ -191,3 +191,20 @@ def test_an_error_other_than_a_refusal_is_not_bisected_but_raised() -> None:
         drive(["a", "b", "c", "d"], vendor, refused=refused)
     assert calls == [["a", "b", "c", "d"]]
     assert refused == {}
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from datetime import datetime, timezone
+    from email.utils import format_datetime
+
+    from airflow_provider_videotask.api.common import parse_retry_after
+
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp()
+    assert parse_retry_after("7", now) == 7.0
+    assert (
+        parse_retry_after(format_datetime(datetime(2026, 12, 1, 12, 0, 30, tzinfo=timezone.utc), usegmt=True), now)
+        == 30
+    )
+    assert parse_retry_after(format_datetime(datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc), usegmt=True), now) == 0
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None

@@ -335,3 +335,30 @@ def test_each_retry_is_logged_with_the_cause(logs: LogCapture, sleeps: list[floa
         HiDreamHook().get_tasks(["a"])
     assert "HiDream txt2video batch results failed, retry 1 of 4" in logs.text
     assert "HTTP 502" in logs.text
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("api.acedata.cloud", None, "https://api.acedata.cloud"),
+        ("http://127.0.0.1", 8090, "http://127.0.0.1:8090"),  # a scheme in the host keeps the port
+        ("http://127.0.0.1:9000/", 8090, "http://127.0.0.1:9000"),  # the host's own port wins
+        ("gw.example.com", 8443, "https://gw.example.com:8443"),
+        ("  ", None, None),
+    ],
+)
+def test_the_base_url_keeps_scheme_and_port(host: str, port: int | None, url: str | None) -> None:
+    from airflow_provider_videotask.hooks.base import _base_url
+
+    assert _base_url(host, port) == url
+
+
+def test_errors_survive_pickling_with_their_details() -> None:
+    import pickle
+
+    from airflow_provider_videotask.exceptions import VideoTaskRateLimitError
+
+    error = VideoTaskRateLimitError("slow down", vendor="Hailuo", status_code=429, trace_id="t-1", retry_after=3.0)
+    again = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
+    assert (type(again), again.status_code, again.trace_id, again.retry_after) == (type(error), 429, "t-1", 3.0)
+    assert str(again) == str(error) == "Hailuo: slow down (HTTP 429, trace id t-1)"
