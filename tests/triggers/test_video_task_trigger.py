@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_videotask.exceptions import VideoTaskValidationError
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
-from airflow_provider_videotask.triggers import poller, video_task
+from airflow_provider_videotask.triggers import poller
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 from tests.conftest import SENTINEL_TOKEN, FakeClock, LogCapture, until
 
@@ -39,9 +39,27 @@ def test_serialize_round_trips_through_airflows_trigger_storage() -> None:
 
 
 def test_kwargs_of_an_older_release_still_load() -> None:
-    """Triggers already stored keep loading after an upgrade: every argument added later is optional."""
-    trigger = VideoTaskTrigger(conn_id="hailuo_default", video_task_ids=["a"])
-    assert trigger.serialize()[1]["poll_interval"] == video_task.DEFAULT_POLL_INTERVAL
+    """A trigger stored by 0.1 (before an upgrade) resumes: its kwargs, exactly as 0.1 serialized them."""
+    stored_by_0_1 = {
+        "conn_id": "hailuo_default",
+        "task_ids": ["a", "b"],
+        "module": None,
+        "poll_interval": 30.0,
+        "deadline": 1_900_000_000.0,
+        "fail_on": "any",
+        "unknown_grace_period": 300.0,
+        "max_consecutive_errors": 5,
+        "conn_type": "hailuo",
+        "wait_started_at": 1_899_990_000.0,
+        "shared": True,
+    }
+    resumed = VideoTaskTrigger(**stored_by_0_1)
+    assert resumed.video_task_ids == ["a", "b"]
+    kwargs = resumed.serialize()[1]
+    assert "shared" not in kwargs
+    assert "task_ids" not in kwargs
+    assert (kwargs["deadline"], kwargs["wait_started_at"]) == (1_900_000_000.0, 1_899_990_000.0)
+    assert kwargs["unrecognised_state_grace_period"] == 600.0  # added since: its default
 
 
 @pytest.mark.parametrize(
