@@ -97,13 +97,12 @@ class BatchPoller:
     async def _run(self) -> None:
         failures = 0
         delay = 0.0  # the first cycle polls at once: its first subscriber has already waited
+        # No "nobody left" check is needed inside: the last waiter to leave cancels this task at once.
         try:
             while self.subscriptions:
                 if delay > 0:
                     await _sleep(delay)
                 snapshot = list(self.subscriptions)  # ids that arrive during the request join the next cycle
-                if not snapshot:
-                    break
                 self.cycles += 1
                 try:
                     ids = unique(chain.from_iterable(s.task_ids for s in snapshot))
@@ -127,8 +126,6 @@ class BatchPoller:
             await self.hook.aclose()
 
     def _next_delay(self, failures: int) -> float:
-        if not self.subscriptions:
-            return 0.0
         interval = min(s.poll_interval for s in self.subscriptions)
         if failures:
             interval = min(interval * 2 ** (failures - 1), max(interval, 1.0) * 10)

@@ -21,6 +21,7 @@ from airflow_provider_videotask.exceptions import (
 )
 from airflow_provider_videotask.hooks.hailuo import HailuoHook
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
+from airflow_provider_videotask.sandbox import Sandbox
 from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
 
 HIDREAM = "https://hidream.test"
@@ -362,3 +363,11 @@ def test_errors_survive_pickling_with_their_details() -> None:
     again = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
     assert (type(again), again.status_code, again.trace_id, again.retry_after) == (type(error), 429, "t-1", 3.0)
     assert str(again) == str(error) == "Hailuo: slow down (HTTP 429, trace id t-1)"
+
+
+def test_a_token_pasted_with_its_bearer_prefix_is_sent_once_prefixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Sandbox(token="tok-1") as strict:  # refuses anything but exactly "Bearer tok-1"
+        document = {"conn_type": "hailuo", "host": strict.url, "password": "Bearer tok-1"}
+        monkeypatch.setenv("AIRFLOW_CONN_PASTED", json.dumps(document))
+        [task] = HailuoHook("pasted").get_tasks(["a"])
+    assert task.state.value == "unknown"
