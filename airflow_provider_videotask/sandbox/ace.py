@@ -6,8 +6,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_videotask.sandbox.server import SandboxHandler
-    from airflow_provider_videotask.sandbox.world import SandboxTask
+    from airflow_provider_videotask.sandbox.world import Handler, SandboxTask
 
 PATHS = ("/hailuo/videos", "/hailuo/tasks")
 IMAGE_MODELS = ("minimax-i2v", "minimax-i2v-director")
@@ -17,7 +16,7 @@ def error_document(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}, "trace_id": str(uuid.uuid4())}
 
 
-def serve(handler: SandboxHandler, path: str, body: Any) -> None:
+def serve(handler: Handler, path: str, body: Any) -> None:
     state = handler.server.state
     action = body.get("action") if isinstance(body, dict) else None
     is_submit = path == "/hailuo/videos"
@@ -45,7 +44,7 @@ def serve(handler: SandboxHandler, path: str, body: Any) -> None:
         handler.send_json(400, error_document("bad_request", f"unknown action {action!r}"))
 
 
-def _submit(handler: SandboxHandler, body: dict[str, Any]) -> None:
+def _submit(handler: Handler, body: dict[str, Any]) -> None:
     state = handler.server.state
     model = body.get("model") or "minimax-t2v"
     if body.get("async") is not True and not body.get("callback_url"):
@@ -68,7 +67,7 @@ def _submit(handler: SandboxHandler, body: dict[str, Any]) -> None:
     handler.send_json(200, {"task_id": created.task_id, "trace_id": str(uuid.uuid4())})
 
 
-def _retrieve_batch(handler: SandboxHandler, ids: list[Any], body: dict[str, Any]) -> None:
+def _retrieve_batch(handler: Handler, ids: list[Any], body: dict[str, Any]) -> None:
     """A paged list query: ``offset`` and ``limit`` (default page when absent), ``count`` = all matches."""
     state = handler.server.state
     refused = state.refuses(ids)
@@ -86,7 +85,7 @@ def _retrieve_batch(handler: SandboxHandler, ids: list[Any], body: dict[str, Any
     handler.send_json(200, {"items": page, "count": len(matches)})
 
 
-def _document(handler: SandboxHandler, task: SandboxTask) -> dict[str, Any]:
+def _document(handler: Handler, task: SandboxTask) -> dict[str, Any]:
     phase, _ = handler.server.state.phase(task)
     doc: dict[str, Any] = {
         "id": task.task_id,

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_videotask.sandbox.server import SandboxHandler
+    from airflow_provider_videotask.sandbox.world import Handler
 
 MODULES = ("txt2video", "img2video", "video_edit")
 PATH = re.compile(r"^/api-pub/gw/v2/video/(?P<module>[a-z0-9_]+)/async(?P<rest>/results(?:/batch)?)?/?$")
@@ -21,12 +21,12 @@ def error_document(code: int | str, message: str) -> dict[str, Any]:
     return {"code": code, "message": message, "request_id": str(uuid.uuid4()), "result": None}
 
 
-def envelope(handler: SandboxHandler, result: Any, code: int = 0, message: str = "Success", status: int = 200) -> None:
+def envelope(handler: Handler, result: Any, code: int = 0, message: str = "Success", status: int = 200) -> None:
     document = {"code": code, "message": message, "request_id": str(uuid.uuid4()), "result": result}
     handler.send_json(status, document)
 
 
-def exchange(handler: SandboxHandler) -> None:
+def exchange(handler: Handler) -> None:
     """``GET /prod-api/user/apikey2token`` with ``Api-Key``: a token and its RFC 3339 expiry."""
     state = handler.server.state
     state.count("hidream_token")
@@ -39,7 +39,7 @@ def exchange(handler: SandboxHandler) -> None:
     envelope(handler, {"token": token, "expire_time": expire_time})
 
 
-def serve(handler: SandboxHandler, method: str, module: str, rest: str, query: dict[str, list[str]], body: Any) -> None:
+def serve(handler: Handler, method: str, module: str, rest: str, query: dict[str, list[str]], body: Any) -> None:
     state = handler.server.state
     is_submit = rest == ""
     route = {"": "hidream_submit", "/results": "hidream_result", "/results/batch": "hidream_batch"}[rest]
@@ -68,12 +68,12 @@ def serve(handler: SandboxHandler, method: str, module: str, rest: str, query: d
         envelope(handler, None, 1001, "bad request")
 
 
-def _auth_problem(handler: SandboxHandler) -> str | None:
+def _auth_problem(handler: Handler) -> str | None:
     token = handler.bearer_token()
     return handler.server.state.token_problem(token) if token else "missing token"
 
 
-def _submit(handler: SandboxHandler, module: str, body: dict[str, Any]) -> None:
+def _submit(handler: Handler, module: str, body: dict[str, Any]) -> None:
     state = handler.server.state
     required = REQUIRED[module]
     if not body.get(required):
@@ -88,7 +88,7 @@ def _submit(handler: SandboxHandler, module: str, body: dict[str, Any]) -> None:
     envelope(handler, {"task_id": task.task_id})
 
 
-def _document(handler: SandboxHandler, task_id: Any, module: str) -> dict[str, Any]:
+def _document(handler: Handler, task_id: Any, module: str) -> dict[str, Any]:
     state = handler.server.state
     task = state.find(task_id, "hidream", module)
     if task is None:

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 FAULT_KINDS = (
     "rate_limit",
@@ -338,3 +338,34 @@ def hidream_limits(retry_after: bool = True) -> dict[tuple[str, str], SubmitLimi
         ("hidream", module): SubmitLimit(per_window, 60.0, retry_after)
         for module, per_window in HIDREAM_SUBMITS_PER_MINUTE.items()
     }
+
+
+class ServerView(Protocol):
+    """The HTTP server as the vendor modules see it."""
+
+    @property
+    def state(self) -> SandboxState: ...
+
+
+class Handler(Protocol):
+    """What the vendor modules (``hidream.py``, ``ace.py``) may ask of the handler serving a request;
+    ``server.SandboxHandler`` is it. Declared here, below both, so the vendor modules need not import
+    the server that imports them."""
+
+    @property
+    def server(self) -> ServerView: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+    def send_json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None: ...
+
+    def bearer_token(self) -> str: ...
+
+    def authorized(self) -> bool: ...
+
+    def video_url(self, sub_id: str) -> str: ...
+
+    def refuse_rate_limited(self, vendor: str, scope: str, wait: float) -> None: ...
+
+    def apply_fault(self, vendor: str, is_submit: bool) -> bool: ...

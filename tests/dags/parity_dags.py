@@ -24,6 +24,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "unknown_past_grace": {"unknown_grace_period": 0},
     "timeout": {"timeout": 2},
     "timeout_soft_fail": {"timeout": 2, "soft_fail": True, "conn_id": "parity_hailuo"},
+    "timeout_never_fail": {"timeout": 2, "never_fail": True},
     "failed_soft_fail": {"soft_fail": True},
     "failed_never_fail": {"never_fail": True, "conn_id": "parity_hailuo"},
     "permanent_api_error_never_fail": {"never_fail": True},

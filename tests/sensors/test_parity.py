@@ -45,6 +45,7 @@ TABLE = {
     "timeout": Row(["a [duration=600]"], "failed"),
     "timeout_soft_fail": Row(["a [duration=600]"], "skipped"),
     # BaseSensorOperator's own soft_fail and never_fail, in every mode (see NEVER_FAIL_ON_RESUME).
+    "timeout_never_fail": Row(["a [duration=600]"], "skipped"),
     "failed_soft_fail": Row(["a [fail]"], "skipped", ["failed"]),
     "failed_never_fail": Row(["a [fail]"], "skipped", ["failed"]),
     "permanent_api_error_never_fail": Row(["a"], "skipped", faults=[{"kind": "used_up", "count": -1, "only": "reads"}]),
@@ -87,7 +88,7 @@ def test_same_outcome_in_every_mode(scenario: str, mode: str, slow_sandbox: Sand
     dag_run = dag.test(run_conf={"video_task_ids": task_ids})
 
     expected = row.state
-    if mode == "deferrable" and scenario == "failed_never_fail" and not NEVER_FAIL_ON_RESUME:
+    if mode == "deferrable" and scenario in ("failed_never_fail", "timeout_never_fail") and not NEVER_FAIL_ON_RESUME:
         expected = "failed"
     assert task_states(dag_run) == {"wait": expected}
     pushed = xcoms(dag_run, "wait")
