@@ -62,6 +62,10 @@ CONNECTION_TEST_TASK_ID = "airflow-connection-test"
 # A hook re-reads its connection at least this often, and at once after an auth refusal, so a key
 # rotated in the UI reaches waits that are already running (the shared poller lives for hours).
 SETTINGS_MAX_AGE_SECONDS = 300.0
+# How long the async client keeps an idle connection: longer than any usual poll interval, so a poller's
+# next cycle finds its connections warm (no new TCP and TLS handshake). httpx's default is 5 s. A vendor
+# that closes idle connections sooner just gets a new one.
+KEEPALIVE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -472,7 +476,9 @@ class VideoTaskHook(BaseHook):
 
     async def _asend_once(self, send: _Send) -> Any:
         if self._async_client is None:
-            self._async_client = httpx.AsyncClient(verify=_ssl_context())
+            self._async_client = httpx.AsyncClient(
+                verify=_ssl_context(), limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+            )
         try:
             response = await self._async_client.request(**self._http_arguments(send))
         except httpx.HTTPError as exc:

@@ -5,12 +5,13 @@ Every method is thread-safe: the HTTP server answers each request on a thread of
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -168,6 +169,7 @@ class SandboxState:
         self.faults: list[Fault] = []
         self.counts: Counter[str] = Counter()
         self.refused_ids: set[str] = set()
+        self.answering = 0  # requests being answered right now
         # Accepted submits per (account, vendor, scope), on the sandbox clock, and counts per account.
         self.accepted: dict[tuple[str, str, str], deque[float]] = {}
         self.account_counts: dict[str, Counter[str]] = {}
@@ -188,6 +190,22 @@ class SandboxState:
                     self.counts["faults_served"] += 1
                     return fault
         return None
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """One request being answered; ``max_in_flight`` counts the most at once (a client's parallelism)."""
+        with self.lock:
+            self.answering += 1
+            self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self.answering)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.answering -= 1
+
+    def count_connection(self) -> None:
+        with self.lock:
+            self.counts["connections"] += 1
 
     def count(self, route: str, ids: int = 0) -> None:
         with self.lock:

@@ -12,11 +12,10 @@ its own kwargs. It starts with its first subscriber and stops when the last one 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Union
 
@@ -29,6 +28,12 @@ log = logging.getLogger(__name__)
 # Indirection so tests can run pollers on a fake clock.
 _sleep = asyncio.sleep
 _now = time.time
+
+# Batch requests one poller sends at once. Neither vendor documents a limit for status reads (HiDream's
+# 1-10 concurrent tasks by tier bound generation, not reads): a conservative few.
+MAX_PARALLEL_READS = 4
+# Waiters woken in one step of the event loop before yielding it.
+WAKE_SLICE = 200
 
 # What a waiter receives: its tasks after a poll, or the error that poll ended in.
 Update = Union[list[VideoTask], BaseException]  # noqa: UP007 - a runtime alias on Python 3.10
@@ -43,6 +48,7 @@ class Subscription:
         self.poll_interval = poll_interval
         self.deadline = deadline
         self.inbox: asyncio.Queue[Update] = asyncio.Queue()
+        self.fresh = True  # not polled yet: its first poll is due the moment it subscribes
         self._last: list[VideoTask] | None = None
         self._errored = False
 
@@ -58,35 +64,54 @@ class Subscription:
             self.inbox.put_nowait(tasks)
         self._last = tasks
         self._errored = False
+        self.fresh = False
 
     def offer_error(self, error: BaseException) -> None:
         self._errored = True
+        self.fresh = False
         self.inbox.put_nowait(error)
 
 
 class BatchPoller:
-    """Polls the ids of all its subscribers, one batch request per 50 ids, at the pace of the quickest."""
+    """Polls the ids of all its subscribers, ``batch_size`` ids per request, at the pace of the quickest.
+
+    The schedule, in one place:
+
+    - A cycle starts every poll interval (the quickest subscriber's), counted from the previous start;
+      one that overran its interval is followed at once, and that is logged once.
+    - A subscriber's first poll is due when it subscribes (its trigger has already waited one interval):
+      one that joins between cycles, or while a request is in flight, gets a short extra cycle of its
+      own at once rather than waiting for the next one.
+    - A cycle's batch requests run concurrently, at most ``MAX_PARALLEL_READS`` at a time, and each
+      subscriber is told as soon as every one of its ids has been answered.
+    - After failed cycles the interval backs off (doubling, at most 10 intervals); a deadline near at
+      hand brings the next cycle forward, so a task that finished just in time still counts.
+    """
 
     def __init__(
         self, hook: VideoTaskHook, module: str | None, on_stop: Callable[[BatchPoller], None] | None = None
     ) -> None:
         self.hook = hook
         self.module = module
-        self.subscriptions: list[Subscription] = []
+        # An ordered set: joining and leaving cost O(1) whatever the number of subscribers.
+        self.subscriptions: dict[Subscription, None] = {}
         self.cycles = 0
+        self.in_flight = 0  # batch requests being sent right now (for the bound, and its tests)
         self._task: asyncio.Task[None] | None = None
         self._on_stop = on_stop
+        self._joined = asyncio.Event()
+        self._overrun_logged = False
 
     def subscribe(self, task_ids: list[str], poll_interval: float, deadline: float | None) -> Subscription:
         subscription = Subscription(task_ids, poll_interval, deadline)
-        self.subscriptions.append(subscription)
+        self.subscriptions[subscription] = None
+        self._joined.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="videotask-batch-poller")
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        with contextlib.suppress(ValueError):
-            self.subscriptions.remove(subscription)
+        self.subscriptions.pop(subscription, None)
         if not self.subscriptions and self._task is not None:
             # Stop now, in this same step of the loop, so a newcomer finds no half-stopped poller.
             self._task.cancel()
@@ -96,36 +121,105 @@ class BatchPoller:
 
     async def _run(self) -> None:
         failures = 0
-        delay = 0.0  # the first cycle polls at once: its first subscriber has already waited
-        # No "nobody left" check is needed inside: the last waiter to leave cancels this task at once.
+        next_start = _now()
+        # No "nobody left" check is needed inside: the last subscriber to leave cancels this task at once.
         try:
             while self.subscriptions:
-                if delay > 0:
-                    await _sleep(delay)
-                snapshot = list(self.subscriptions)  # ids that arrive during the request join the next cycle
-                self.cycles += 1
-                try:
-                    ids = unique(chain.from_iterable(s.task_ids for s in snapshot))
-                    tasks = await self.hook.aget_tasks(ids, self.module)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:  # every error reaches every waiter, which applies its own bound
-                    failures += 1
-                    for subscription in snapshot:
-                        subscription.offer_error(error)
-                else:
-                    failures = 0
-                    by_id = {task.task_id: task for task in tasks}
-                    now = _now()
-                    for subscription in snapshot:
-                        subscription.offer([by_id[task_id] for task_id in subscription.task_ids], now)
-                # Let the waiters just woken decide (and leave) before the next cycle is planned.
-                await asyncio.sleep(0)
-                delay = self._next_delay(failures)
+                fresh = [s for s in self.subscriptions if s.fresh]
+                if fresh and self.cycles and _now() < next_start:
+                    await self._cycle(fresh)  # the short extra cycle of those who just joined
+                    continue
+                if (wait := next_start - _now()) > 0:
+                    await self._nap(wait)
+                    continue  # woken early by a newcomer, or on time: look again
+                started = _now()
+                failures = 0 if await self._cycle(list(self.subscriptions)) else failures + 1
+                next_start = started + self._interval(failures)
+                if _now() > next_start and not self._overrun_logged:
+                    self._overrun_logged = True
+                    log.warning(
+                        "%s: a poll cycle took %.1fs, longer than the poll interval; the next starts at once "
+                        "(logged once)",
+                        self.hook.vendor,
+                        _now() - started,
+                    )
         finally:
             await self.hook.aclose()
 
-    def _next_delay(self, failures: int) -> float:
+    async def _nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if someone subscribes meanwhile."""
+        self._joined.clear()
+        sleeper = asyncio.ensure_future(_sleep(seconds))
+        waker = asyncio.ensure_future(self._joined.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def _cycle(self, snapshot: list[Subscription]) -> bool:
+        """Poll the snapshot's ids, batches in parallel; True when every batch was answered."""
+        self.cycles += 1
+        ids = unique(chain.from_iterable(s.task_ids for s in snapshot))
+        size = max(1, (await self.hook.aget_settings()).batch_size)
+        batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+        waiting = {subscription: set(subscription.task_ids) for subscription in snapshot}
+        by_id: dict[str, VideoTask] = {}
+        bound = asyncio.Semaphore(MAX_PARALLEL_READS)
+        answered = True
+
+        async def read(batch: list[str]) -> None:
+            nonlocal answered
+            async with bound:
+                self.in_flight += 1
+                try:
+                    tasks = await self.hook.aget_tasks(batch, self.module)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # every error reaches its waiters, which apply their own bound
+                    answered = False
+                    failed = [s for s in waiting if not waiting[s].isdisjoint(batch)]
+                    for subscription in failed:
+                        del waiting[subscription]
+                    await self._tell(failed, error=error)
+                    return
+                finally:
+                    self.in_flight -= 1
+            by_id.update((task.task_id, task) for task in tasks)
+            done = []
+            for subscription, missing in waiting.items():
+                missing.difference_update(batch)
+                if not missing:
+                    done.append(subscription)
+            for subscription in done:
+                del waiting[subscription]
+            await self._tell(done, by_id=by_id)
+
+        await asyncio.gather(*(read(batch) for batch in batches))
+        # Let the waiters just woken decide (and leave) before the next cycle is planned.
+        await asyncio.sleep(0)
+        return answered
+
+    async def _tell(
+        self,
+        subscriptions: Iterable[Subscription],
+        *,
+        by_id: dict[str, VideoTask] | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Wake waiters in slices, yielding to the loop between them: thousands never hold it at once."""
+        now = _now()
+        for count, subscription in enumerate(subscriptions, start=1):
+            if subscription not in self.subscriptions:
+                continue  # left meanwhile
+            if error is not None:
+                subscription.offer_error(error)
+            elif by_id is not None:
+                subscription.offer([by_id[task_id] for task_id in subscription.task_ids], now)
+            if count % WAKE_SLICE == 0:
+                await asyncio.sleep(0)
+
+    def _interval(self, failures: int) -> float:
         interval = min(s.poll_interval for s in self.subscriptions)
         if failures:
             interval = min(interval * 2 ** (failures - 1), max(interval, 1.0) * 10)

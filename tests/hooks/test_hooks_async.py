@@ -163,3 +163,15 @@ async def test_token_and_header_value_are_registered_with_the_secret_masker(
     shown = str(redact(f"{line}, token {exchanged}"))
     for secret in (api_key, token, exchanged):
         assert secret not in shown, shown
+
+
+@pytest.mark.slow
+async def test_connections_stay_warm_between_polls(sandbox_conns: Sandbox) -> None:
+    """Idle longer than httpx's default keep-alive (5 s): the next read still reuses the connection."""
+    hook = HailuoHook()
+    await hook.aget_tasks(["a"])
+    await asyncio.sleep(6)  # the idle time under test, not a synchronisation
+    await hook.aget_tasks(["a"])
+    await hook.aclose()
+    assert sandbox_conns.counts()["hailuo_retrieve_batch"] == 2
+    assert sandbox_conns.counts()["connections"] == 1

@@ -144,8 +144,11 @@ def test_stats_count_requests_by_route(sandbox: Sandbox) -> None:
     assert stats["counts"]["hidream_batch"] == 1
     assert stats["counts"]["requests"] == 3
     assert stats["counts"]["ids_queried"] == 2  # read ids only, not submits
+    assert stats["counts"]["connections"] == 4  # requests opens a connection per call here
+    assert stats["counts"]["max_in_flight"] == 1  # one after another
     requests.post(f"{sandbox.url}/_sandbox/reset")
-    assert requests.get(f"{sandbox.url}/_sandbox/stats").json()["counts"] == {}
+    after = requests.get(f"{sandbox.url}/_sandbox/stats").json()["counts"]
+    assert after == {"connections": 1, "max_in_flight": 1}  # the stats request itself, nothing before it
 
 
 def test_fault_parse_from_the_command_line() -> None:

@@ -165,3 +165,58 @@ async def test_sharing_switched_off_polls_per_trigger(
     for task in running:
         task.cancel()
     await asyncio.gather(*running, return_exceptions=True)
+
+
+async def test_cycles_start_one_interval_after_the_previous_start(
+    sandbox_conns: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slow answers do not push the schedule back: the nap after a cycle is the interval less its length."""
+    naps: list[float] = []
+
+    async def nap(seconds: float) -> None:
+        naps.append(seconds)
+        await asyncio.sleep(seconds)
+
+    monkeypatch.setattr(poller, "_sleep", nap)
+    sandbox_conns.add_fault("slow", count=-1, only="reads", delay=0.4)
+    [task_id] = slow_tasks(sandbox_conns, 1)
+    shared = poller.shared_poller("hidream_default", "hidream", None, HiDreamHook)
+    subscription = shared.subscribe([task_id], 1.0, None)
+    for _ in range(3):
+        await asyncio.wait_for(subscription.inbox.get(), timeout=10)
+    shared.unsubscribe(subscription)
+    assert len(naps) >= 2
+    # Each answer took at least 0.4 s, so a nap measured from the cycle's start is at most 0.6 s
+    # (measured from its end, it would be the whole 1 s).
+    assert all(seconds <= 0.6 for seconds in naps), naps
+
+
+async def test_batches_go_out_in_parallel_within_the_bound(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(monkeypatch, "hidream_default", "hidream", sandbox.url, batch_size=2)
+    ids = slow_tasks(sandbox, 20)  # ten batches of two
+    sandbox.add_fault("slow", count=-1, only="reads", delay=0.3)
+    shared = poller.shared_poller("hidream_default", "hidream", None, HiDreamHook)
+    subscriptions = [shared.subscribe(ids[n : n + 2], 60.0, None) for n in range(0, 20, 2)]
+    updates = [await asyncio.wait_for(s.inbox.get(), timeout=20) for s in subscriptions]
+    for subscription in subscriptions:
+        shared.unsubscribe(subscription)
+    assert [[task.task_id for task in update] for update in updates] == [ids[n : n + 2] for n in range(0, 20, 2)]
+    assert sandbox.counts()["hidream_batch"] == 10  # one request per batch of two
+    assert sandbox.counts()["max_in_flight"] == poller.MAX_PARALLEL_READS  # in parallel, never more
+
+
+async def test_a_waiter_joining_mid_request_is_polled_at_once(sandbox_conns: Sandbox, clock: FakeClock) -> None:
+    """Its trigger has already waited one interval: it gets a short extra cycle, not the next full one."""
+    first, second = slow_tasks(sandbox_conns, 2)
+    sandbox_conns.add_fault("slow", count=1, only="reads", delay=0.5)
+    shared = poller.shared_poller("hidream_default", "hidream", None, HiDreamHook)
+    early = shared.subscribe([first], 30.0, None)
+    await until(lambda: sandbox_conns.counts()["hidream_batch"] == 1, "the first request is in flight")
+    late = shared.subscribe([second], 30.0, None)
+    [update] = [await asyncio.wait_for(late.inbox.get(), timeout=10)]
+    assert [task.task_id for task in update] == [second]
+    assert clock.waits == []  # no interval went by on the poller's clock
+    assert sandbox_conns.counts()["ids_queried"] == 2  # the extra cycle asked for the newcomer alone
+    await asyncio.wait_for(early.inbox.get(), timeout=10)
+    for subscription in (early, late):
+        shared.unsubscribe(subscription)

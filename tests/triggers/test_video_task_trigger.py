@@ -188,6 +188,6 @@ async def test_cancelled_trigger_leaves_and_the_poller_closes_its_client(
     await trigger.cleanup()
     await asyncio.sleep(0)  # let the cancelled poller run its finally
     assert client_opened
-    assert shared.subscriptions == []
+    assert not shared.subscriptions
     assert poller._POLLERS.get(asyncio.get_running_loop(), {}) == {}
     await until(lambda: shared.hook._async_client is None, "the poller closed its HTTP client")
