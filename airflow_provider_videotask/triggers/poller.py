@@ -96,7 +96,6 @@ class BatchPoller:
         # An ordered set: joining and leaving cost O(1) whatever the number of subscribers.
         self.subscriptions: dict[Subscription, None] = {}
         self.cycles = 0
-        self.in_flight = 0  # batch requests being sent right now (for the bound, and its tests)
         self._task: asyncio.Task[None] | None = None
         self._on_stop = on_stop
         self._joined = asyncio.Event()
@@ -170,21 +169,18 @@ class BatchPoller:
 
         async def read(batch: list[str]) -> None:
             nonlocal answered
-            async with bound:
-                self.in_flight += 1
-                try:
+            try:
+                async with bound:
                     tasks = await self.hook.aget_tasks(batch, self.module)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:  # every error reaches its waiters, which apply their own bound
-                    answered = False
-                    failed = [s for s in waiting if not waiting[s].isdisjoint(batch)]
-                    for subscription in failed:
-                        del waiting[subscription]
-                    await self._tell(failed, error=error)
-                    return
-                finally:
-                    self.in_flight -= 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # every error reaches its waiters, which apply their own bound
+                answered = False
+                failed = [s for s in waiting if not waiting[s].isdisjoint(batch)]
+                for subscription in failed:
+                    del waiting[subscription]
+                await self._tell(failed, error=error)
+                return
             by_id.update((task.task_id, task) for task in tasks)
             done = []
             for subscription, missing in waiting.items():
