@@ -33,14 +33,14 @@ def _pacing_fields(vendor_rule: str) -> dict[str, Any]:
         "max_submits_per_minute": {
             "label": "Max submits per minute",
             "description": "Optional: submits beyond it wait their turn (nothing is sent) instead of being "
-            f"refused by the vendor. {vendor_rule} Honoured per worker process; across workers use an "
-            "Airflow pool.",
+            f"refused by the vendor. {vendor_rule} Counted within one process (a task that submits many); "
+            "each operator instance runs in its own, so for a mapped fan-out use an Airflow pool.",
             "schema": {"type": ["integer", "null"], "minimum": 1},
         },
         "max_concurrent_tasks": {
             "label": "Max concurrent tasks",
-            "description": "Optional: how many tasks submitted from one worker process may run at the vendor "
-            "at once. Across workers use an Airflow pool of this size with include_deferred.",
+            "description": "Optional: how many tasks submitted from one process may run at the vendor at "
+            "once. For a mapped fan-out use an Airflow pool of this size with include_deferred.",
             "schema": {"type": ["integer", "null"], "minimum": 1},
         },
     }

@@ -4,7 +4,6 @@ that decides what a failed submit may do next (``submit_fate``)."""
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 # The public error family (re-exported by ``airflow_provider_videotask.exceptions``).
 __all__ = [
@@ -58,8 +57,12 @@ class VideoTaskApiError(VideoTaskError):
         trace_id: str | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
+        sent: bool = True,
     ) -> None:
         self.message = message
+        # False when the call failed before its request left this machine (a refused connection, or a free
+        # call it needed first, such as a token exchange, failed): nothing of it reached the vendor.
+        self.sent = sent
         self.vendor = vendor
         self.status_code = status_code
         self.vendor_code = vendor_code
@@ -125,10 +128,6 @@ class VideoTaskTransportError(VideoTaskApiError):
     name that does not resolve, a connect timeout): the vendor cannot have acted on it.
     """
 
-    def __init__(self, message: str, *, sent: bool = True, **kwargs: Any) -> None:
-        self.sent = sent
-        super().__init__(message, **kwargs)
-
 
 class VideoTaskResponseError(VideoTaskApiError):
     """An answer arrived but could not be read (not JSON, or not the documented shape)."""
@@ -184,9 +183,10 @@ def submit_fate(error: VideoTaskApiError) -> SubmitFate:
     """The one rule for failed submits; "never pay twice" rests on it, so only a sure refusal is REFUSED.
 
     - refused: HTTP 429 or a rate-limit code (``too_many_requests``), a submit held back by the
-      connection's own pacing (``max_submits_per_minute``, ``max_concurrent_tasks``), a transport failure
-      before the request was sent. (An auth refusal is retried once inside the hook, after a fresh token
-      or a fresh read of the connection; one that reaches here is final: rejected.)
+      connection's own pacing (``max_submits_per_minute``, ``max_concurrent_tasks``), any transient
+      failure before the submit was sent (``sent=False``: a refused connection, a failed token exchange
+      or pacing read). (An auth refusal is retried once inside the hook, after a fresh token or a fresh
+      read of the connection; one that reaches here is final: rejected.)
     - unknown: no answer after the request was sent (timeout, dropped connection), a 5xx or a "busy"
       408/409, an answer that cannot be read: the vendor may have created the task.
     - rejected: everything else the vendor answered (400, 403, 404, 422, a used-up balance, a HiDream
@@ -194,8 +194,10 @@ def submit_fate(error: VideoTaskApiError) -> SubmitFate:
     """
     if isinstance(error, VideoTaskRateLimitError):
         return SubmitFate.REFUSED
-    if isinstance(error, VideoTaskTransportError):
-        return SubmitFate.UNKNOWN if error.sent else SubmitFate.REFUSED
-    if isinstance(error, (VideoTaskServerError, VideoTaskResponseError)):
+    if not error.sent:
+        # The submit never left: only a verdict on the account or the request itself ends the task.
+        final = (VideoTaskAuthError, VideoTaskQuotaError, VideoTaskRequestError, VideoTaskValidationError)
+        return SubmitFate.REJECTED if isinstance(error, final) else SubmitFate.REFUSED
+    if isinstance(error, (VideoTaskTransportError, VideoTaskServerError, VideoTaskResponseError)):
         return SubmitFate.UNKNOWN
     return SubmitFate.REJECTED

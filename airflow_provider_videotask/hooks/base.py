@@ -89,7 +89,7 @@ class ConnectionSettings:
         value = self.extras.get(name)
         return None if value == "" else value
 
-    @property
+    @functools.cached_property
     def account(self) -> str:
         """Who pays: a digest of the base URL and credentials, so the secret itself is kept nowhere else.
         Keys the process-wide caches (HiDream tokens, submit pacing)."""
@@ -336,11 +336,11 @@ class VideoTaskHook(BaseHook):
         settings: ConnectionSettings = yield _Settings(fresh=False)
         gate = pacing.gate_for(settings.account)
         limit = settings.max_concurrent_tasks
-        if limit is not None and sum(map(len, gate.running_by_module().values())) >= limit:
+        if limit is not None and gate.running_count() >= limit:
             # Some may have finished since this process last looked: a read is free.
             for running_module, task_ids in gate.running_by_module().items():
-                yield from self._read_tasks(task_ids, running_module)
-            running = sum(map(len, gate.running_by_module().values()))
+                yield from self._before_sending(request, self._read_tasks(task_ids, running_module))
+            running = gate.running_count()
             if running >= limit:
                 raise self._held_back(
                     f"{running} tasks this process submitted are still running, the connection's "
@@ -390,7 +390,9 @@ class VideoTaskHook(BaseHook):
         retries, refused = 0, None
         while True:
             # Outside the try: a refused credential exchange is final, it is not "this call refused".
-            token = (yield from self._credential(settings, refused)) if request.credential == "token" else None
+            token = None
+            if request.credential == "token":
+                token = yield from self._before_sending(request, self._credential(settings, refused))
             try:
                 payload = yield _Send(settings, request, token)
                 return parse(payload) if parse else payload
@@ -413,6 +415,18 @@ class VideoTaskHook(BaseHook):
                     raise
                 retries += 1
                 yield _Sleep(delay)
+
+    def _before_sending(self, request: ApiRequest, flow: Flow[T]) -> Flow[T]:
+        """A free call a request needs first (a token exchange, a pacing read). If it fails, the request
+        itself never left, and its error says so (``sent=False``): a paid submit stays safe to try again."""
+        try:
+            return (yield from flow)
+        except VideoTaskApiError as error:
+            if request.paid:
+                error.sent = False
+                error.message += f"; the {request.action} itself was not sent"
+                error.args = (error._render(),)
+            raise
 
     def _next_delay(self, retries: int, request: ApiRequest, error: VideoTaskApiError) -> float | None:
         """Seconds before the next try, or None to raise. A paid request is never tried twice."""

@@ -3,8 +3,13 @@
 A connection may set ``max_submits_per_minute`` and ``max_concurrent_tasks`` (extras). Every hook of a
 process that uses the same account shares one ``SubmitGate``: a submit beyond either limit is held back
 before anything is sent, as a refusal (``VideoTaskRateLimitError``, nothing billed) with the wait until
-it may go. Across processes (Airflow runs each task instance in its own) the Airflow way is a pool per
-connection, sized to the vendor's concurrency (docs/spend-safety.md, "Fan-out"): this module builds no distributed lock.
+it may go.
+
+Airflow runs each task instance in a process of its own, so this paces a task that submits many (a hook
+in a loop), not the instances of a mapped operator: across processes the Airflow way is a pool per
+connection, sized to the vendor's concurrency (docs/spend-safety.md, "Fan-out"); this module builds no
+distributed lock. Two threads of one process may both pass the concurrency check before either has its
+task id: the bound is best effort there.
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ class SubmitGate:
             for task in tasks:
                 if task.state.is_terminal:
                     self.running.pop(task.task_id, None)
+
+    def running_count(self) -> int:
+        with self.lock:
+            return len(self.running)
 
     def running_by_module(self) -> dict[str | None, list[str]]:
         with self.lock:

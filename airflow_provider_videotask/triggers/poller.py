@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Union
 
-from airflow_provider_videotask.api.common import unique
+from airflow_provider_videotask.api.common import chunked, unique
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 
@@ -134,16 +134,26 @@ class BatchPoller:
                 started = _now()
                 failures = 0 if await self._cycle(list(self.subscriptions)) else failures + 1
                 next_start = started + self._interval(failures)
-                if _now() > next_start and not self._overrun_logged:
-                    self._overrun_logged = True
-                    log.warning(
-                        "%s: a poll cycle took %.1fs, longer than the poll interval; the next starts at once "
-                        "(logged once)",
-                        self.hook.vendor,
-                        _now() - started,
-                    )
+                self._note_overrun(_now() - started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug of ours must not leave waiters waiting on a dead poller
+            log.exception("%s: the batch poller stopped", self.hook.vendor)
+            await self._tell(list(self.subscriptions), error=error)
         finally:
             await self.hook.aclose()
+
+    def _note_overrun(self, took: float) -> None:
+        interval = min(s.poll_interval for s in self.subscriptions) if self.subscriptions else took
+        if took > interval and not self._overrun_logged:
+            self._overrun_logged = True
+            log.warning(
+                "%s: a poll cycle took %.1fs, longer than the poll interval of %.0fs; the next starts at once "
+                "(logged once)",
+                self.hook.vendor,
+                took,
+                interval,
+            )
 
     async def _nap(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if someone subscribes meanwhile."""
@@ -160,8 +170,14 @@ class BatchPoller:
         """Poll the snapshot's ids, batches in parallel; True when every batch was answered."""
         self.cycles += 1
         ids = unique(chain.from_iterable(s.task_ids for s in snapshot))
-        size = max(1, (await self.hook.aget_settings()).batch_size)
-        batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+        try:
+            size = (await self.hook.aget_settings()).batch_size  # re-reads the connection now and then
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # deleted, or made invalid, meanwhile: every waiter applies its own bound
+            await self._tell(snapshot, error=error)
+            return False
+        batches = list(chunked(ids, size))
         waiting = {subscription: set(subscription.task_ids) for subscription in snapshot}
         by_id: dict[str, VideoTask] = {}
         bound = asyncio.Semaphore(MAX_PARALLEL_READS)

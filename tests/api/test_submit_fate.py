@@ -75,3 +75,13 @@ def test_a_hidream_answer_without_task_id_is_of_unknown_fate() -> None:
     with pytest.raises(VideoTaskApiError) as failure:
         hidream.parse_submit({"sub_task_results": []})
     assert submit_fate(failure.value) is SubmitFate.UNKNOWN
+
+
+def test_a_failure_before_the_submit_left_is_never_of_unknown_fate() -> None:
+    """A token exchange or a pacing read that failed first: the submit itself was never sent."""
+    busy = answered("hidream", 502, {"code": 502, "message": "bad gateway"})
+    refused_key = answered("hidream", 401, {"code": 401, "message": "invalid api key"})
+    assert submit_fate(busy) is SubmitFate.UNKNOWN  # as the submit's own answer: it may exist
+    busy.sent = refused_key.sent = False
+    assert submit_fate(busy) is SubmitFate.REFUSED  # try again later: nothing was sent
+    assert submit_fate(refused_key) is SubmitFate.REJECTED  # a bad key does not get better by waiting

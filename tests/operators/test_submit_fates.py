@@ -247,3 +247,22 @@ def test_a_held_back_submit_waits_in_the_operator_like_a_refused_one(
         operator("hailuo", deferrable=True).execute(make_context())
     assert isinstance(deferred.value.trigger, DateTimeTrigger)
     assert sandbox.counts()["hailuo_submit"] == 1
+
+
+def test_a_failed_read_before_the_submit_is_a_refusal_not_an_unknown_fate(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, sleeps: list[float], logs: LogCapture
+) -> None:
+    """max_concurrent_tasks reads the running tasks first; if that free read fails, nothing was sent."""
+    set_connection(monkeypatch, "hailuo_default", "hailuo", sandbox.url, max_concurrent_tasks=1)
+    running = HailuoHook().submit(prompt="slow [duration=600]")
+    sandbox.add_fault("server_error", count=-1, only="reads", status=503)
+
+    def the_vendor_recovers(delay: float) -> None:
+        sandbox.clear_faults()
+        sandbox.finish(running)
+
+    monkeypatch.setattr(operator_base, "_sleep", the_vendor_recovers)
+    [task_id] = operator("hailuo").execute(make_context())
+    assert task_id != running
+    assert sandbox.counts()["hailuo_submit"] == 2  # the first task, and this one once
+    assert "the submit itself was not sent" in logs.text

@@ -220,3 +220,18 @@ async def test_a_waiter_joining_mid_request_is_polled_at_once(sandbox_conns: San
     await asyncio.wait_for(early.inbox.get(), timeout=10)
     for subscription in (early, late):
         shared.unsubscribe(subscription)
+
+
+async def test_a_connection_gone_mid_wait_ends_the_wait_instead_of_hanging(
+    sandbox_conns: Sandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [task_id] = slow_tasks(sandbox_conns, 1)
+    trigger = VideoTaskTrigger("hidream_default", [task_id], poll_interval=5, max_consecutive_errors=1)
+    running = asyncio.ensure_future(first_event(trigger))
+    await until(lambda: sandbox_conns.counts()["hidream_batch"] >= 1, "the first poll")
+    monkeypatch.delenv("AIRFLOW_CONN_HIDREAM_DEFAULT")  # deleted in the UI meanwhile
+    assert trigger._poller is not None
+    trigger._poller.hook._settings_read_at = 0.0  # and the hook's copy is due for a fresh read
+    event = await asyncio.wait_for(running, timeout=20)
+    assert event["status"] == "error"
+    assert "hidream_default" in event["message"]
