@@ -56,6 +56,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     task id is kept in the task state store, so a retry reattaches to a task that is still running or
     has succeeded, and submits again only when it failed.
 
+    :param conn_id: the Airflow connection (the vendor operators name it ``hidream_conn_id`` / ``hailuo_conn_id``).
     :param wait_for_completion: wait for the video (default) or return the task ids at once.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.

@@ -22,7 +22,9 @@ class HiDreamVideoOperator(VideoGenerationOperator):
     :param aspect_ratio: ``16:9``, ``1:1`` or ``9:16``.
     :param resolution_ratio: 1024, 2048 or 4096.
     :param motion_strength: 0 to 30.
-    :param camera_move_horizontal: -5 to 5 (likewise ``camera_move_vertical``, ``camera_move_depth``).
+    :param camera_move_horizontal: camera pan, -5 to 5.
+    :param camera_move_vertical: camera tilt, -5 to 5.
+    :param camera_move_depth: camera push or pull, -5 to 5.
     :param notify_url: the vendor calls it when the task is done.
     :param payload: any further vendor fields, passed through as they are (templated).
     :param api_user_id: the ``API-User-ID`` header (default: the connection's).

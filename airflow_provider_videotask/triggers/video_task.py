@@ -52,8 +52,8 @@ class VideoTaskTrigger(BaseTrigger):
     :param wait_started_at: Unix time the wait began (for the unknown grace period).
     :param unrecognised_state_grace_period: seconds a task may report a state this provider does not
         know (waited on as running) before it counts as failed.
-    :param task_ids: the name ``video_task_ids`` had in 0.1, read from triggers serialized by it (as is
-        its ``shared``, which is ignored).
+    :param task_ids: the name ``video_task_ids`` had in 0.1, read from triggers serialized by it.
+    :param shared: serialized by 0.1 and ignored: every trigger shares its poller now.
 
     Events: ``{"status": "success" | "failed" | "timeout" | "error", "message": str,
     "tasks": [VideoTask.to_dict(), ...], "failed_task_ids": [...]}``.
