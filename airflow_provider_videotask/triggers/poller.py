@@ -48,7 +48,6 @@ class Subscription:
         self.poll_interval = poll_interval
         self.deadline = deadline
         self.inbox: asyncio.Queue[Update] = asyncio.Queue()
-        self.fresh = True  # not polled yet: its first poll is due the moment it subscribes
         self._last: list[VideoTask] | None = None
         self._errored = False
 
@@ -64,11 +63,9 @@ class Subscription:
             self.inbox.put_nowait(tasks)
         self._last = tasks
         self._errored = False
-        self.fresh = False
 
     def offer_error(self, error: BaseException) -> None:
         self._errored = True
-        self.fresh = False
         self.inbox.put_nowait(error)
 
 
@@ -99,11 +96,14 @@ class BatchPoller:
         self._task: asyncio.Task[None] | None = None
         self._on_stop = on_stop
         self._joined = asyncio.Event()
+        # Subscribed since the last cycle began: not polled yet, and their first poll is already due.
+        self._newcomers: dict[Subscription, None] = {}
         self._overrun_logged = False
 
     def subscribe(self, task_ids: list[str], poll_interval: float, deadline: float | None) -> Subscription:
         subscription = Subscription(task_ids, poll_interval, deadline)
         self.subscriptions[subscription] = None
+        self._newcomers[subscription] = None
         self._joined.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="videotask-batch-poller")
@@ -111,6 +111,7 @@ class BatchPoller:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscriptions.pop(subscription, None)
+        self._newcomers.pop(subscription, None)
         if not self.subscriptions and self._task is not None:
             # Stop now, in this same step of the loop, so a newcomer finds no half-stopped poller.
             self._task.cancel()
@@ -124,14 +125,16 @@ class BatchPoller:
         # No "nobody left" check is needed inside: the last subscriber to leave cancels this task at once.
         try:
             while self.subscriptions:
-                fresh = [s for s in self.subscriptions if s.fresh]
-                if fresh and self.cycles and _now() < next_start:
-                    await self._cycle(fresh)  # the short extra cycle of those who just joined
+                if self._newcomers and self.cycles and _now() < next_start:
+                    newcomers = list(self._newcomers)
+                    self._newcomers.clear()
+                    await self._cycle(newcomers)  # the short extra cycle of those who just joined
                     continue
                 if (wait := next_start - _now()) > 0:
                     await self._nap(wait)
                     continue  # woken early by a newcomer, or on time: look again
                 started = _now()
+                self._newcomers.clear()  # this cycle polls them with everyone else
                 failures = 0 if await self._cycle(list(self.subscriptions)) else failures + 1
                 next_start = started + self._interval(failures)
                 self._note_overrun(_now() - started)
