@@ -33,10 +33,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
     # would add ~40 ms to every answer on loopback.
     disable_nagle_algorithm = True
     server: SandboxHTTPServer
+    answered: Callable[[], None]  # ends this request's in-flight count (SandboxState.in_flight)
 
     def setup(self) -> None:
         super().setup()
         self.server.state.count_connection()  # one per TCP connection: a client's keep-alive, measured
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except ConnectionResetError:
+            pass  # a client dropped its idle keep-alive connection with a reset: normal, not an error
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -52,7 +59,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
-        with self.server.state.in_flight():
+        with self.server.state.in_flight() as self.answered:
             self._serve(method)
 
     def _serve(self, method: str) -> None:
@@ -84,6 +91,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
+            self.answered()  # before the answer leaves: see SandboxState.in_flight
             self.end_headers()
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):

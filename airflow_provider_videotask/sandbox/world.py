@@ -192,16 +192,28 @@ class SandboxState:
         return None
 
     @contextlib.contextmanager
-    def in_flight(self) -> Iterator[None]:
-        """One request being answered; ``max_in_flight`` counts the most at once (a client's parallelism)."""
+    def in_flight(self) -> Iterator[Callable[[], None]]:
+        """One request being answered; ``max_in_flight`` counts the most at once (a client's parallelism).
+
+        Yields ``done``, to call just before the answer goes out: a client that sends its next request
+        the moment it has this answer must not find this one still counted (a sequential client would
+        otherwise sometimes count as two at once)."""
         with self.lock:
             self.answering += 1
             self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self.answering)
+        answered = False
+
+        def done() -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                with self.lock:
+                    self.answering -= 1
+
         try:
-            yield
+            yield done
         finally:
-            with self.lock:
-                self.answering -= 1
+            done()
 
     def count_connection(self) -> None:
         with self.lock:
