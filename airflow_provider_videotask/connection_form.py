@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_videotask.api import hailuo, hidream
-from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE
+from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_READS
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -24,6 +24,13 @@ _BATCH_SIZE_FIELD = {
     "label": "Batch size",
     "description": "How many task ids one status read asks for (default 50; neither vendor documents a maximum).",
     "schema": {"type": ["integer", "null"], "minimum": 1, "default": DEFAULT_BATCH_SIZE},
+}
+
+_PARALLEL_READS_FIELD = {
+    "label": "Parallel status reads",
+    "description": "How many batch reads a waiting triggerer sends at once (default 4; neither vendor "
+    "documents a limit for reads).",
+    "schema": {"type": ["integer", "null"], "minimum": 1, "default": DEFAULT_PARALLEL_READS},
 }
 
 
@@ -50,6 +57,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "hidream": {
         "request_timeout": _TIMEOUT_FIELD,
         "batch_size": _BATCH_SIZE_FIELD,
+        "parallel_reads": _PARALLEL_READS_FIELD,
         # https://www.hidreamai.com/docs/pixeling ("调用限制"): tasks per minute and concurrency by tier.
         **_pacing_fields(
             "HiDream allows 10 video tasks a minute (txt2video, img2video), 2 for video_edit, and 1 to 10 "
@@ -79,6 +87,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "hailuo": {
         "request_timeout": _TIMEOUT_FIELD,
         "batch_size": _BATCH_SIZE_FIELD,
+        "parallel_reads": _PARALLEL_READS_FIELD,
         **_pacing_fields("Ace Data Cloud publishes no number; it answers HTTP 429 when an account goes too fast."),
     },
 }

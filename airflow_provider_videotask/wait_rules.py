@@ -30,6 +30,9 @@ DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_UNKNOWN_GRACE_PERIOD = 300.0
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD = 600.0
+# A waiter logs its progress when it changes, at most this often: thousands of waiters sharing a
+# triggerer must not write a line each on every poll (the shared poller logs one line per cycle).
+PROGRESS_EVERY_SECONDS = 30.0
 FAIL_ON = ("any", "all")
 # The closed set of ends of a wait (and of trigger event statuses); "pending" means it goes on.
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
@@ -121,6 +124,19 @@ class Wait:
         self.consecutive_errors = 0
         self.tasks: list[VideoTask] = []  # the last reading, for a timeout or an error to report
         self._watch = Watch(settings.unrecognised_state_grace_period, log)
+        self._progress: tuple[str, float] | None = None  # the last progress line logged, and when
+
+    def progress(self, verdict: Verdict, now: float) -> str | None:
+        """The progress line to log for a verdict that is not over, or None to stay quiet: the first
+        one, then a changed one at most every ``PROGRESS_EVERY_SECONDS`` (the final verdict is logged
+        by whoever acts on it)."""
+        if verdict.over or (
+            self._progress is not None
+            and (verdict.message == self._progress[0] or now - self._progress[1] < PROGRESS_EVERY_SECONDS)
+        ):
+            return None
+        self._progress = (verdict.message, now)
+        return verdict.message
 
     def observe(self, tasks: Sequence[VideoTask], now: float) -> Verdict:
         """The tasks as one poll read them."""

@@ -66,8 +66,10 @@ class Waiter:
                     raise  # as the hook raised it: its type and message say what to fix
                 raise AirflowException(verdict.message) from error
             return verdict
-        verdict = self.wait_state.observe(tasks, time.time())
-        self.log.info(verdict.message)
+        now = time.time()
+        verdict = self.wait_state.observe(tasks, now)
+        if (line := verdict.message if verdict.over else self.wait_state.progress(verdict, now)) is not None:
+            self.log.info(line)
         return verdict
 
     def wait(self, poll_interval: float) -> Verdict:

@@ -150,6 +150,11 @@ class LogCapture:
         self._seen += out + err
         return self._caplog.text + self._seen
 
+    def count(self, line: str) -> int:
+        """How many times ``line`` was logged (a version that routes a line both ways counts it once)."""
+        self.text  # noqa: B018 - reads what was printed so far
+        return max(self._caplog.text.count(line), self._seen.count(line))
+
 
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> LogCapture:

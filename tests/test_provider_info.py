@@ -85,6 +85,7 @@ def test_hidream_form_has_its_extra_fields() -> None:
     assert set(fields) == {
         "request_timeout",
         "batch_size",
+        "parallel_reads",
         "max_submits_per_minute",
         "max_concurrent_tasks",
         "api_user_id",

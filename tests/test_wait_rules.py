@@ -108,3 +108,21 @@ def test_the_messages_say_what_happened() -> None:
 def test_bad_settings_name_the_argument(settings: dict[str, Any], named: str) -> None:
     with pytest.raises(VideoTaskValidationError, match=named):
         WaitSettings(**settings)
+
+
+def test_progress_is_logged_when_it_changes_and_at_most_every_thirty_seconds() -> None:
+    wait = Wait(WaitSettings(), started_at=START, deadline=None, log=LOG)
+
+    def line_at(seconds: float, tasks: list[VideoTask]) -> str | None:
+        return wait.progress(wait.observe(tasks, START + seconds), START + seconds)
+
+    queued = [task("a", "queued"), task("b", "queued")]
+    assert line_at(1, queued) == "0 of 2 video tasks done (2 queued)"  # the first look, always
+    assert line_at(5, queued) is None  # unchanged: never repeated
+    assert line_at(40, queued) is None  # not even later
+    assert line_at(45, [task("a", "running", progress=0.1), task("b", "queued")]) is not None  # changed, 44 s on
+    assert line_at(50, [task("a", "running", progress=0.2), task("b", "queued")]) is None  # changed, only 5 s on
+    assert line_at(75, [task("a", "running", progress=0.3), task("b", "queued")]) == (
+        "0 of 2 video tasks done (1 queued, 1 running), mean progress 30%"
+    )
+    assert line_at(76, [task("a", "succeeded"), task("b", "succeeded")]) is None  # over: its owner logs the verdict

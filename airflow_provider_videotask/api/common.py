@@ -14,6 +14,10 @@ from airflow_provider_videotask.api.errors import VideoTaskResponseError, VideoT
 # Neither vendor documents a maximum batch size; Ace Data Cloud's MCP servers recommend at most 50
 # (MCPs/hailuo/tools/task_tools.py). A connection's extra ``batch_size`` changes it.
 DEFAULT_BATCH_SIZE = 50
+# Batch reads the shared poller sends at once. Neither vendor documents a limit for status reads
+# (HiDream's 1-10 concurrent tasks by tier bound generation, not reads): a conservative few. A
+# connection's extra ``parallel_reads`` changes it.
+DEFAULT_PARALLEL_READS = 4
 
 
 @dataclass(frozen=True)

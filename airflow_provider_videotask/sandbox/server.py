@@ -5,6 +5,7 @@ The vendors live in ``hidream.py`` and ``ace.py``, the tasks, faults, tokens and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import socket
@@ -40,10 +41,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.server.state.count_connection()  # one per TCP connection: a client's keep-alive, measured
 
     def handle(self) -> None:
-        try:
+        # A client that drops its idle keep-alive connection with a reset is normal, not an error.
+        with contextlib.suppress(ConnectionResetError):
             super().handle()
-        except ConnectionResetError:
-            pass  # a client dropped its idle keep-alive connection with a reset: normal, not an error
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:

@@ -12,6 +12,7 @@ its own kwargs. It starts with its first subscriber and stops when the last one 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import weakref
@@ -22,6 +23,7 @@ from typing import Union
 from airflow_provider_videotask.api.common import chunked, unique
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
+from airflow_provider_videotask.wait_rules import summarize
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +31,6 @@ log = logging.getLogger(__name__)
 _sleep = asyncio.sleep
 _now = time.time
 
-# Batch requests one poller sends at once. Neither vendor documents a limit for status reads (HiDream's
-# 1-10 concurrent tasks by tier bound generation, not reads): a conservative few.
-MAX_PARALLEL_READS = 4
 # Waiters woken in one step of the event loop before yielding it.
 WAKE_SLICE = 200
 
@@ -79,8 +78,8 @@ class BatchPoller:
     - A subscriber's first poll is due when it subscribes (its trigger has already waited one interval):
       one that joins between cycles, or while a request is in flight, gets a short extra cycle of its
       own at once rather than waiting for the next one.
-    - A cycle's batch requests run concurrently, at most ``MAX_PARALLEL_READS`` at a time, and each
-      subscriber is told as soon as every one of its ids has been answered.
+    - A cycle's batch requests run concurrently, at most the connection's ``parallel_reads`` at a time
+      (default 4), and each subscriber is told as soon as every one of its ids has been answered.
     - After failed cycles the interval backs off (doubling, at most 10 intervals); a deadline near at
       hand brings the next cycle forward, so a task that finished just in time still counts.
     """
@@ -106,7 +105,10 @@ class BatchPoller:
         self._newcomers[subscription] = None
         self._joined.set()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="videotask-batch-poller")
+            # In a context of its own: the poller serves every waiter, so its lines (and its hook's) go to
+            # the triggerer's log, not to the task log of whichever trigger happened to start it.
+            loop = asyncio.get_running_loop()
+            self._task = contextvars.Context().run(loop.create_task, self._run(), name="videotask-batch-poller")
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -174,16 +176,16 @@ class BatchPoller:
         self.cycles += 1
         ids = unique(chain.from_iterable(s.task_ids for s in snapshot))
         try:
-            size = (await self.hook.aget_settings()).batch_size  # re-reads the connection now and then
+            settings = await self.hook.aget_settings()  # re-reads the connection now and then
         except asyncio.CancelledError:
             raise
         except Exception as error:  # deleted, or made invalid, meanwhile: every waiter applies its own bound
             await self._tell(snapshot, error=error)
             return False
-        batches = list(chunked(ids, size))
+        batches = list(chunked(ids, settings.batch_size))
         waiting = {subscription: set(subscription.task_ids) for subscription in snapshot}
         by_id: dict[str, VideoTask] = {}
-        bound = asyncio.Semaphore(MAX_PARALLEL_READS)
+        bound = asyncio.Semaphore(settings.parallel_reads)
         answered = True
 
         async def read(batch: list[str]) -> None:
@@ -210,10 +212,26 @@ class BatchPoller:
                 del waiting[subscription]
             await self._tell(done, by_id=by_id)
 
+        started = _now()
         await asyncio.gather(*(read(batch) for batch in batches))
+        self._log_cycle(len(snapshot), len(ids), len(batches), _now() - started, by_id)
         # Let the waiters just woken decide (and leave) before the next cycle is planned.
         await asyncio.sleep(0)
         return answered
+
+    def _log_cycle(self, waiters: int, ids: int, requests: int, took: float, by_id: dict[str, VideoTask]) -> None:
+        """One line per cycle for all the waiters (each waiter logs only its own changes, and rarely)."""
+        log.info(
+            "%s poller, connection %r%s: %d waits on %d task ids, %d requests in %.1fs; %s",
+            self.hook.vendor,
+            self.hook.conn_id,
+            f", module {self.module}" if self.module else "",
+            waiters,
+            ids,
+            requests,
+            took,
+            summarize(list(by_id.values())) if by_id else "no answer",
+        )
 
     async def _tell(
         self,

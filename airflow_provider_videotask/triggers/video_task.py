@@ -140,9 +140,9 @@ class VideoTaskTrigger(BaseTrigger):
             if isinstance(update, BaseException):
                 verdict = wait.observe_error(update, _now())
             else:
-                verdict = wait.observe(update, _now())
-                if not verdict.over:
-                    self.log.info("%s; polling every %.0fs", verdict.message, self.poll_interval)
+                verdict = wait.observe(update, now := _now())
+                if (line := wait.progress(verdict, now)) is not None:
+                    self.log.info("%s; polling every %.0fs", line, self.poll_interval)
             if verdict.over:
                 return verdict
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from airflow_provider_videotask.exceptions import (
     VideoTaskResponseError,
     VideoTaskTransportError,
 )
+from airflow_provider_videotask.hooks import base
 from airflow_provider_videotask.hooks.hailuo import HailuoHook
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.hooks.retry import NO_RETRY
@@ -175,3 +178,27 @@ async def test_connections_stay_warm_between_polls(sandbox_conns: Sandbox) -> No
     await hook.aclose()
     assert sandbox_conns.counts()["hailuo_retrieve_batch"] == 2
     assert sandbox_conns.counts()["connections"] == 1
+
+
+class ThreadNotingHailuoHook(HailuoHook):
+    """Notes which thread read each answer (a subclass, as a user's would be: no patching inside the hook)."""
+
+    read_on: list[str] = []
+
+    def _read_response(self, status_code: int, text: str, retry_after: float | None) -> Any:
+        self.read_on.append(threading.current_thread().name)
+        return super()._read_response(status_code, text, retry_after)
+
+
+@pytest.mark.parametrize(("threshold", "read_on_the_loop"), [(10**9, True), (0, False)])
+async def test_a_large_answer_is_read_off_the_event_loop(
+    sandbox_conns: Sandbox, monkeypatch: pytest.MonkeyPatch, threshold: int, read_on_the_loop: bool
+) -> None:
+    monkeypatch.setattr(base, "LARGE_ANSWER_BYTES", threshold)
+    hook = ThreadNotingHailuoHook()
+    hook.read_on = []
+    task_id = hook.submit("boat")
+    [task] = await hook.aget_tasks([task_id])
+    await hook.aclose()
+    assert (task.task_id, task.state) == (task_id, TaskState.SUCCEEDED)  # read the same either way
+    assert (hook.read_on[-1] == threading.current_thread().name) is read_on_the_loop, hook.read_on

@@ -275,10 +275,28 @@ def test_connection_without_token_is_refused_with_the_fix(monkeypatch: pytest.Mo
         HailuoHook("no_token").get_tasks(["a"])
 
 
-def test_bad_request_timeout_extra_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
-    set_connection(monkeypatch, "bad_timeout", "hailuo", HAILUO, request_timeout="soon")
-    with pytest.raises(VideoTaskValidationError, match="request_timeout"):
-        HailuoHook("bad_timeout").get_tasks(["a"])
+@pytest.mark.parametrize(
+    ("extra", "value", "must_be"),
+    [
+        ("request_timeout", "soon", "a number of seconds above 0"),
+        ("batch_size", "2.5", "a whole number above 0"),
+        ("parallel_reads", 0, "a whole number above 0"),
+        ("max_submits_per_minute", True, "a whole number above 0"),
+    ],
+)
+def test_a_bad_extra_names_the_field_and_what_it_must_be(
+    monkeypatch: pytest.MonkeyPatch, extra: str, value: object, must_be: str
+) -> None:
+    set_connection(monkeypatch, "bad_extra", "hailuo", HAILUO, **{extra: value})
+    with pytest.raises(VideoTaskValidationError, match=f"connection 'bad_extra': extra '{extra}' must be {must_be}"):
+        HailuoHook("bad_extra").get_tasks(["a"])
+
+
+def test_parallel_reads_is_a_connection_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(monkeypatch, "wide", "hailuo", HAILUO, parallel_reads="8")
+    set_connection(monkeypatch, "plain", "hailuo", HAILUO)
+    assert HailuoHook("wide").get_settings().parallel_reads == 8
+    assert HailuoHook("plain").get_settings().parallel_reads == 4  # the conservative default
 
 
 def test_test_connection_reports_success_and_failure_without_retrying(sleeps: list[float]) -> None:

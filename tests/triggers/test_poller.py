@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.triggers import poller
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import FakeClock, first_event, set_connection, until
+from tests.conftest import FakeClock, LogCapture, first_event, set_connection, until
 
 
 def pollers_here() -> dict[Any, poller.BatchPoller]:
@@ -192,7 +195,7 @@ async def test_cycles_start_one_interval_after_the_previous_start(
 
 
 async def test_batches_go_out_in_parallel_within_the_bound(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    set_connection(monkeypatch, "hidream_default", "hidream", sandbox.url, batch_size=2)
+    set_connection(monkeypatch, "hidream_default", "hidream", sandbox.url, batch_size=2, parallel_reads=3)
     ids = slow_tasks(sandbox, 20)  # ten batches of two
     sandbox.add_fault("slow", count=-1, only="reads", delay=0.3)
     shared = poller.shared_poller("hidream_default", "hidream", None, HiDreamHook)
@@ -202,7 +205,7 @@ async def test_batches_go_out_in_parallel_within_the_bound(sandbox: Sandbox, mon
         shared.unsubscribe(subscription)
     assert [[task.task_id for task in update] for update in updates] == [ids[n : n + 2] for n in range(0, 20, 2)]
     assert sandbox.counts()["hidream_batch"] == 10  # one request per batch of two
-    assert sandbox.counts()["max_in_flight"] == poller.MAX_PARALLEL_READS  # in parallel, never more
+    assert sandbox.counts()["max_in_flight"] == 3  # the connection's parallel_reads: in parallel, never more
 
 
 async def test_a_waiter_joining_mid_request_is_polled_at_once(sandbox_conns: Sandbox, clock: FakeClock) -> None:
@@ -235,3 +238,55 @@ async def test_a_connection_gone_mid_wait_ends_the_wait_instead_of_hanging(
     event = await asyncio.wait_for(running, timeout=20)
     assert event["status"] == "error"
     assert "hidream_default" in event["message"]
+
+
+class ContextRecorder(logging.Handler):
+    """Records each line with the structlog context it was logged in (how Airflow routes trigger logs)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.name, record.getMessage(), dict(structlog.contextvars.get_contextvars())))
+
+
+@pytest.fixture
+def recorded() -> Iterator[ContextRecorder]:
+    recorder = ContextRecorder()
+    package = logging.getLogger("airflow_provider_videotask")
+    package.addHandler(recorder)
+    level, package.level = package.level, logging.INFO
+    try:
+        yield recorder
+    finally:
+        package.removeHandler(recorder)
+        package.setLevel(level)
+
+
+async def test_many_waiters_make_one_poller_line_per_cycle_in_the_triggerers_own_log(
+    sandbox_conns: Sandbox, clock: FakeClock, recorded: ContextRecorder, logs: LogCapture
+) -> None:
+    """Airflow routes a trigger's lines to its task log by the trigger_id bound in its context; the
+    poller's line is about every waiter, so it must not land in the log of whichever trigger started it."""
+    ids = slow_tasks(sandbox_conns, 30)
+
+    async def as_a_triggerer_runs_it(number: int, task_id: str) -> dict[str, Any]:
+        structlog.contextvars.bind_contextvars(trigger_id=number)
+        return await first_event(VideoTaskTrigger("hidream_default", [task_id], poll_interval=5))
+
+    running = [asyncio.ensure_future(as_a_triggerer_runs_it(n, i)) for n, i in enumerate(ids)]
+    await until(lambda: bool(pollers_here()) and next(iter(pollers_here().values())).cycles >= 6, "six cycles")
+    [shared] = pollers_here().values()
+    cycles = shared.cycles
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+
+    poller_lines = [(text, bound) for name, text, bound in recorded.lines if name == poller.__name__]
+    assert cycles - 1 <= len(poller_lines) <= cycles  # one per cycle (the last may be cut short)
+    assert "30 waits on 30 task ids, 1 requests" in poller_lines[-1][0]
+    assert "0 of 30 video tasks done (30 queued)" in poller_lines[-1][0]
+    assert all("trigger_id" not in bound for _, bound in poller_lines)  # the triggerer's log, nobody's task log
+    # Each waiter logged its unchanged progress once, not once per cycle.
+    assert logs.count("0 of 1 video tasks done (1 queued), mean progress 0%; polling every 5s") == 30
