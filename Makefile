@@ -34,6 +34,14 @@ docs:
 	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet -e ".[docs]" --constraint constraints/airflow-$(AIRFLOW_VERSION).txt
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
+# The benchmarks behind the figures in docs/scale.md and docs/spend-safety.md (about 20 minutes).
+# aiohttp is the client of bench_poller.py's per-task peer, as most providers' triggers use it.
+bench:
+	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
+	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet aiohttp
+	$(VENV)/bin/python benchmarks/bench_poller.py
+	$(VENV)/bin/python benchmarks/bench_fan_out.py
+
 sandbox:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
 	$(VENV)/bin/python -m airflow_provider_videotask.sandbox --port 8090

@@ -1,18 +1,33 @@
-"""Waiting at scale: N deferred VideoTaskTriggers in one event loop, shared batch poller vs each polling alone.
+"""Waiting at scale: the provider's shared batch poller against per-task polling of the usual provider style.
 
-Runs the sandbox in its own process, then for each N and each mode starts a fresh Python process that
-plays the triggerer: N triggers in one event loop, each waiting on one Hailuo task, the tasks finishing
-at staggered times. Prints a table and writes the figures to JSON.
+For each workload and each way of waiting, a fresh Python process plays the triggerer: all the triggers
+in one event loop, their tasks finishing at staggered times at the sandbox (which runs in this process,
+in its own threads, so the measured process holds only the waiting). Prints a table and writes JSON.
 
-    .venv/airflow-3.3.2/bin/python benchmarks/bench_poller.py            # N = 10, 100, 1000; ~5 minutes
-    .venv/airflow-3.3.2/bin/python benchmarks/bench_poller.py --sizes 10,100 --interval 2
+    make bench                                                        # this and bench_fan_out.py
+    .venv/airflow-3.3.2/bin/python benchmarks/bench_poller.py         # the four workloads below, ~10 minutes
+    .venv/airflow-3.3.2/bin/python benchmarks/bench_poller.py --workloads 100x1 --interval 2
 
-Figures per run (the triggering process only; the sandbox is another process):
-- requests: status reads the sandbox served during the wait; per cycle: reads / (wait time / interval)
-- CPU s (and per cycle): user + system CPU of the triggering process during the wait
-- peak RSS / trigger: (peak RSS - RSS before the triggers existed) / N
-- loop lag max: the worst delay of a 50 ms timer on the event loop (Airflow warns above 0.2 s)
-- detection p50 / p99: from a task finishing at the sandbox to its trigger's event
+The per-task peer needs aiohttp (``make bench`` installs it; the provider itself does not use it).
+
+Workloads: ``TRIGGERSxIDS``: 1000x1, 3000x1 and 10000x1 (one task per trigger), 1000x10 (Airflow's
+default triggerer capacity, ten tasks each).
+
+Ways of waiting:
+- provider: ``VideoTaskTrigger``; the triggers of one connection share one batch poller.
+- per-task: a trigger as most providers write one: every poll interval it opens a new HTTP client and
+  asks for each of its tasks in turn, one ``retrieve`` request each.
+
+Figures (the triggering process only):
+- requests: status reads the sandbox answered during the wait, and per cycle (requests / cycles)
+- connections: TCP connections the sandbox accepted, in all and after the first cycle
+- detection p50 / p99: from the trigger's last task finishing to its event
+- late p50 / p99: detection minus that of an on-time poll (the first tick of the trigger's own schedule,
+  one interval after it started and every interval after, at or after the finish): the time the way of
+  waiting adds to the poll interval
+- lag max: the worst delay of a 50 ms timer on the event loop (Airflow's triggerer warns above 0.1 s)
+- CPU s: user + system CPU of the triggering process during the wait
+- RSS KB/trigger: (peak RSS - RSS before the triggers existed) / triggers
 """
 
 from __future__ import annotations
@@ -29,13 +44,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-MODES = ("shared", "alone")
+WAYS = ("provider", "per-task")
+WORKLOADS = "1000x1,3000x1,10000x1,1000x10"
+TOKEN = "bench-token"  # noqa: S105 - the sandbox's, not a secret
+
+
+# ----- the triggering process ---------------------------------------------------------------------
 
 
 def rss_now() -> float:
@@ -48,30 +70,53 @@ def peak_rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0  # kilobytes on Linux
 
 
-def submit_tasks(n: int, interval: float, spread: float, sandbox: str) -> dict[str, float]:
-    """Submit N tasks that finish after their trigger's first wait, spread over ``spread`` seconds."""
-    from airflow_provider_videotask.hooks.hailuo import HailuoHook
+def per_task_trigger_class() -> type:
+    """The peer, written as providers usually write a polling trigger, e.g. dbt Cloud's: the hook's async
+    status call opens an ``aiohttp.ClientSession`` per call (defined late: it needs Airflow)."""
+    import aiohttp
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-    hook = HailuoHook("bench_hailuo")
-    first_finish = time.time() + 1 + 0.01 * n + 2 * interval
-    finishes: dict[str, float] = {}
-    for index in range(n):
-        finish = first_finish + spread * index / n
-        task_id = hook.submit(f"bench {index} [duration={max(0.0, finish - time.time()):.3f}]")
-        finishes[task_id] = finish
-    hook.close()
-    if time.time() > first_finish - interval:
-        raise SystemExit(f"submitting {n} tasks took too long: the first would finish before its trigger's first wait")
-    requests.post(f"{sandbox}/_sandbox/reset", timeout=10)
-    return finishes
+    from airflow_provider_videotask.api import hailuo
+
+    class PerTaskTrigger(BaseTrigger):
+        def __init__(self, base_url: str, task_ids: list[str], poll_interval: float) -> None:
+            super().__init__()
+            self.base_url, self.task_ids, self.poll_interval = base_url, task_ids, poll_interval
+
+        def serialize(self) -> tuple[str, dict[str, Any]]:
+            return "bench.PerTaskTrigger", {"base_url": self.base_url, "task_ids": self.task_ids}
+
+        async def run(self) -> AsyncIterator[TriggerEvent]:
+            pending = list(self.task_ids)
+            while pending:
+                await asyncio.sleep(self.poll_interval)
+                for task_id in list(pending):
+                    try:
+                        if (await self.get_task(task_id)).state.is_terminal:
+                            pending.remove(task_id)
+                    except aiohttp.ClientError:
+                        pass  # poll again next interval
+            yield TriggerEvent({"status": "success"})
+
+        async def get_task(self, task_id: str) -> Any:
+            request = hailuo.retrieve_request(task_id)
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            timeout = aiohttp.ClientTimeout(total=60)
+            async with (
+                aiohttp.ClientSession(headers=headers, timeout=timeout) as session,
+                session.post(self.base_url + request.path, json=request.json) as response,
+            ):
+                return hailuo.parse_task(await response.json())
+
+    return PerTaskTrigger
 
 
-async def play_triggerer(finishes: dict[str, float], shared: bool, interval: float) -> dict[str, Any]:
-    """Wait for every task with one trigger each, all in this event loop, as the triggerer runs them."""
-    from airflow_provider_videotask.triggers import poller
+async def play_triggerer(plan: dict[str, Any], way: str, interval: float, sandbox: str) -> dict[str, Any]:
+    """Every trigger of the plan in this event loop, as the triggerer runs them; the figures of the wait."""
     from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 
-    poller.SHARE_POLLERS = shared  # the seam for the naive way: each trigger polls alone
+    groups: list[list[str]] = plan["groups"]
+    finishes: dict[str, float] = plan["finishes"]
     lag_max = 0.0
     done = asyncio.Event()
 
@@ -82,136 +127,186 @@ async def play_triggerer(finishes: dict[str, float], shared: bool, interval: flo
             await asyncio.sleep(0.05)
             lag_max = max(lag_max, time.perf_counter() - started - 0.05)
 
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
+    connections_after_first_cycle: list[int] = []
 
-    async def wait_for(trigger: VideoTaskTrigger, task_id: str) -> None:
-        async for event in trigger.run():
-            latencies.append(time.time() - finishes[task_id])
-            statuses[event.payload["status"]] = statuses.get(event.payload["status"], 0) + 1
+    async def count_connections_after_the_first_cycle() -> None:
+        await asyncio.sleep(2.5 * interval)  # the first poll is at one interval; by 2.5, past its cycle
+        stats = await asyncio.to_thread(requests.get, f"{sandbox}/_sandbox/stats", timeout=30)
+        connections_after_first_cycle.append(stats.json()["counts"].get("connections", 0))
 
-    n = len(finishes)
+    detections: list[float] = []
+    late: list[float] = []
+
+    async def wait_for(trigger: Any, ids: list[str], started: float) -> None:
+        async for _event in trigger.run():
+            now = time.time()
+            finished = max(finishes[task_id] for task_id in ids)
+            on_time = started + interval * max(1, math.ceil((finished - started) / interval))
+            detections.append(now - finished)
+            late.append(now - on_time)
+
     baseline_rss = rss_now()
     cpu_start = time.process_time()
     started = time.time()
-    watcher = asyncio.ensure_future(watch_lag())
-    triggers = [
-        VideoTaskTrigger("bench_hailuo", [task_id], poll_interval=interval, deadline=started + 900, conn_type="hailuo")
-        for task_id in finishes
-    ]
-    await asyncio.gather(*(wait_for(trigger, task_id) for trigger, task_id in zip(triggers, finishes, strict=True)))
+    if way == "provider":
+        triggers: list[Any] = [
+            VideoTaskTrigger("bench_hailuo", ids, poll_interval=interval, deadline=started + 900, conn_type="hailuo")
+            for ids in groups
+        ]
+    else:
+        peer = per_task_trigger_class()
+        triggers = [peer(sandbox, ids, interval) for ids in groups]
+    watchers = [asyncio.ensure_future(watch_lag()), asyncio.ensure_future(count_connections_after_the_first_cycle())]
+    await asyncio.gather(*(wait_for(trigger, ids, started) for trigger, ids in zip(triggers, groups, strict=True)))
     elapsed = time.time() - started
     cpu = time.process_time() - cpu_start
     done.set()
-    await watcher
-    latencies.sort()
+    await asyncio.gather(*watchers)
     return {
-        "n": n,
-        "mode": "shared" if shared else "alone",
+        "workload": plan["workload"],
+        "way": way,
+        "triggers": len(groups),
+        "ids": len(finishes),
         "interval_s": interval,
         "wait_s": round(elapsed, 2),
-        "events": statuses,
-        "cpu_s": round(cpu, 3),
-        "cpu_per_cycle_ms": round(1000 * cpu / (elapsed / interval), 2),
-        "peak_rss_per_trigger_kb": round(max(0.0, peak_rss() - baseline_rss) / n / 1024, 2),
-        "loop_lag_max_s": round(lag_max, 4),
-        "detection_p50_s": round(statistics.median(latencies), 3),
-        "detection_p99_s": round(latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)], 3),
+        "cycles": round(elapsed / interval, 1),
+        "cpu_s": round(cpu, 2),
+        "rss_kb_per_trigger": round(max(0.0, peak_rss() - baseline_rss) / len(groups) / 1024, 1),
+        "lag_max_s": round(lag_max, 3),
+        "detection_p50_s": round(statistics.median(detections), 2),
+        "detection_p99_s": round(percentile(detections, 0.99), 2),
+        "late_p50_s": round(statistics.median(late), 2),
+        "late_p99_s": round(percentile(late, 0.99), 2),
+        "connections_first_cycle": connections_after_first_cycle[0] if connections_after_first_cycle else None,
     }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def child(args: argparse.Namespace) -> None:
     os.environ["AIRFLOW_CONN_BENCH_HAILUO"] = json.dumps(
-        {"conn_type": "hailuo", "host": args.sandbox, "password": "bench", "extra": {"request_timeout": 30}}
+        {"conn_type": "hailuo", "host": args.sandbox, "password": TOKEN, "extra": {"request_timeout": 60}}
     )
-    finishes = submit_tasks(args.run, args.interval, args.spread, args.sandbox)
-    result = asyncio.run(play_triggerer(finishes, args.mode == "shared", args.interval))
-    reads = requests.get(f"{args.sandbox}/_sandbox/stats", timeout=10).json()["counts"].get("hailuo_retrieve_batch", 0)
+    plan = json.loads(Path(args.plan).read_text())
+    # Start the clock now: the plan's tasks finish relative to this process being ready.
+    requests.post(f"{args.sandbox}/_sandbox/reset", timeout=30)
+    result = asyncio.run(play_triggerer(plan, args.way, args.interval, args.sandbox))
+    counts = requests.get(f"{args.sandbox}/_sandbox/stats", timeout=30).json()["counts"]
+    reads = counts.get("hailuo_retrieve_batch", 0) + counts.get("hailuo_retrieve", 0)
     result["requests"] = reads
-    result["requests_per_cycle"] = round(reads / (result["wait_s"] / args.interval), 2)
+    result["requests_per_cycle"] = round(reads / result["cycles"], 1)
+    first = result.pop("connections_first_cycle")
+    # The two stats reads open a connection each; what remains is the waiting's own.
+    result["connections"] = counts.get("connections", 0) - 2
+    result["connections_after_first_cycle"] = None if first is None else counts.get("connections", 0) - first - 1
     print(json.dumps(result))
 
 
-def start_sandbox(port: int) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_videotask.sandbox", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    process.stdout.readline()  # the banner: it is listening
-    return process
+# ----- the parent: the sandbox, the plans, the table ----------------------------------------------
+
+
+def make_plan(sandbox: Any, workload: str, interval: float, spread: float, ready_in: float) -> dict[str, Any]:
+    """Tasks made at the sandbox directly (not paid submits), finishing over ``spread`` seconds from
+    two intervals after the triggering process is ready."""
+    triggers, ids_each = (int(part) for part in workload.split("x"))
+    first_finish = time.time() + ready_in + 2 * interval
+    finishes: dict[str, float] = {}
+    groups: list[list[str]] = []
+    for index in range(triggers):
+        finish = first_finish + spread * index / triggers
+        group = []
+        for _ in range(ids_each):
+            duration = finish - time.time()
+            task = sandbox.state.create("hailuo", "minimax-t2v", {}, f"bench [duration={duration:.3f}]")
+            finishes[task.task_id] = task.created_wall + duration
+            group.append(task.task_id)
+        groups.append(group)
+    return {"workload": workload, "groups": groups, "finishes": finishes}
+
+
+def run_one(sandbox: Any, workload: str, way: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as plan_file:
+        # The child needs ~5 s to import Airflow; tasks made now finish after it is ready.
+        json.dump(make_plan(sandbox, workload, args.interval, args.spread, ready_in=8.0), plan_file)
+    command = [
+        sys.executable, __file__, "--child", "--way", way, "--plan", plan_file.name, "--sandbox", sandbox.url,
+        "--interval", str(args.interval),
+    ]  # fmt: skip
+    try:
+        output = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    finally:
+        os.unlink(plan_file.name)
+    if output.returncode != 0:
+        raise SystemExit(f"run {workload} {way} failed:\n{output.stderr[-3000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def parent(args: argparse.Namespace) -> None:
-    sizes = [int(size) for size in args.sizes.split(",")]
-    sandbox = start_sandbox(args.port)
-    url = f"http://127.0.0.1:{args.port}"
-    home = tempfile.mkdtemp(prefix="videotask-bench-")
-    env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    results = []
-    try:
-        for n in sizes:
-            for mode in MODES:
-                print(f"running N={n} {mode} ...", file=sys.stderr, flush=True)
-                command = [
-                    sys.executable, __file__, "--run", str(n), "--mode", mode, "--sandbox", url,
-                    "--interval", str(args.interval), "--spread", str(args.spread),
-                ]  # fmt: skip
-                output = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800, check=False)
-                if output.returncode != 0:
-                    raise SystemExit(f"run N={n} {mode} failed:\n{output.stderr[-3000:]}")
-                results.append(json.loads(output.stdout.strip().splitlines()[-1]))
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+    from airflow_provider_videotask.sandbox import Sandbox
 
+    home = tempfile.mkdtemp(prefix="videotask-bench-")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": home,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    }
+    results = []
+    with Sandbox(token=TOKEN) as sandbox:
+        for workload in args.workloads.split(","):
+            for way in args.ways.split(","):
+                print(f"running {workload} {way} ...", file=sys.stderr, flush=True)
+                results.append(run_one(sandbox, workload, way, args, env))
+                print_table(results[-1:], header=len(results) == 1, file=sys.stderr)
     print_table(results)
     machine = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "airflow": __import__("importlib.metadata").metadata.version("apache-airflow"),
+        "airflow": metadata.version("apache-airflow"),
+        "date": time.strftime("%Y-%m-%d"),
     }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+    out.write_text(json.dumps({"machine": machine, "interval_s": args.interval, "results": results}, indent=2) + "\n")
     print(f"\nfigures written to {out}; machine: {machine}")
 
 
-def print_table(results: list[dict[str, Any]]) -> None:
-    columns = [
-        ("N", "n"), ("mode", "mode"), ("requests", "requests"), ("req/cycle", "requests_per_cycle"),
-        ("CPU s", "cpu_s"), ("CPU ms/cycle", "cpu_per_cycle_ms"), ("RSS KB/trigger", "peak_rss_per_trigger_kb"),
-        ("lag max s", "loop_lag_max_s"), ("detect p50 s", "detection_p50_s"), ("detect p99 s", "detection_p99_s"),
-    ]  # fmt: skip
-    print(" | ".join(f"{title:>14}" for title, _ in columns))
+COLUMNS = [
+    ("workload", "workload"), ("way", "way"), ("requests", "requests"), ("req/cycle", "requests_per_cycle"),
+    ("connections", "connections"), ("conn after 1st", "connections_after_first_cycle"),
+    ("detect p50", "detection_p50_s"), ("detect p99", "detection_p99_s"), ("late p50", "late_p50_s"),
+    ("late p99", "late_p99_s"), ("lag max", "lag_max_s"), ("CPU s", "cpu_s"), ("RSS KB/trig", "rss_kb_per_trigger"),
+]  # fmt: skip
+
+
+def print_table(results: list[dict[str, Any]], header: bool = True, file: Any = None) -> None:
+    """A Markdown table: the rows paste into docs/scale.md as they are."""
+    if header:
+        print("| " + " | ".join(title for title, _ in COLUMNS) + " |", file=file)
+        print("|" + "|".join("---" if key in ("workload", "way") else "---:" for _, key in COLUMNS) + "|", file=file)
     for row in results:
-        print(" | ".join(f"{row[key]!s:>14}" for _, key in columns))
-    by = {(row["n"], row["mode"]): row for row in results}
-    for n in sorted({row["n"] for row in results}):
-        shared, alone = by.get((n, "shared")), by.get((n, "alone"))
-        if shared and alone and shared["requests"] and shared["cpu_s"]:
-            print(
-                f"N={n}: {alone['requests'] / shared['requests']:.1f}x fewer requests, "
-                f"{alone['cpu_s'] / shared['cpu_s']:.1f}x less CPU with the shared poller"
-            )
+        print("| " + " | ".join(str(row[key]) for _, key in COLUMNS) + " |", file=file, flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10,100,1000", help="numbers of triggers (default: %(default)s)")
+    parser.add_argument("--workloads", default=WORKLOADS, help="TRIGGERSxIDS, comma-separated (default: %(default)s)")
+    parser.add_argument("--ways", default=",".join(WAYS), help="ways of waiting (default: %(default)s)")
     parser.add_argument("--interval", type=float, default=5.0, help="poll interval, s (default: %(default)s)")
     parser.add_argument(
         "--spread", type=float, default=20.0, help="tasks finish over this many s (default: %(default)s)"
     )
-    parser.add_argument("--port", type=int, default=18090, help="sandbox port (default: %(default)s)")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "poller.json"))
-    parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--way", choices=WAYS, help=argparse.SUPPRESS)
+    parser.add_argument("--plan", help=argparse.SUPPRESS)
     parser.add_argument("--sandbox", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.run:
+    if args.child:
         child(args)
     else:
         parent(args)

@@ -6,6 +6,7 @@ Subclasses add only what differs per vendor: headers, request builders and answe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import re
@@ -23,6 +24,11 @@ from airflow.providers.common.compat.connection import get_async_connection, get
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from asgiref.sync import sync_to_async
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+with contextlib.suppress(ImportError):
+    # httpx's first request imports anyio's asyncio backend (~50 ms) in the middle of the triggerer's
+    # event loop, blocking every trigger; imported with this module instead, outside the loop.
+    import anyio._backends._asyncio  # noqa: F401
 
 from airflow_provider_videotask.api.batch import Step, read_batch
 from airflow_provider_videotask.api.common import (
@@ -497,8 +503,10 @@ class VideoTaskHook(BaseHook):
 
     async def _asend_once(self, send: _Send) -> Any:
         if self._async_client is None:
+            # The first TLS context of the process loads the CA bundle (~50 ms): in a thread, off the loop.
+            verify = await asyncio.to_thread(_ssl_context)
             self._async_client = httpx.AsyncClient(
-                verify=_ssl_context(), limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+                verify=verify, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
             )
         try:
             response = await self._async_client.request(**self._http_arguments(send))
