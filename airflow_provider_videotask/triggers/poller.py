@@ -17,10 +17,9 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from itertools import chain
 from typing import Union
 
-from airflow_provider_videotask.api.common import chunked, unique
+from airflow_provider_videotask.api.common import chunked
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.wait_rules import summarize
@@ -174,7 +173,16 @@ class BatchPoller:
     async def _cycle(self, snapshot: list[Subscription]) -> bool:
         """Poll the snapshot's ids, batches in parallel; True when every batch was answered."""
         self.cycles += 1
-        ids = unique(chain.from_iterable(s.task_ids for s in snapshot))
+        # Who waits on each id, and how many of its ids each still misses: an answered batch touches
+        # only its own ids' waiters (O(ids) per cycle, not O(batches x waiters)).
+        owners: dict[str, list[Subscription]] = {}
+        missing: dict[Subscription, int] = {}
+        for subscription in snapshot:
+            own = set(subscription.task_ids)
+            missing[subscription] = len(own)
+            for task_id in own:
+                owners.setdefault(task_id, []).append(subscription)
+        ids = list(owners)
         try:
             settings = await self.hook.aget_settings()  # re-reads the connection now and then
         except asyncio.CancelledError:
@@ -183,7 +191,6 @@ class BatchPoller:
             await self._tell(snapshot, error=error)
             return False
         batches = list(chunked(ids, settings.batch_size))
-        waiting = {subscription: set(subscription.task_ids) for subscription in snapshot}
         by_id: dict[str, VideoTask] = {}
         bound = asyncio.Semaphore(settings.parallel_reads)
         answered = True
@@ -197,19 +204,18 @@ class BatchPoller:
                 raise
             except Exception as error:  # every error reaches its waiters, which apply their own bound
                 answered = False
-                failed = [s for s in waiting if not waiting[s].isdisjoint(batch)]
-                for subscription in failed:
-                    del waiting[subscription]
+                failed = {s: None for task_id in batch for s in owners[task_id] if missing.pop(s, None) is not None}
                 await self._tell(failed, error=error)
                 return
             by_id.update((task.task_id, task) for task in tasks)
             done = []
-            for subscription, missing in waiting.items():
-                missing.difference_update(batch)
-                if not missing:
-                    done.append(subscription)
-            for subscription in done:
-                del waiting[subscription]
+            for task_id in batch:
+                for subscription in owners[task_id]:
+                    if subscription in missing:
+                        missing[subscription] -= 1
+                        if not missing[subscription]:
+                            del missing[subscription]
+                            done.append(subscription)
             await self._tell(done, by_id=by_id)
 
         started = _now()

@@ -278,10 +278,10 @@ async def test_many_waiters_make_one_poller_line_per_cycle_in_the_triggerers_own
     running = [asyncio.ensure_future(as_a_triggerer_runs_it(n, i)) for n, i in enumerate(ids)]
     await until(lambda: bool(pollers_here()) and next(iter(pollers_here().values())).cycles >= 6, "six cycles")
     [shared] = pollers_here().values()
-    cycles = shared.cycles
     for task in running:
         task.cancel()
     await asyncio.gather(*running, return_exceptions=True)
+    cycles = shared.cycles  # final: the poller stopped with its last waiter
 
     poller_lines = [(text, bound) for name, text, bound in recorded.lines if name == poller.__name__]
     assert cycles - 1 <= len(poller_lines) <= cycles  # one per cycle (the last may be cut short)
