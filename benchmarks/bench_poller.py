@@ -137,8 +137,8 @@ async def play_triggerer(plan: dict[str, Any], way: str, interval: float, sandbo
 
     async def count_connections_after_the_first_cycle() -> None:
         await asyncio.sleep(2.5 * interval)  # the first poll is at one interval; by 2.5, past its cycle
-        stats = await asyncio.to_thread(requests.get, f"{sandbox}/_sandbox/stats", timeout=30)
-        connections_after_first_cycle.append(stats.json()["counts"].get("connections", 0))
+        counts = await asyncio.to_thread(stats, sandbox)
+        connections_after_first_cycle.append(counts.get("connections", 0))
 
     detections: list[float] = []
     late: list[float] = []
@@ -220,6 +220,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
 
 
+def stats(sandbox: str) -> dict[str, int]:
+    """The sandbox's counters; patient, since a way of waiting that floods it can fill its backlog."""
+    for attempt in range(10):
+        try:
+            return dict(requests.get(f"{sandbox}/_sandbox/stats", timeout=30).json()["counts"])
+        except requests.RequestException:
+            time.sleep(2 + attempt)
+    raise SystemExit("the sandbox did not answer its stats")
+
+
 def child(args: argparse.Namespace) -> None:
     os.environ["AIRFLOW_CONN_BENCH_HAILUO"] = json.dumps(
         {"conn_type": "hailuo", "host": args.sandbox, "password": TOKEN, "extra": {"request_timeout": 60}}
@@ -228,7 +238,7 @@ def child(args: argparse.Namespace) -> None:
     # Start the clock now: the plan's tasks finish relative to this process being ready.
     requests.post(f"{args.sandbox}/_sandbox/reset", timeout=30)
     result = asyncio.run(play_triggerer(plan, args.way, args.interval, args.sandbox))
-    counts = requests.get(f"{args.sandbox}/_sandbox/stats", timeout=30).json()["counts"]
+    counts = stats(args.sandbox)
     reads = counts.get("hailuo_retrieve_batch", 0) + counts.get("hailuo_retrieve", 0)
     result["requests"] = reads
     result["requests_per_cycle"] = round(reads / result["cycles"], 1)
@@ -306,6 +316,10 @@ def parent(args: argparse.Namespace) -> None:
     }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # Rows of other workloads from an earlier run are kept, so one workload can be measured again alone.
+    earlier = json.loads(out.read_text())["results"] if out.exists() else []
+    fresh = {(row["workload"], row["way"]) for row in results}
+    results = [row for row in earlier if (row["workload"], row["way"]) not in fresh] + results
     out.write_text(json.dumps({"machine": machine, "interval_s": args.interval, "results": results}, indent=2) + "\n")
     print(f"\nfigures written to {out}; machine: {machine}")
 
