@@ -26,10 +26,20 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://platform.acedata.cloud",
                 "tags": ["service"],
             },
+            {
+                # Keeping finished videos in object storage (file://, s3:// ...), whichever vendor made them.
+                "integration-name": "Video storage",
+                "external-doc-url": "https://airflow.apache.org/docs/apache-airflow/stable/core-concepts/objectstorage.html",
+                "tags": ["software"],
+            },
         ],
         "operators": [
             {"integration-name": "HiDream", "python-modules": ["airflow_provider_videotask.operators.hidream"]},
             {"integration-name": "Hailuo", "python-modules": ["airflow_provider_videotask.operators.hailuo"]},
+            {
+                "integration-name": "Video storage",
+                "python-modules": ["airflow_provider_videotask.operators.store_videos"],
+            },
         ],
         # One sensor and one trigger serve both vendors: they follow the connection's type.
         "sensors": [

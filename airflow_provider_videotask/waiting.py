@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_videotask.api.errors import VideoTaskApiError
-from airflow_provider_videotask.api.models import VideoTask
+from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 from airflow_provider_videotask.wait_rules import (
@@ -134,11 +135,17 @@ def push_tasks(context: Context, tasks: list[VideoTask]) -> None:
         context["ti"].xcom_push(key=TASKS_XCOM_KEY, value=[task.to_dict() for task in tasks])
 
 
-def publish(context: Context, verdict: Verdict, log: logging.Logger | Any) -> list[str]:
+def publish(
+    context: Context,
+    verdict: Verdict,
+    log: logging.Logger | Any,
+    keep: Callable[[Sequence[VideoTask]], list[str]] | None = None,
+) -> list[str]:
     """End a wait that is over: push ``tasks``; return the URLs on success, fail otherwise.
 
     A failed vendor task stays failed, so ``failed`` ends without Airflow retries; ``timeout`` and
-    ``error`` raise AirflowException (the sensor raises its own timeout before calling this).
+    ``error`` raise AirflowException (the sensor raises its own timeout before calling this). With
+    ``keep`` (an ``output_path``), the succeeded tasks' videos are stored and their URIs returned.
     """
     push_tasks(context, verdict.tasks)
     if verdict.status == "failed":
@@ -147,4 +154,6 @@ def publish(context: Context, verdict: Verdict, log: logging.Logger | Any) -> li
         raise AirflowException(f"Waiting for the video tasks failed ({verdict.status}): {verdict.message}")
     urls = video_urls(verdict.tasks)
     log.info("%s: %d video URLs", verdict.message, len(urls))
+    if keep is not None:
+        return keep([task for task in verdict.tasks if task.state is TaskState.SUCCEEDED])
     return urls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +22,13 @@ from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.links import VideoLink
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keeper, output_outlets
+from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
     DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+    Verdict,
     WaitSettings,
     check_seconds,
     judge,
@@ -70,10 +74,21 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         A submit whose fate is unknown (no answer, a 5xx) is never tried again, and neither is one the
         vendor rejected (400, 403 ...): both fail the task at once, without Airflow retries.
 
+    :param output_path: where to keep the videos (templated), an object storage URI such as
+        ``file:///data/videos/{{ ds }}/`` or ``s3://bucket/videos/{{ ds }}/`` (see ``docs/outputs.md``).
+        Each video is stored once under it, recorded in XCom ``videos``, and announced as an event of the
+        asset the path names (the part before its first template); ``return_value`` then holds the
+        stored URIs instead of the vendor's temporary URLs.
+    :param output_conn_id: the Airflow connection of that storage (e.g. ``aws_default`` for ``s3://``).
+    :param file_name: the name of each video under ``output_path`` (templated), from ``{vendor}``,
+        ``{video_task_id}``, ``{n}`` (``-1``, ``-2`` ... when a task made several) and ``{ext}``.
+
     Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom
     ``video_task_ids`` (and, until 0.3, ``task_ids``) the moment it exists, and the task's state as XCom
     ``tasks`` when the wait ends.
     """
+
+    template_fields: Sequence[str] = OUTPUT_TEMPLATE_FIELDS
 
     external_id_key = "videotask_vendor_task_id"
     operator_extra_links = (VideoLink(),)
@@ -91,8 +106,12 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
         submit_timeout: float = DEFAULT_SUBMIT_TIMEOUT,
+        output_path: str | None = None,
+        output_conn_id: str | None = None,
+        file_name: str = DEFAULT_FILE_NAME,
         **kwargs: Any,
     ) -> None:
+        outlets = kwargs["outlets"] = output_outlets(output_path, file_name, kwargs.get("outlets"))
         if "fail_on" in kwargs:
             kwargs.pop("fail_on")
             warnings.warn(
@@ -115,6 +134,10 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.submit_timeout = submit_timeout
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.file_name = file_name
+        self.output_asset = outlets[-1] if output_path is not None else None
         self._result: list[str] | None = None
         # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
         self._refusals = 0
@@ -134,6 +157,10 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     def validate(self) -> None:
         """Refuse, before anything is paid for, what the vendor would refuse."""
         raise NotImplementedError
+
+    def fields(self) -> dict[str, Any]:
+        """The submit's fields (recorded with each stored video, secrets left out)."""
+        return {}
 
     def submit(self) -> str:
         raise NotImplementedError
@@ -254,7 +281,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             deadline=started_at + self.timeout,
             log=self.log,
         )
-        self._result = publish(context, waiter.wait(self.poll_interval), self.log)
+        self._result = self._publish(context, waiter.wait(self.poll_interval))
         return self._result
 
     def get_job_result(self, external_id: Any, context: Context) -> Any:
@@ -266,11 +293,14 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             return [str(external_id)]
         tasks = self.hook.get_tasks([str(external_id)], self.module)
         verdict = judge(tasks, fail_on="any", waited=0, unknown_grace_period=self.settings.unknown_grace_period)
-        return publish(context, verdict, self.log)
+        return self._publish(context, verdict)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """Resume after the trigger fired: validate the event and branch on its status."""
-        return publish(context, read_event(event), self.log)
+        return self._publish(context, read_event(event))
+
+    def _publish(self, context: Context, verdict: Verdict) -> list[str]:
+        return publish(context, verdict, self.log, keeper(context, self, self.hook.conn_type, self.fields()))
 
 
 _warned_no_reattach: list[bool] = []  # said once per process, not on every execute

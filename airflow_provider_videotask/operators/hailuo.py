@@ -9,6 +9,7 @@ from typing import Any
 from airflow_provider_videotask.api import hailuo
 from airflow_provider_videotask.hooks.hailuo import HailuoHook
 from airflow_provider_videotask.operators.base import VideoGenerationOperator
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS
 
 
 class HailuoVideoOperator(VideoGenerationOperator):
@@ -24,7 +25,7 @@ class HailuoVideoOperator(VideoGenerationOperator):
     XComs: see :class:`~airflow_provider_videotask.operators.base.VideoGenerationOperator`.
     """
 
-    template_fields: Sequence[str] = ("prompt", "first_image_url", "callback_url")
+    template_fields: Sequence[str] = ("prompt", "first_image_url", "callback_url", *OUTPUT_TEMPLATE_FIELDS)
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from typing import Any
 from airflow_provider_videotask.api import hidream
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.operators.base import VideoGenerationOperator
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS
 
 
 class HiDreamVideoOperator(VideoGenerationOperator):
@@ -34,7 +35,9 @@ class HiDreamVideoOperator(VideoGenerationOperator):
     XComs: see :class:`~airflow_provider_videotask.operators.base.VideoGenerationOperator`.
     """
 
-    template_fields: Sequence[str] = ("prompt", "image", "video", "style", "payload", "notify_url", "api_user_id")
+    template_fields: Sequence[str] = (
+        "prompt", "image", "video", "style", "payload", "notify_url", "api_user_id", *OUTPUT_TEMPLATE_FIELDS,
+    )  # fmt: skip
 
     def __init__(
         self,

@@ -107,7 +107,9 @@ def _document(handler: Handler, task: SandboxTask) -> dict[str, Any]:
     response: dict[str, Any] = {"success": True, "task_id": task.task_id, "trace_id": doc["trace_id"], "data": [item]}
     if phase == "succeeded":
         word = "generating_v2" if "odd_state" in task.variant else task.variant.get("word", "succeeded")
-        video = None if "no_video" in task.variant else handler.video_url(task.sub_ids[0])
+        video = (
+            None if "no_video" in task.variant else handler.video_url(task.sub_ids[0], task.variant.get("video_bytes"))
+        )
         item.update({key: word, "video_url": video})
         doc.update(
             started_at=task.created_wall,

@@ -99,7 +99,11 @@ def _document(handler: Handler, task_id: Any, module: str) -> dict[str, Any]:
         status = 7  # a status nobody documents
     subs = []
     for sub_id in task.sub_ids:
-        video = handler.video_url(sub_id) if phase == "succeeded" and "no_video" not in task.variant else ""
+        video = (
+            handler.video_url(sub_id, task.variant.get("video_bytes"))
+            if phase == "succeeded" and "no_video" not in task.variant
+            else ""
+        )
         subs.append(
             {
                 "sub_task_id": sub_id,

@@ -12,8 +12,9 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +27,10 @@ from airflow_provider_videotask.sandbox.world import (
     SandboxTask,
     SubmitLimit,
 )
+
+# The video every finished sandbox task links to: 2 s of a test pattern, H.264, 160x90 (made with
+# ffmpeg's testsrc2; a few KB, kept in the package).
+CLIP = (Path(__file__).parent / "clip.mp4").read_bytes()
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
@@ -72,7 +77,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             body = None
         path = url.path.rstrip("/")
         if url.path.startswith("/_sandbox/"):
-            self._control(method, url.path, body)
+            self._control(method, url.path, body, parse_qs(url.query))
         elif path == hidream.EXCHANGE_PATH and method == "GET":
             hidream.exchange(self)
         elif match := hidream.PATH.match(url.path):
@@ -111,8 +116,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         token = self.bearer_token()
         return bool(token) and (self.server.state.token is None or token == self.server.state.token)
 
-    def video_url(self, sub_id: str) -> str:
-        return f"{self.server.base_url}/_sandbox/videos/{sub_id}.mp4"
+    def video_url(self, sub_id: str, size: str | None = None) -> str:
+        """A finished video's link; ``size`` (the prompt's ``[video_bytes=N]``) pads the clip to N bytes."""
+        return f"{self.server.base_url}/_sandbox/videos/{sub_id}.mp4" + (f"?bytes={size}" if size else "")
 
     def refuse_rate_limited(self, vendor: str, scope: str, wait: float) -> None:
         """HTTP 429, as Ace documents it (``too_many_requests``); HiDream documents no answer, so the same
@@ -126,7 +132,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def apply_fault(self, vendor: str, is_submit: bool) -> bool:
         """Serve a pending fault instead of the answer; True when the request is done with."""
-        fault = self.server.state.take_fault(is_submit)
+        fault = self.server.state.take_fault("submits" if is_submit else "reads")
         if fault is None:
             return False
         if fault.kind == "slow":
@@ -160,7 +166,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     # ----- control -----------------------------------------------------------------------------------
 
-    def _control(self, method: str, path: str, body: Any) -> None:
+    def _control(self, method: str, path: str, body: Any, query: dict[str, list[str]]) -> None:
         state = self.server.state
         if path == "/_sandbox/stats" and method == "GET":
             self.send_json(200, state.stats())
@@ -185,10 +191,62 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 state.faults.clear()
             self.send_json(200, {"ok": True})
         elif path.startswith("/_sandbox/videos/") and method == "GET":
-            # A few bytes standing in for a video, so links in the UI and the demo open.
-            self.send(200, b"\x00\x00\x00\x18ftypmp42sandbox", "video/mp4")
+            self._video(query)
         else:
             self.send_json(404, ace.error_document("no_api", f"no sandbox call {method} {path}"))
+
+    def _video(self, query: dict[str, list[str]]) -> None:
+        """A real, playable MP4 (2 s, 160x90), or, with ``?bytes=N``, the same padded to N bytes with an
+        MP4 ``free`` box (still playable), streamed: a large video costs the sandbox no memory."""
+        state = self.server.state
+        with state.lock:
+            state.counts["video_downloads"] += 1
+        size = max(len(CLIP), int((query.get("bytes") or ["0"])[0] or 0))
+        if 0 < size - len(CLIP) < 16:
+            size = len(CLIP) + 16  # the smallest padding box
+        fault = state.take_fault("videos")
+        if fault is not None and fault.kind == "expired":
+            self.send(
+                403,
+                b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                "application/xml",
+            )
+            return
+        if fault is not None and fault.kind not in ("truncate", "slow"):
+            self.send_json(fault.status or 500, {"error": fault.kind})
+            return
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.delay)
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(size))
+        self.answered()
+        self.end_headers()
+        send = size // 2 if fault is not None and fault.kind == "truncate" else size
+        try:
+            for chunk in video_bytes(size, send):
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if send < size:
+            self.close_connection = True
+
+
+def video_bytes(size: int, send: int | None = None) -> Iterator[bytes]:
+    """The first ``send`` (default all) of a ``size``-byte playable MP4, in chunks of at most 1 MiB."""
+    head = CLIP
+    if size > len(CLIP):
+        padding = size - len(CLIP)
+        if padding < 2**32:
+            head = CLIP + padding.to_bytes(4, "big") + b"free"
+        else:  # a 64-bit box size
+            head = CLIP + (1).to_bytes(4, "big") + b"free" + padding.to_bytes(8, "big")
+    send = size if send is None else send
+    yield head[:send]
+    left, zeros = send - min(send, len(head)), bytes(1024 * 1024)
+    while left > 0:
+        yield zeros[: min(left, len(zeros))]
+        left -= len(zeros)
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):

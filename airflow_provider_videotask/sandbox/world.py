@@ -25,7 +25,10 @@ FAULT_KINDS = (
     "drop",
     "unauthorized",
     "used_up",
+    "expired",  # videos: the link no longer serves (HTTP 403, as an object store's signed URL answers)
+    "truncate",  # videos: the full Content-Length is promised, half the body sent, the connection closed
 )
+FAULT_SCOPES = ("reads", "submits", "all", "videos")
 # Share of a task's duration spent queued before it starts running.
 QUEUED_SHARE = 0.2
 
@@ -43,7 +46,8 @@ DEFAULT_PAGE_SIZE = 12
 class Fault:
     """A misbehaviour the sandbox applies to the next ``count`` matching requests (``count=-1``: until cleared).
 
-    ``only`` picks the requests: ``"reads"`` (status queries), ``"submits"`` or ``"all"``.
+    ``only`` picks the requests: ``"reads"`` (status queries), ``"submits"``, ``"all"`` (both), or
+    ``"videos"`` (video downloads, which no other scope touches).
     """
 
     kind: str
@@ -56,8 +60,8 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, got {self.kind!r}")
-        if self.only not in ("reads", "submits", "all"):
-            raise ValueError(f"fault 'only' must be reads, submits or all, got {self.only!r}")
+        if self.only not in FAULT_SCOPES:
+            raise ValueError(f"fault 'only' must be one of {', '.join(FAULT_SCOPES)}, got {self.only!r}")
 
     @classmethod
     def parse(cls, text: str) -> Fault:
@@ -102,6 +106,7 @@ def prompt_options(prompt: str, default_duration: float) -> tuple[str, float, in
     videos_match = re.search(r"\[videos=(\d+)\]", text)
     variant = {name: "1" for name in ("no_video", "odd_state") if f"[{name}]" in text}
     variant.update(re.findall(r"\[(word|key)=([a-z_]+)\]", text))
+    variant.update(re.findall(r"\[(video_bytes)=(\d+)\]", text))
     return (
         outcome,
         float(duration_match.group(1)) if duration_match else default_duration,
@@ -179,10 +184,11 @@ class SandboxState:
 
     # ----- faults and counters ---------------------------------------------------------------------
 
-    def take_fault(self, is_submit: bool) -> Fault | None:
+    def take_fault(self, scope: str) -> Fault | None:
+        """The next pending fault for a request of ``scope`` (reads, submits or videos), if any."""
         with self.lock:
             for fault in self.faults:
-                if fault.only == "all" or (fault.only == "submits") == is_submit:
+                if fault.only == scope or (fault.only == "all" and scope != "videos"):
                     if fault.count > 0:
                         fault.count -= 1
                     if fault.count == 0:
@@ -394,7 +400,7 @@ class Handler(Protocol):
 
     def authorized(self) -> bool: ...
 
-    def video_url(self, sub_id: str) -> str: ...
+    def video_url(self, sub_id: str, size: str | None = None) -> str: ...
 
     def refuse_rate_limited(self, vendor: str, scope: str, wait: float) -> None: ...
 

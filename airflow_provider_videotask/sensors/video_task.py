@@ -21,6 +21,8 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
 from airflow_provider_videotask.links import VideoLink
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keeper, output_outlets
+from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
@@ -55,11 +57,15 @@ class VideoTaskSensor(BaseSensorOperator):
         know (waited on as running, logged once) before it counts as failed (default 600).
     :param deferrable: wait in the triggerer instead of a worker slot (default:
         ``[operators] default_deferrable``).
+    :param output_path: where to keep the videos (templated), an object storage URI such as
+        ``file:///data/videos/{{ ds }}/``; see the operators' argument of the same name.
+    :param output_conn_id: the Airflow connection of that storage (e.g. ``aws_default`` for ``s3://``).
+    :param file_name: the name of each video under ``output_path`` (templated).
     :param task_ids: deprecated name of ``video_task_ids`` (until 0.3): Airflow's own ``task_ids``
         names Airflow tasks.
     """
 
-    template_fields: Sequence[str] = ("video_task_ids",)
+    template_fields: Sequence[str] = ("video_task_ids", *OUTPUT_TEMPLATE_FIELDS)
     operator_extra_links = (VideoLink(),)
     ui_color = "#f0e4ff"
 
@@ -75,9 +81,17 @@ class VideoTaskSensor(BaseSensorOperator):
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         task_ids: Any = None,
+        output_path: str | None = None,
+        output_conn_id: str | None = None,
+        file_name: str = DEFAULT_FILE_NAME,
         **kwargs: Any,
     ) -> None:
+        outlets = kwargs["outlets"] = output_outlets(output_path, file_name, kwargs.get("outlets"))
         super().__init__(**kwargs)
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.file_name = file_name
+        self.output_asset = outlets[-1] if output_path is not None else None
         if task_ids is not None:
             warnings.warn(
                 "VideoTaskSensor(task_ids=...) is deprecated: use video_task_ids=... (the vendor's task ids; "
@@ -122,7 +136,7 @@ class VideoTaskSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         verdict = self._look(context)
         if verdict.over:
-            return PokeReturnValue(is_done=True, xcom_value=publish(context, verdict, self.log))
+            return PokeReturnValue(is_done=True, xcom_value=self._publish(context, verdict))
         if self.deferrable:
             self._defer(context)
         return False
@@ -141,7 +155,10 @@ class VideoTaskSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """Resume after the trigger fired: validate the event and branch on its status."""
-        return publish(context, self._sensor_verdict(context, read_event(event)), self.log)
+        return self._publish(context, self._sensor_verdict(context, read_event(event)))
+
+    def _publish(self, context: Context, verdict: Verdict) -> list[str]:
+        return publish(context, verdict, self.log, keeper(context, self, self.hook.conn_type))
 
     def _look(self, context: Context) -> Verdict:
         """Poll once (a ridden-out failed poll reads as pending)."""
