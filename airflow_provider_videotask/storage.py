@@ -83,7 +83,8 @@ class StoredVideo:
     video_task_id: str
     n: int
     source_url: str
-    stored_uri: str
+    stored_uri: str  # without the connection id (``s3://bucket/key``): read it back with ``conn_id``
+    conn_id: str | None
     bytes: int
     sha256: str
     content_type: str
@@ -237,13 +238,16 @@ class VideoStore:
             except BaseException:
                 _remove(partial)
                 raise
-        log.info("Stored video %s at %s (%d bytes, sha256 %s)", video.url, target, size, digest.hexdigest()[:12])
+        log.info(
+            "Stored video %s at %s (%d bytes, sha256 %s)", video.url, plain_uri(target), size, digest.hexdigest()[:12]
+        )
         return StoredVideo(
             vendor=video.vendor,
             video_task_id=video.video_task_id,
             n=video.n,
             source_url=video.url,
-            stored_uri=str(target),
+            stored_uri=plain_uri(target),
+            conn_id=self.conn_id,
             bytes=size,
             sha256=digest.hexdigest(),
             content_type=content_type or "application/octet-stream",
@@ -267,6 +271,11 @@ class VideoStore:
             )
         retryable = status >= 500 or status == 429
         raise VideoDownloadError(f"{_host(video.url)} answered HTTP {status} for {video.url}", retryable=retryable)
+
+
+def plain_uri(path: Any) -> str:
+    """A storage path as a URI other tools read (``ObjectStoragePath`` prints ``s3://conn_id@bucket/key``)."""
+    return f"{path.protocol}://{path.path}"
 
 
 def check_output(output_path: str, file_name: str = DEFAULT_FILE_NAME) -> None:

@@ -29,7 +29,7 @@ want=$(cat pyproject.toml "$constraints" 2>/dev/null | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing apache-airflow==${version} and the provider into $venv" >&2
   [ -x "$venv/bin/python" ] || "$uv" venv --quiet --python "$python" "$venv"
-  args=(-e ".[test]" "apache-airflow==${version}")
+  args=(-e ".[test,s3]" "apache-airflow==${version}")
   if [ -f "$constraints" ]; then
     args+=(--constraint "$constraints")
   else
