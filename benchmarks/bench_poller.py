@@ -239,7 +239,7 @@ def child(args: argparse.Namespace) -> None:
     requests.post(f"{args.sandbox}/_sandbox/reset", timeout=30)
     result = asyncio.run(play_triggerer(plan, args.way, args.interval, args.sandbox))
     counts = stats(args.sandbox)
-    reads = counts.get("hailuo_retrieve_batch", 0) + counts.get("hailuo_retrieve", 0)
+    reads = counts.get("hailuo_retrieve_batch" if args.way == "provider" else "hailuo_retrieve", 0)
     result["requests"] = reads
     result["requests_per_cycle"] = round(reads / result["cycles"], 1)
     first = result.pop("connections_first_cycle")
@@ -270,6 +270,16 @@ def make_plan(sandbox: Any, workload: str, interval: float, spread: float, ready
         groups.append(group)
     last_finish = first_finish + spread
     return {"workload": workload, "groups": groups, "finishes": finishes, "give_up_at": last_finish + 20 * interval}
+
+
+def settle(sandbox: Any) -> None:
+    """Wait until the sandbox has answered everything a finished run left queued (a flooding peer's
+    last connections), so the next run counts only its own."""
+    while True:
+        before = sandbox.counts()["requests"]
+        time.sleep(2)
+        if sandbox.counts()["requests"] == before:
+            return
 
 
 def run_one(sandbox: Any, workload: str, way: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
@@ -305,6 +315,7 @@ def parent(args: argparse.Namespace) -> None:
             for way in args.ways.split(","):
                 print(f"running {workload} {way} ...", file=sys.stderr, flush=True)
                 results.append(run_one(sandbox, workload, way, args, env))
+                settle(sandbox)
                 print_table(results[-1:], header=len(results) == 1, file=sys.stderr)
     print_table(results)
     machine = {

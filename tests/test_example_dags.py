@@ -12,6 +12,7 @@ import pytest
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.operators.base import RETRY_REATTACHES
 from airflow_provider_videotask.sandbox import Sandbox
+from airflow_provider_videotask.sandbox.server import CLIP
 from tests.dag_runs import task_states, try_numbers, xcoms
 from tests.dags import retry_dags
 
@@ -37,10 +38,11 @@ def fast_examples(monkeypatch: pytest.MonkeyPatch, sandbox_conns: Sandbox) -> Sa
     return sandbox_conns
 
 
-def test_there_are_three_examples() -> None:
+def test_there_are_four_examples() -> None:
     assert [path.stem for path in EXAMPLES] == [
         "example_hailuo_mapped",
         "example_hidream_txt2video",
+        "example_keep_videos",
         "example_watch_existing_tasks",
     ]
 
@@ -88,10 +90,32 @@ def test_hailuo_mapped_example_runs_one_paid_task_per_prompt(fast_examples: Sand
 def test_watch_existing_tasks_example_runs(fast_examples: Sandbox) -> None:
     hook = HiDreamHook()
     task_ids = [hook.submit("txt2video", prompt=prompt) for prompt in ("one", "two [videos=2]")]
-    dag_run = load(EXAMPLES[2]).dag.test(run_conf={"video_task_ids": task_ids})
+    dag_run = load(EXAMPLES[3]).dag.test(run_conf={"video_task_ids": task_ids})
     assert task_states(dag_run) == {"wait_for_videos": "success", "report": "success"}
     assert xcoms(dag_run, "report")["return_value"] == 3
     assert [task["task_id"] for task in xcoms(dag_run, "wait_for_videos")["tasks"]] == task_ids
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_keep_videos_example_stores_them_and_the_consumer_dag_reads_them(
+    fast_examples: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEOTASK_EXAMPLE_OUTPUT", tmp_path.as_uri() + "/")
+    module = load(EXAMPLES[2])
+    assert [asset for _, asset in module.consumer.timetable.asset_condition.iter_assets()] == [module.VIDEOS]
+
+    dag_run = module.dag.test()
+    assert task_states(dag_run) == {"generate": "success"}
+    [stored] = xcoms(dag_run, "generate")["return_value"]
+    [task_id] = xcoms(dag_run, "generate")["video_task_ids"]
+    day = dag_run.logical_date.strftime("%Y-%m-%d") if dag_run.logical_date else None
+    assert stored == (tmp_path / str(day) / "hailuo" / f"{task_id}.mp4").as_uri()
+
+    consumed = module.consumer.test()  # reads the newest event of the asset the producer announced
+    assert task_states(consumed) == {"check_videos": "success"}
+    [checked] = xcoms(consumed, "check_videos")["return_value"]
+    assert checked == {"uri": stored, "bytes": len(CLIP), "prompt": module.dag.get_task("generate").prompt}
+    assert fast_examples.counts()["hailuo_submit"] == 1
 
 
 @pytest.mark.usefixtures("airflow_db")
