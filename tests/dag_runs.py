@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 
@@ -31,3 +33,10 @@ def xcoms(dag_run: Any, task_id: str) -> dict[str, Any]:
             .all()
         )
         return {row.key: XComModel.deserialize_value(row) for row in rows}
+
+
+def parse_dags_folder() -> None:
+    """What the dag processor does before the scheduler runs anything: every DAG of the DAGs folder and
+    its assets written to the database, the assets made active (dag.test() alone skips it)."""
+    command = [sys.executable, "-m", "airflow", "dags", "reserialize"]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)

@@ -13,7 +13,7 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.operators.base import RETRY_REATTACHES
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sandbox.server import CLIP
-from tests.dag_runs import task_states, try_numbers, xcoms
+from tests.dag_runs import parse_dags_folder, task_states, try_numbers, xcoms
 from tests.dags import retry_dags
 
 pytestmark = pytest.mark.slow
@@ -102,7 +102,8 @@ def test_keep_videos_example_stores_them_and_the_consumer_dag_reads_them(
 ) -> None:
     monkeypatch.setenv("VIDEOTASK_EXAMPLE_OUTPUT", tmp_path.as_uri() + "/")
     module = load(EXAMPLES[2])
-    assert [asset for _, asset in module.consumer.timetable.asset_condition.iter_assets()] == [module.VIDEOS]
+    assert list(module.consumer.timetable.asset_condition.objects) == [module.VIDEOS]  # scheduled on the videos
+    parse_dags_folder()  # the copy in the DAGs folder reads the same output path from the environment
 
     dag_run = module.dag.test()
     assert task_states(dag_run) == {"generate": "success"}
