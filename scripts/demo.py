@@ -29,8 +29,11 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME / 'airflow.db'}",
         "VIDEOTASK_EXAMPLE_POLL_SECONDS": "1",
+        # example_keep_videos keeps its videos here (any ObjectStoragePath URI would do, s3:// too).
+        "VIDEOTASK_EXAMPLE_OUTPUT": (HOME / "videos").as_uri() + "/",
     }
 )
+EXAMPLES = ("example_hidream_txt2video", "example_hailuo_mapped", "example_keep_videos")
 
 REAL_VENDORS = """\
 To run the same DAGs against the real vendors, replace the sandbox connections with yours:
@@ -73,6 +76,11 @@ def load_example(name: str) -> Any:
 
 def task_results(dag_run: Any, task_id: str) -> list[dict[str, Any]]:
     """The ``tasks`` XCom of every (mapped) instance of a task, in map-index order."""
+    return xcom(dag_run, task_id, "tasks")
+
+
+def xcom(dag_run: Any, task_id: str, key: str) -> list[dict[str, Any]]:
+    """An XCom list of every (mapped) instance of a task, joined in map-index order."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
@@ -83,7 +91,7 @@ def task_results(dag_run: Any, task_id: str) -> list[dict[str, Any]]:
                 XComModel.dag_id == dag_run.dag_id,
                 XComModel.run_id == dag_run.run_id,
                 XComModel.task_id == task_id,
-                XComModel.key == "tasks",
+                XComModel.key == key,
             )
             .order_by(XComModel.map_index)
             .all()
@@ -96,12 +104,13 @@ def main() -> int:
     log_path = HOME / "demo.log"
     log_path.write_text("")
     print(f"Setting up Airflow on SQLite in {HOME.relative_to(ROOT)}/ ...", flush=True)
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    for command in (["db", "migrate"], ["dags", "reserialize"]):  # the DAGs and their assets, as the dag processor
+        subprocess.run(
+            [sys.executable, "-m", "airflow", *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     from airflow_provider_videotask.sandbox import Sandbox
 
@@ -113,29 +122,37 @@ def main() -> int:
         print(f"Sandbox serving the HiDream and Hailuo APIs at {sandbox.url}\n", flush=True)
 
         rows: list[tuple[str, str, dict[str, Any]]] = []
-        for name in ("example_hidream_txt2video", "example_hailuo_mapped"):
+        kept: list[dict[str, Any]] = []
+        for name in EXAMPLES:
             module = load_example(name)
             started = time.monotonic()
             with output_to(log_path):
                 dag_run = module.dag.test()
+                if hasattr(module, "consumer"):  # the DAG scheduled on the kept videos' asset
+                    consumed = module.consumer.test()
             print(f"  {name}: {dag_run.state} in {time.monotonic() - started:.0f}s", flush=True)
             prompts = module.PROMPTS if hasattr(module, "PROMPTS") else [module.dag.get_task("generate").prompt]
             rows += [
                 (name, prompt, task) for prompt, task in zip(prompts, task_results(dag_run, "generate"), strict=False)
             ]
+            if hasattr(module, "consumer"):
+                print(f"  {module.consumer.dag_id}: {consumed.state} (scheduled on the kept videos)", flush=True)
+                kept += xcom(dag_run, "generate", "videos")
         counts = sandbox.counts()
 
     print(f"\n{'DAG':27} {'prompt':58} {'state':10} video URL")
     for name, prompt, task in rows:
         url = ", ".join(task["video_urls"]) or task["error"] or ""
         print(f"{name:27} {prompt[:58]:58} {task['state']:10} {url}")
+    for record in kept:
+        print(f"\nKept {record['stored_uri']} ({record['bytes']} bytes, sha256 {record['sha256'][:16]}...): a real MP4")
     print(
         f"\nThe sandbox served {counts['requests']} requests: {counts['hidream_submit'] + counts['hailuo_submit']} "
         f"paid submits (one per prompt) and {counts['requests'] - counts['hidream_submit'] - counts['hailuo_submit']} "
         f"free status reads. Airflow's own log: {log_path.relative_to(ROOT)}\n"
     )
     print(REAL_VENDORS)
-    succeeded = len(rows) == 4 and all(task["state"] == "succeeded" for _, _, task in rows)
+    succeeded = len(rows) == 5 and len(kept) == 1 and all(task["state"] == "succeeded" for _, _, task in rows)
     return 0 if succeeded else 1
 
 

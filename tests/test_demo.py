@@ -19,7 +19,12 @@ def test_demo_prints_a_video_for_every_prompt() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("example_")]
-    assert len(rows) == 4
+    assert len(rows) == 5
     assert all(" succeeded " in row and "/_sandbox/videos/" in row for row in rows)
-    assert "4 paid submits (one per prompt)" in result.stdout
+    assert "5 paid submits (one per prompt)" in result.stdout
+    [kept] = [line for line in result.stdout.splitlines() if line.startswith("Kept file://")]
+    stored = Path(kept.split()[1].removeprefix("file://"))
+    assert stored.is_file()
+    assert stored.read_bytes()[4:8] == b"ftyp"  # an MP4
+    assert "example_keep_videos_consumer: success" in result.stdout
     assert "AIRFLOW_CONN_HAILUO_DEFAULT" in result.stdout  # how to point it at the real vendors

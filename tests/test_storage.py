@@ -26,7 +26,9 @@ def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 def video(sandbox: Sandbox, name: str = "t1", *, size: int | None = None, n: int = 0) -> VideoToStore:
     url = f"{sandbox.url}/_sandbox/videos/{name}.mp4" + (f"?bytes={size}" if size else "")
-    return VideoToStore("hailuo", name, url, n, {"prompt": "a boat", "model": "minimax-t2v"}, "2026-12-02T01:00:00+00:00")
+    return VideoToStore(
+        "hailuo", name, url, n, {"prompt": "a boat", "model": "minimax-t2v"}, "2026-12-02T01:00:00+00:00"
+    )
 
 
 def files_under(root: Path) -> list[str]:
