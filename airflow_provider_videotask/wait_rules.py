@@ -260,6 +260,17 @@ class Watch:
         return task
 
 
+def stopped_waiting(video_task_ids: Sequence[str], vendor: str) -> str:
+    """What a wait stopped by a person (marked failed or success, cleared) must say: the vendor tasks
+    go on. Neither vendor documents a cancel call (HiDream's API has submit and result queries only;
+    Ace Data Cloud's tasks API, ``retrieve`` and ``retrieve_batch``), so nothing is cancelled."""
+    return (
+        f"Stopped waiting, as asked. {vendor} offers no way to cancel a task: video task(s) "
+        f"{', '.join(video_task_ids)} keep running at {vendor} and are billed; their videos can still be "
+        "collected later with VideoTaskSensor(video_task_ids=[...])."
+    )
+
+
 def summarize(tasks: Sequence[VideoTask]) -> str:
     """One line for the logs: how many are done, how they ended, mean progress."""
     done = sum(task.state.is_terminal for task in tasks)

@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("s3fs", reason="the s3 extra: pip install 'airflow-provider-videotask[s3]'")
+pytest.importorskip(
+    "s3fs",
+    reason="the s3 extra is not installed (pip install 'airflow-provider-videotask[test-s3]'); it cannot be on "
+    "Airflow 3.3, which pins python-dateutil 4.0 where botocore needs < 3",
+)
 boto3 = pytest.importorskip("boto3")
 from moto.server import ThreadedMotoServer  # noqa: E402
 

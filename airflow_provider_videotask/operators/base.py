@@ -23,6 +23,13 @@ from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.links import VideoLink
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keeper, output_outlets
+from airflow_provider_videotask.spend import (
+    ESTIMATED_COST_XCOM_KEY,
+    check_limit,
+    cost_refusal,
+    fan_out_refusal,
+    prices_of,
+)
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
@@ -32,6 +39,7 @@ from airflow_provider_videotask.wait_rules import (
     WaitSettings,
     check_seconds,
     judge,
+    stopped_waiting,
 )
 from airflow_provider_videotask.waiting import Waiter, defer_wait, publish, push_video_task_ids, read_event
 
@@ -74,6 +82,11 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         A submit whose fate is unknown (no answer, a 5xx) is never tried again, and neither is one the
         vendor rejected (400, 403 ...): both fail the task at once, without Airflow retries.
 
+    :param max_videos_per_run: the most instances a mapped fan-out of this task may have (default: no
+        limit); past it every instance fails before submitting, naming the size and the limit.
+    :param max_cost: the most one submit may cost by the connection's price table (extra ``prices``:
+        model or module to the price of one video); a submit estimated above it, or with no price to
+        check, is refused before anything is paid. See ``docs/spend-safety.md``.
     :param output_path: where to keep the videos (templated), an object storage URI such as
         ``file:///data/videos/{{ ds }}/`` or ``s3://bucket/videos/{{ ds }}/`` (see ``docs/outputs.md``).
         Each video is stored once under it, recorded in XCom ``videos``, and announced as an event of the
@@ -106,6 +119,8 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
         submit_timeout: float = DEFAULT_SUBMIT_TIMEOUT,
+        max_videos_per_run: int | None = None,
+        max_cost: float | None = None,
         output_path: str | None = None,
         output_conn_id: str | None = None,
         file_name: str = DEFAULT_FILE_NAME,
@@ -122,6 +137,10 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             )
         super().__init__(**kwargs)
         check_seconds("submit_timeout", submit_timeout)
+        check_limit("max_videos_per_run", max_videos_per_run, int)
+        check_limit("max_cost", max_cost, float)
+        self.max_videos_per_run = max_videos_per_run
+        self.max_cost = max_cost
         check_seconds("poll_interval", poll_interval)
         self.settings = WaitSettings(
             unknown_grace_period=unknown_grace_period,
@@ -139,6 +158,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         self.file_name = file_name
         self.output_asset = outlets[-1] if output_path is not None else None
         self._result: list[str] | None = None
+        self._video_task_id: str | None = None  # the paid task this try waits on, once it exists
         # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
         self._refusals = 0
         self._first_refused_at: float | None = None
@@ -169,9 +189,34 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
 
     def execute(self, context: Context) -> Any:
         self.validate()
+        self._guard_spend(context)
         if not RETRY_REATTACHES:
             _warn_no_reattach(self.log)
         return self.execute_resumable(context)
+
+    @property
+    def priced_as(self) -> str | None:
+        """What the connection's price table is keyed by for this submit: the model or the module."""
+        return self.module or getattr(self, "model", None)
+
+    def _guard_spend(self, context: Context) -> None:
+        """The spend guards (``spend.py``), before anything is paid."""
+        ti = context["ti"]
+        if self.max_videos_per_run is not None and getattr(ti, "map_index", -1) not in (None, -1):
+            size = ti.get_ti_count(dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id])
+            if (refusal := fan_out_refusal(size, self.max_videos_per_run, self.task_id)) is not None:
+                raise AirflowFailException(refusal)
+        settings = self.hook.get_settings()
+        prices = prices_of(settings.extra("prices"), self.conn_id)
+        priced_as = self.priced_as or ""
+        estimate = prices.get(priced_as)
+        if estimate is not None:
+            self.log.info(
+                "Estimated cost of this video: %g (%s, from connection %r)", estimate, priced_as, self.conn_id
+            )
+            ti.xcom_push(key=ESTIMATED_COST_XCOM_KEY, value=estimate)
+        if (refusal := cost_refusal(estimate, self.max_cost, priced_as, self.conn_id)) is not None:
+            raise AirflowFailException(refusal)
 
     def resume_submit(
         self, context: Context, event: Any = None, refusals: int = 0, first_refused_at: float | None = None
@@ -179,6 +224,11 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         """Back from a refused submit's wait in the triggerer: try the submit again."""
         self._refusals, self._first_refused_at = refusals, first_refused_at
         return self.execute_resumable(context)
+
+    def on_kill(self) -> None:
+        """A person marked the task failed or success, or cleared it, while it waited in a worker."""
+        if self._video_task_id is not None:
+            self.log.warning(stopped_waiting([self._video_task_id], self.hook.vendor))
 
     def submit_job(self, context: Context) -> str:
         task_id = self._submit_when_admitted(context)
@@ -256,6 +306,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
 
     def poll_until_complete(self, external_id: Any, context: Context) -> Any:
         video_task_ids = [str(external_id)]
+        self._video_task_id = video_task_ids[0]
         push_video_task_ids(context, video_task_ids)
         if not self.wait_for_completion:
             self._result = video_task_ids

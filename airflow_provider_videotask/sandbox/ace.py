@@ -22,7 +22,7 @@ def serve(handler: Handler, path: str, body: Any) -> None:
     is_submit = path == "/hailuo/videos"
     route = "hailuo_submit" if is_submit else f"hailuo_{action}"
     ids = body.get("ids") if isinstance(body, dict) else None
-    state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit))
+    state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit), ids)
     if not handler.authorized():
         handler.send_json(401, error_document("invalid_token", "invalid token"))
         return

@@ -44,7 +44,7 @@ def serve(handler: Handler, method: str, module: str, rest: str, query: dict[str
     is_submit = rest == ""
     route = {"": "hidream_submit", "/results": "hidream_result", "/results/batch": "hidream_batch"}[rest]
     ids = body.get("task_id_list") if isinstance(body, dict) else None
-    state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit))
+    state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit), ids)
     problem = _auth_problem(handler)
     if problem is not None:
         handler.send_json(401, error_document(401, problem))

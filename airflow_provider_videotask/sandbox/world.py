@@ -175,6 +175,7 @@ class SandboxState:
         self.counts: Counter[str] = Counter()
         self.refused_ids: set[str] = set()
         self.answering = 0  # requests being answered right now
+        self.batches: deque[list[str]] = deque(maxlen=100)  # the ids of the latest batch reads
         # Accepted submits per (account, vendor, scope), on the sandbox clock, and counts per account.
         self.accepted: dict[tuple[str, str, str], deque[float]] = {}
         self.account_counts: dict[str, Counter[str]] = {}
@@ -225,11 +226,14 @@ class SandboxState:
         with self.lock:
             self.counts["connections"] += 1
 
-    def count(self, route: str, ids: int = 0) -> None:
+    def count(self, route: str, ids: int = 0, batch: Any = None) -> None:
+        """One request; ``batch``: the ids a batch read asked for (the last 100 reads are kept)."""
         with self.lock:
             self.counts["requests"] += 1
             self.counts[route] += 1
             self.counts["ids_queried"] += ids
+            if isinstance(batch, list):
+                self.batches.append([str(task_id) for task_id in batch])
 
     def stats(self) -> dict[str, Any]:
         with self.lock:

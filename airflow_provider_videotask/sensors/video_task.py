@@ -30,6 +30,7 @@ from airflow_provider_videotask.wait_rules import (
     Verdict,
     WaitSettings,
     check_seconds,
+    stopped_waiting,
 )
 from airflow_provider_videotask.waiting import Waiter, defer_wait, publish, push_tasks, read_event
 
@@ -156,6 +157,10 @@ class VideoTaskSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
         """Resume after the trigger fired: validate the event and branch on its status."""
         return self._publish(context, self._sensor_verdict(context, read_event(event)))
+
+    def on_kill(self) -> None:
+        """A person marked the task failed or success, or cleared it, while it waited in a worker."""
+        self.log.warning(stopped_waiting(normalize_task_ids(self.video_task_ids), self.hook.vendor))
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
         return publish(context, verdict, self.log, keeper(context, self, self.hook.conn_type))

@@ -24,6 +24,7 @@ from airflow_provider_videotask.wait_rules import (
     Wait,
     WaitSettings,
     check_seconds,
+    stopped_waiting,
 )
 
 # Indirection so tests can run the trigger on a fake clock: see its waits without waiting.
@@ -158,6 +159,16 @@ class VideoTaskTrigger(BaseTrigger):
         if self._poller is not None and self._subscription is not None:
             self._poller.unsubscribe(self._subscription)
         self._poller = self._subscription = None
+
+    async def on_kill(self) -> None:
+        """A person marked the task failed or success, or cleared it (Airflow 3.3+ calls this; older
+        releases only ``cleanup``). The wait already left the poller when it was cancelled."""
+        self._unsubscribe()
+        try:
+            vendor = (await self._hook_class()).vendor
+        except Exception:  # the connection is gone: the warning matters more than the name
+            vendor = "the vendor"
+        self.log.warning(stopped_waiting(self.video_task_ids, vendor))
 
     async def cleanup(self) -> None:
         """Leave the poller; it stops, and closes its HTTP client, when its last waiter leaves."""

@@ -256,3 +256,45 @@ def test_hailuo_result_variants_on_request(sandbox: Sandbox, prompt: str, key: s
     [item] = requests.post(f"{sandbox.url}/hailuo/tasks", json=body, headers=AUTH).json()["response"]["data"]
     assert item[key] == word
     assert bool(item["video_url"]) is url
+
+
+def test_finished_tasks_link_to_a_real_mp4_of_the_size_asked_for(sandbox: Sandbox) -> None:
+    from airflow_provider_videotask.sandbox.server import CLIP
+
+    def boxes(data: bytes) -> list[tuple[bytes, int]]:
+        """The top-level MP4 boxes (type, size): a player reads exactly these."""
+        found, at = [], 0
+        while at < len(data):
+            size, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+            if size == 1:  # a 64-bit size follows
+                size = int.from_bytes(data[at + 8 : at + 16], "big")
+            found.append((kind, size))
+            at += size
+        assert at == len(data), "the boxes must cover the file exactly"
+        return found
+
+    task = sandbox.state.create("hailuo", "minimax-t2v", {}, "a boat [duration=0] [video_bytes=500000]")
+    document = requests.post(f"{sandbox.url}/hailuo/tasks", json={"action": "retrieve", "id": task.task_id},
+                             headers={"Authorization": "Bearer t"}).json()  # fmt: skip
+    url = document["response"]["data"][0]["video_url"]
+    answer = requests.get(url, timeout=10)
+    assert answer.headers["Content-Type"] == "video/mp4"
+    assert int(answer.headers["Content-Length"]) == len(answer.content) == 500000
+    assert answer.content.startswith(CLIP)
+    assert [kind for kind, _ in boxes(CLIP)][:1] == [b"ftyp"]
+    assert boxes(answer.content)[-1] == (b"free", 500000 - len(CLIP))  # padding a player skips
+    plain = requests.get(url.split("?")[0], timeout=10)
+    assert plain.content == CLIP
+    assert sandbox.counts()["video_downloads"] == 2
+
+
+def test_download_faults_touch_only_downloads(sandbox: Sandbox) -> None:
+    sandbox.add_fault("expired", only="videos")
+    sandbox.add_fault("truncate", only="videos")
+    url = f"{sandbox.url}/_sandbox/videos/v.mp4"
+    assert requests.get(url, timeout=10).status_code == 403
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(url, timeout=10)
+    assert requests.get(url, timeout=10).status_code == 200  # both used up
+    with pytest.raises(ValueError, match="one of reads, submits, all, videos"):
+        Fault("expired", only="downloads")

@@ -191,3 +191,24 @@ async def test_cancelled_trigger_leaves_and_the_poller_closes_its_client(
     assert not shared.subscriptions
     assert poller._POLLERS.get(asyncio.get_running_loop(), {}) == {}
     await until(lambda: shared.hook._async_client is None, "the poller closed its HTTP client")
+
+
+async def test_a_wait_stopped_by_a_person_leaves_the_poller_and_says_what_keeps_billing(
+    sandbox_conns: Sandbox, clock: FakeClock, logs: LogCapture
+) -> None:
+    """As Airflow 3.3's triggerer does on mark-failed, mark-success or clear: cancel, then on_kill."""
+    stopped_id, other_id = (HiDreamHook().submit("txt2video", prompt=f"{n} [duration=600]") for n in "ab")
+    stopped = make_trigger(video_task_ids=[stopped_id])
+    running = [asyncio.ensure_future(run_to_end(t)) for t in (stopped, make_trigger(video_task_ids=[other_id]))]
+    await until(lambda: {i for batch in sandbox_conns.state.batches for i in batch} == {stopped_id, other_id}, "polled")
+
+    running[0].cancel()
+    await asyncio.gather(running[0], return_exceptions=True)
+    await stopped.on_kill()
+    polled = len(sandbox_conns.state.batches)
+    await until(lambda: len(sandbox_conns.state.batches) > polled, "the next batch read")
+
+    assert list(sandbox_conns.state.batches)[polled:] == [[other_id]]  # the stopped wait's id is gone
+    assert f"video task(s) {stopped_id} keep running at HiDream and are billed" in logs.text
+    running[1].cancel()
+    await asyncio.gather(running[1], return_exceptions=True)
