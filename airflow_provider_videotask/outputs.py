@@ -9,7 +9,7 @@ reads). ``return_value`` then holds the stored URIs instead of the vendor URLs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
@@ -52,17 +52,16 @@ def output_outlets(output_path: str | None, file_name: str, outlets: Any) -> lis
     return [*declared, output_asset(output_path)]
 
 
-def keeper(
-    context: Context, owner: Any, vendor: str, parameters: Mapping[str, Any] | None = None
-) -> Callable[[Sequence[VideoTask]], list[str]] | None:
+def keeper(context: Context, owner: Any) -> Callable[[Sequence[VideoTask]], list[str]] | None:
     """The keep step of ``waiting.publish`` for an operator or sensor (``owner``) with an ``output_path``;
-    None when it has none."""
+    None when it has none. The records name the owner's vendor and, for an operator, its submit fields."""
     if owner.output_path is None:
         return None
 
     def keep(tasks: Sequence[VideoTask]) -> list[str]:
         finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")  # when this wait saw them done
-        return keep_videos(context, videos_of(vendor, tasks, parameters, finished_at), owner)
+        parameters = owner.fields() if hasattr(owner, "fields") else None
+        return keep_videos(context, videos_of(owner.hook.conn_type, tasks, parameters, finished_at), owner)
 
     return keep
 

@@ -136,7 +136,7 @@ class Wait:
         ):
             return None
         self._progress = (verdict.message, now)
-        return verdict.message
+        return f"{verdict.message}; {now - self.started_at:.0f}s since the wait began"
 
     def observe(self, tasks: Sequence[VideoTask], now: float) -> Verdict:
         """The tasks as one poll read them."""
@@ -283,6 +283,14 @@ def summarize(tasks: Sequence[VideoTask]) -> str:
     if progresses:
         text += f", mean progress {100 * sum(progresses) / len(progresses):.0f}%"
     return text
+
+
+def summary_table(tasks: Sequence[VideoTask]) -> str:
+    """The end of a wait, one row per task: its id, how it ended, its videos or its error."""
+    rows = [("video task", "state", "video URL(s) or error")]
+    rows += [(task.task_id, task.state.value, " ".join(task.video_urls) or task.error or "") for task in tasks]
+    widths = [max(len(row[column]) for row in rows) for column in range(2)]
+    return "\n".join(f"{row[0]:{widths[0]}}  {row[1]:{widths[1]}}  {row[2]}".rstrip() for row in rows)
 
 
 def video_urls(tasks: Sequence[VideoTask]) -> list[str]:

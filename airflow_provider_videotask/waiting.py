@@ -26,6 +26,7 @@ from airflow_provider_videotask.wait_rules import (
     Verdict,
     Wait,
     WaitSettings,
+    summary_table,
     video_urls,
 )
 
@@ -148,6 +149,8 @@ def publish(
     ``keep`` (an ``output_path``), the succeeded tasks' videos are stored and their URIs returned.
     """
     push_tasks(context, verdict.tasks)
+    if verdict.tasks:
+        log.info("How the video tasks ended:\n%s", summary_table(verdict.tasks))
     if verdict.status == "failed":
         raise AirflowFailException(verdict.message)
     if verdict.status in ("timeout", "error"):

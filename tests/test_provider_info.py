@@ -40,7 +40,7 @@ def test_every_listed_module_imports_and_holds_the_public_classes() -> None:
 
     info = get_provider_info()
     expected = {
-        "operators": {"HiDreamVideoOperator", "HailuoVideoOperator"},
+        "operators": {"HiDreamVideoOperator", "HailuoVideoOperator", "StoreVideosOperator"},
         "sensors": {"VideoTaskSensor"},
         "triggers": {"VideoTaskTrigger"},
         "hooks": {"HiDreamHook", "HailuoHook"},
@@ -49,7 +49,9 @@ def test_every_listed_module_imports_and_holds_the_public_classes() -> None:
         modules = {module for entry in info[kind] for module in entry["python-modules"]}
         found = {name for module in modules for name in vars(importlib.import_module(module))}
         assert classes <= found, kind
-        assert {entry["integration-name"] for entry in info[kind]} == {"HiDream", "Hailuo"}, kind
+        integrations = {"HiDream", "Hailuo", "Video storage"} if kind == "operators" else {"HiDream", "Hailuo"}
+        assert {entry["integration-name"] for entry in info[kind]} == integrations, kind
+    assert {entry["integration-name"] for entry in info["integrations"]} == {"HiDream", "Hailuo", "Video storage"}
 
 
 def test_connection_forms_match_the_declarative_schema() -> None:

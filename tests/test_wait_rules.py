@@ -117,12 +117,23 @@ def test_progress_is_logged_when_it_changes_and_at_most_every_thirty_seconds() -
         return wait.progress(wait.observe(tasks, START + seconds), START + seconds)
 
     queued = [task("a", "queued"), task("b", "queued")]
-    assert line_at(1, queued) == "0 of 2 video tasks done (2 queued)"  # the first look, always
+    assert line_at(1, queued) == "0 of 2 video tasks done (2 queued); 1s since the wait began"  # the first, always
     assert line_at(5, queued) is None  # unchanged: never repeated
     assert line_at(40, queued) is None  # not even later
     assert line_at(45, [task("a", "running", progress=0.1), task("b", "queued")]) is not None  # changed, 44 s on
     assert line_at(50, [task("a", "running", progress=0.2), task("b", "queued")]) is None  # changed, only 5 s on
     assert line_at(75, [task("a", "running", progress=0.3), task("b", "queued")]) == (
-        "0 of 2 video tasks done (1 queued, 1 running), mean progress 30%"
+        "0 of 2 video tasks done (1 queued, 1 running), mean progress 30%; 75s since the wait began"
     )
     assert line_at(76, [task("a", "succeeded"), task("b", "succeeded")]) is None  # over: its owner logs the verdict
+
+
+def test_the_summary_table_has_a_row_per_task() -> None:
+    from airflow_provider_videotask.wait_rules import summary_table
+
+    table = summary_table([task("a1", "succeeded"), task("b", "failed", error="content review")]).splitlines()
+    assert table == [
+        "video task  state      video URL(s) or error",
+        "a1          succeeded  https://v/a1",
+        "b           failed     content review",
+    ]

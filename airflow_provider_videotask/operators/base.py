@@ -351,7 +351,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         return self._publish(context, read_event(event))
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
-        return publish(context, verdict, self.log, keeper(context, self, self.hook.conn_type, self.fields()))
+        return publish(context, verdict, self.log, keeper(context, self))
 
 
 _warned_no_reattach: list[bool] = []  # said once per process, not on every execute

@@ -163,7 +163,7 @@ class VideoTaskSensor(BaseSensorOperator):
         self.log.warning(stopped_waiting(normalize_task_ids(self.video_task_ids), self.hook.vendor))
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
-        return publish(context, verdict, self.log, keeper(context, self, self.hook.conn_type))
+        return publish(context, verdict, self.log, keeper(context, self))
 
     def _look(self, context: Context) -> Verdict:
         """Poll once (a ridden-out failed poll reads as pending)."""

@@ -47,7 +47,9 @@ TABLE = {
     # BaseSensorOperator's own soft_fail and never_fail, in every mode (see NEVER_FAIL_ON_RESUME).
     "timeout_never_fail": Row(["a [duration=600]"], "skipped"),
     "failed_soft_fail": Row(["a [fail]"], "skipped", ["failed"]),
-    "failed_never_fail": Row(["a [fail]"], "skipped", ["failed"]),
+    # Fails after 4 s: the first look (the sensor's, before it defers) must see it running, however slow
+    # the machine, so that in deferrable mode the failure arrives through the trigger.
+    "failed_never_fail": Row(["a [fail] [duration=4]"], "skipped", ["failed"]),
     "permanent_api_error_never_fail": Row(["a"], "skipped", faults=[{"kind": "used_up", "count": -1, "only": "reads"}]),
     "permanent_api_error": Row(["a"], "failed", faults=[{"kind": "used_up", "count": -1, "only": "reads"}]),
     "transient_errors_then_success": Row(

@@ -13,7 +13,7 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import RecordingTI
+from tests.conftest import LogCapture, RecordingTI
 
 
 @pytest.fixture
@@ -113,3 +113,10 @@ def test_the_old_argument_name_still_works_and_warns(context: dict[str, Any], sa
     assert len(waiting.execute(context)) == 1
     with pytest.raises(VideoTaskValidationError, match="not both"), pytest.warns(DeprecationWarning, match="task_ids"):
         VideoTaskSensor(task_id="wait", task_ids=["a"], video_task_ids=["a"], conn_id="hidream_default")
+
+
+def test_a_sensor_stopped_in_poke_mode_says_what_keeps_billing(sandbox_conns: Sandbox, logs: LogCapture) -> None:
+    """Airflow calls on_kill when a person marks the waiting task failed or success, or clears it."""
+    sensor = VideoTaskSensor(task_id="wait", video_task_ids=["v-1", "v-2"], conn_id="hailuo_default", mode="poke")
+    sensor.on_kill()
+    assert "video task(s) v-1, v-2 keep running at Hailuo and are billed" in logs.text

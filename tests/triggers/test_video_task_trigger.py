@@ -103,7 +103,9 @@ async def test_polls_until_done_and_logs_what_it_saw(
     assert event["status"] == "success"
     assert clock.waits == [5.0, 5.0, 5.0]  # the trigger's first wait, then the poller's cycles
     assert sandbox_conns.counts()["hidream_batch"] == 3
-    assert "0 of 1 video tasks done (1 queued), mean progress 0%; polling every 5s" in logs.text
+    assert "0 of 1 video tasks done (1 queued), mean progress 0%; 5s since the wait began; polling every 5s" in (
+        logs.text
+    )
 
 
 async def test_failure_event_names_the_ids(sandbox_conns: Sandbox, clock: FakeClock) -> None:

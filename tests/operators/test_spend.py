@@ -1,0 +1,94 @@
+"""Spend guards, before anything is paid: a fan-out past max_videos_per_run, a submit over max_cost."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
+from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
+from airflow_provider_videotask.sandbox import Sandbox
+from tests.conftest import RecordingTI, set_connection
+
+
+class MappedTI(RecordingTI):
+    """One instance of a mapped task, as Airflow's task runner gives it: it can count its siblings."""
+
+    dag_id, task_id, run_id = "content", "generate", "manual__1"
+
+    def __init__(self, map_index: int, instances: int) -> None:
+        super().__init__()
+        self.map_index, self.instances = map_index, instances
+
+    def get_ti_count(self, *, dag_id: str, task_ids: list[str], run_ids: list[str]) -> int:
+        assert (dag_id, task_ids, run_ids) == (self.dag_id, [self.task_id], [self.run_id])
+        return self.instances
+
+
+def hailuo(**kwargs: Any) -> HailuoVideoOperator:
+    return HailuoVideoOperator(**{"task_id": "generate", "prompt": "a boat", "poll_interval": 0.05, **kwargs})
+
+
+def test_a_fan_out_past_max_videos_per_run_submits_nothing(sandbox_conns: Sandbox) -> None:
+    for map_index in range(3):  # every instance refuses, the first as the last
+        with pytest.raises(AirflowFailException, match=r"mapped over 3 prompts, more than max_videos_per_run=2"):
+            hailuo(max_videos_per_run=2).execute({"ti": MappedTI(map_index, instances=3)})
+    assert sandbox_conns.counts()["hailuo_submit"] == 0
+
+
+def test_a_fan_out_within_the_limit_submits(sandbox_conns: Sandbox) -> None:
+    [url] = hailuo(max_videos_per_run=3).execute({"ti": MappedTI(0, instances=3)})
+    assert url.startswith(sandbox_conns.url)
+    assert sandbox_conns.counts()["hailuo_submit"] == 1
+
+
+def priced(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, conn_type: str, prices: Any) -> str:
+    conn_id = f"priced_{conn_type}"
+    set_connection(monkeypatch, conn_id, conn_type, sandbox.url, prices=prices)
+    return conn_id
+
+
+def test_the_estimate_is_logged_and_pushed(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn_id = priced(monkeypatch, sandbox, "hailuo", json.dumps({"minimax-t2v": 0.25}))  # as the UI stores it
+    context: dict[str, Any] = {"ti": RecordingTI()}
+    hailuo(hailuo_conn_id=conn_id, max_cost=0.3).execute(context)
+    assert context["ti"].xcom["estimated_cost"] == 0.25
+    assert sandbox.counts()["hailuo_submit"] == 1
+
+
+def test_max_cost_refuses_a_submit_estimated_above_it(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn_id = priced(monkeypatch, sandbox, "hidream", {"txt2video": 0.5, "img2video": 0.2})
+    operator = HiDreamVideoOperator(task_id="generate", prompt="fox", hidream_conn_id=conn_id, max_cost=0.4)
+    with pytest.raises(AirflowFailException, match=r"estimated cost 0.5 of 'txt2video' exceeds max_cost=0.4"):
+        operator.execute({"ti": RecordingTI()})
+    assert sandbox.counts()["hidream_submit"] == 0
+
+
+def test_max_cost_without_a_price_refuses_rather_than_guess(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn_id = priced(monkeypatch, sandbox, "hailuo", {"minimax-i2v": 0.3})
+    with pytest.raises(AirflowFailException, match=r"no price for 'minimax-t2v' in its extra 'prices'"):
+        hailuo(hailuo_conn_id=conn_id, max_cost=1).execute({"ti": RecordingTI()})
+    assert sandbox.counts()["hailuo_submit"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_videos_per_run": 0}, "max_videos_per_run must be a whole number above 0"),
+        ({"max_videos_per_run": 2.5}, "max_videos_per_run must be a whole number above 0"),
+        ({"max_cost": -1}, "max_cost must be a number above 0"),
+    ],
+)
+def test_bad_guards_name_the_argument(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(VideoTaskValidationError, match=message):
+        hailuo(**kwargs)
+
+
+def test_a_bad_price_table_names_the_extra(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn_id = priced(monkeypatch, sandbox, "hailuo", {"minimax-t2v": "cheap"})
+    with pytest.raises(VideoTaskValidationError, match=r"extra 'prices' must map a model or module"):
+        hailuo(hailuo_conn_id=conn_id).execute({"ti": RecordingTI()})
