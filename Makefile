@@ -3,6 +3,8 @@ AIRFLOW_VERSION ?= 3.3.2
 # The oldest Airflow the provider supports, proven by CI (.ci/run runs the suite on both).
 AIRFLOW_FLOOR := 3.0.6
 VENV = .venv/airflow-$(AIRFLOW_VERSION)
+# `make sandbox SANDBOX_PORT=8091` when 8090 is taken.
+SANDBOX_PORT ?= 8090
 
 .PHONY: demo test test-fast test-all lint docs sandbox bench
 
@@ -44,4 +46,4 @@ bench:
 
 sandbox:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
-	$(VENV)/bin/python -m airflow_provider_videotask.sandbox --port 8090
+	$(VENV)/bin/python -m airflow_provider_videotask.sandbox --port $(SANDBOX_PORT)

@@ -104,7 +104,9 @@ def main() -> int:
     log_path = HOME / "demo.log"
     log_path.write_text("")
     print(f"Setting up Airflow on SQLite in {HOME.relative_to(ROOT)}/ ...", flush=True)
+    steps = {"db migrate": "creating Airflow's database", "dags reserialize": "parsing the example DAGs"}
     for command in (["db", "migrate"], ["dags", "reserialize"]):  # the DAGs and their assets, as the dag processor
+        print(f"  {steps[' '.join(command)]} ...", flush=True)
         subprocess.run(
             [sys.executable, "-m", "airflow", *command],
             check=True,

@@ -182,6 +182,12 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         """The submit's fields (recorded with each stored video, secrets left out)."""
         return {}
 
+    def _validate_if_known(self) -> None:
+        """At parse time, check what is already known, with the message the run would give; a task
+        whose fields are rendered later (templates, upstream outputs) is checked at run time, before paying."""
+        if not any(_renders_later(getattr(self, name, None)) for name in self.template_fields):
+            self.validate()
+
     def submit(self) -> str:
         raise NotImplementedError
 
@@ -352,6 +358,19 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
         return publish(context, verdict, self.log, keeper(context, self))
+
+
+def _renders_later(value: Any) -> bool:
+    """A field value Airflow renders only when the task runs: a template, or an upstream output."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return False
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_renders_later(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_renders_later(item) for item in value)
+    return True  # an XComArg and the like
 
 
 _warned_no_reattach: list[bool] = []  # said once per process, not on every execute

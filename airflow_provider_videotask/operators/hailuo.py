@@ -43,6 +43,7 @@ class HailuoVideoOperator(VideoGenerationOperator):
         self.first_image_url = first_image_url
         self.callback_url = callback_url
         self.hailuo_conn_id = hailuo_conn_id
+        self._validate_if_known()
 
     @cached_property
     def hook(self) -> HailuoHook:  # type: ignore[override]

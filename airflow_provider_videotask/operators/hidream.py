@@ -75,6 +75,7 @@ class HiDreamVideoOperator(VideoGenerationOperator):
         self.payload = payload
         self.api_user_id = api_user_id
         self.hidream_conn_id = hidream_conn_id
+        self._validate_if_known()
 
     @cached_property
     def hook(self) -> HiDreamHook:  # type: ignore[override]

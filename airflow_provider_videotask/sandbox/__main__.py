@@ -61,17 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     except (TypeError, ValueError) as error:
         parser.error(f"--submit-limit: {error}")
 
-    sandbox = Sandbox(
-        args.host,
-        args.port,
-        duration=args.duration,
-        token=args.token,
-        api_key=args.api_key,
-        token_ttl=args.token_ttl,
-        page_size=args.page_size,
-        limits=limits,
-        verbose=args.verbose,
-    )
+    try:
+        sandbox = Sandbox(
+            args.host,
+            args.port,
+            duration=args.duration,
+            token=args.token,
+            api_key=args.api_key,
+            token_ttl=args.token_ttl,
+            page_size=args.page_size,
+            limits=limits,
+            verbose=args.verbose,
+        )
+    except OSError as error:  # the port is taken (another sandbox?), or the address is not this machine's
+        print(
+            f"sandbox: cannot listen on {args.host}:{args.port} ({error.strerror or error}); pick another port: "
+            f"--port {args.port + 1} (make sandbox SANDBOX_PORT={args.port + 1}), or 0 for any free one",
+            file=sys.stderr,
+        )
+        return 2
     for fault in faults:
         sandbox.state.faults.append(fault)
 

@@ -211,3 +211,24 @@ def test_video_link_reads_the_first_url_from_the_tasks_xcom(monkeypatch: pytest.
     assert first_video_url([{"video_urls": "oops"}]) == ""
     assert VideoLink.name == "Video"
     assert any(isinstance(link, VideoLink) for link in hailuo(prompt="x").operator_extra_links)
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda: HailuoVideoOperator(task_id="t", prompt=""), "'prompt'"),
+        (lambda: HiDreamVideoOperator(task_id="t", prompt="x", aspect_ratio="4:3"), "aspect_ratio"),
+        (lambda: HiDreamVideoOperator(task_id="t", module="img2video", prompt="x"), "'image'"),
+    ],
+)
+def test_what_is_known_when_the_dag_is_parsed_fails_then_with_the_run_time_message(make: Any, named: str) -> None:
+    with pytest.raises(VideoTaskValidationError, match=named):
+        make()  # no execute: the DAG file itself fails to load, naming the field
+
+
+def test_templated_fields_are_checked_when_rendered_not_when_parsed(sandbox_conns: Sandbox) -> None:
+    operator = HailuoVideoOperator(task_id="t", prompt="{{ params.prompt }}", poll_interval=0.05)
+    operator.prompt = ""  # as an empty parameter renders
+    with pytest.raises(VideoTaskValidationError, match="'prompt'"):
+        operator.execute(make_context())
+    assert sandbox_conns.counts()["requests"] == 0

@@ -173,6 +173,18 @@ def test_module_runs_as_a_command() -> None:
         assert process.wait(timeout=10) == 0
 
 
+def test_a_busy_port_is_one_line_that_names_the_fix(sandbox: Sandbox) -> None:
+    port = sandbox.url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_videotask.sandbox", "--port", port],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()  # no traceback
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+    assert f"make sandbox SANDBOX_PORT={int(port) + 1}" in line
+
+
 def test_hidream_tokens_come_from_the_api_key_and_expire() -> None:
     with Sandbox(api_key="right-key", token_ttl=0.2) as server:
         refused = requests.get(f"{server.url}/prod-api/user/apikey2token", headers={"Api-Key": "wrong"})
