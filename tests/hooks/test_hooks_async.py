@@ -202,3 +202,47 @@ async def test_a_large_answer_is_read_off_the_event_loop(
     await hook.aclose()
     assert (task.task_id, task.state) == (task_id, TaskState.SUCCEEDED)  # read the same either way
     assert (hook.read_on[-1] == threading.current_thread().name) is read_on_the_loop, hook.read_on
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nobody listens once the probe is closed
+
+
+def test_a_submit_that_never_left_says_nothing_was_sent_and_one_that_did_may_exist(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_connection(monkeypatch, "typo", "hailuo", f"http://127.0.0.1:{closed_port()}")
+    set_connection(monkeypatch, "dropped", "hailuo", sandbox.url)
+    sandbox.add_fault("drop", count=1, only="submits")  # the request arrives; the line drops before the answer
+
+    def submit(conn_id: str) -> str:
+        with pytest.raises(VideoTaskTransportError) as failed:
+            HailuoHook(conn_id).submit("a boat")
+        return str(failed.value)
+
+    never_sent, lost = submit("typo"), submit("dropped")
+    assert "nothing was sent; nothing was billed" in never_sent
+    assert "may exist" not in never_sent
+    assert "Max retries exceeded" not in never_sent  # urllib3's words: a submit is never retried
+    assert never_sent.count("Hailuo") == 1  # the vendor named once
+    assert "the task may exist at the vendor already" in lost
+    assert "nothing was sent" not in lost
+
+
+async def test_an_async_read_that_never_left_says_nothing_was_sent(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    set_connection(monkeypatch, "typo", "hailuo", f"http://127.0.0.1:{closed_port()}")
+    hook = HailuoHook("typo")
+    with pytest.raises(VideoTaskTransportError) as failed:
+        await hook.aget_tasks(["a"])
+    await hook.aclose()
+    message = str(failed.value)
+    assert "nothing was sent" in message
+    assert "nothing was billed" not in message  # a read costs nothing anyway
+    assert message.count("Hailuo") == 1
+    assert len(sleeps) == 4  # reads are retried, as the policy allows
