@@ -290,3 +290,21 @@ async def test_many_waiters_make_one_poller_line_per_cycle_in_the_triggerers_own
     assert all("trigger_id" not in bound for _, bound in poller_lines)  # the triggerer's log, nobody's task log
     # Each waiter logged its unchanged progress once, not once per cycle.
     assert logs.count("0 of 1 video tasks done (1 queued), mean progress 0%; ") == 30
+
+
+async def test_three_waits_started_during_a_slow_read_each_end_one_interval_after_their_own_start(
+    sandbox_conns: Sandbox, clock: FakeClock
+) -> None:
+    """The README's promise: the first poll one poll_interval after a wait starts, whoever is polling."""
+    ids = [sandbox_conns.state.create("hidream", "txt2video", {}, f"done {n} [duration=0]").task_id for n in range(3)]
+    sandbox_conns.add_fault("slow", count=1, only="reads", delay=0.5)
+    first = asyncio.ensure_future(first_event(VideoTaskTrigger("hidream_default", ids[:1], poll_interval=3)))
+    await until(lambda: sandbox_conns.counts()["hidream_batch"] == 1, "the first, slow read is in flight")
+    others = [
+        asyncio.ensure_future(first_event(VideoTaskTrigger("hidream_default", [i], poll_interval=3))) for i in ids[1:]
+    ]
+    events = await asyncio.gather(first, *others)
+    assert [event["status"] for event in events] == ["success"] * 3
+    # Each trigger waited its own one interval before its first poll; the poller added no interval of
+    # its own for the two that joined while the first read was in flight (a full one would be 3.0 more).
+    assert clock.waits == [3.0, 3.0, 3.0]
