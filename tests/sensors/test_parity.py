@@ -33,6 +33,7 @@ class Row:
     urls: int = 0  # how many video URLs in return_value
     faults: list[dict[str, object]] = field(default_factory=list)
     extra_ids: list[str] = field(default_factory=list)
+    deferred_prompts: list[str] | None = None  # instead of prompts in deferrable mode
 
 
 TABLE = {
@@ -47,9 +48,9 @@ TABLE = {
     # BaseSensorOperator's own soft_fail and never_fail, in every mode (see NEVER_FAIL_ON_RESUME).
     "timeout_never_fail": Row(["a [duration=600]"], "skipped"),
     "failed_soft_fail": Row(["a [fail]"], "skipped", ["failed"]),
-    # Fails after 4 s: the first look (the sensor's, before it defers) must see it running, however slow
-    # the machine, so that in deferrable mode the failure arrives through the trigger.
-    "failed_never_fail": Row(["a [fail] [duration=4]"], "skipped", ["failed"]),
+    # Deferred, it fails after 4 s: the first look (the sensor's, before it defers) must see it running,
+    # however slow the machine, so that the failure arrives through the trigger.
+    "failed_never_fail": Row(["a [fail]"], "skipped", ["failed"], deferred_prompts=["a [fail] [duration=4]"]),
     "permanent_api_error_never_fail": Row(["a"], "skipped", faults=[{"kind": "used_up", "count": -1, "only": "reads"}]),
     "permanent_api_error": Row(["a"], "failed", faults=[{"kind": "used_up", "count": -1, "only": "reads"}]),
     "transient_errors_then_success": Row(
@@ -82,7 +83,8 @@ def test_same_outcome_in_every_mode(scenario: str, mode: str, slow_sandbox: Sand
         )
     conn_id = parity_dags.SCENARIOS[scenario].get("conn_id", "parity_hidream")
     hook = HailuoHook(conn_id) if conn_id == "parity_hailuo" else HiDreamHook(conn_id)
-    task_ids = [hook.submit(prompt=prompt) for prompt in row.prompts] + row.extra_ids
+    prompts = row.deferred_prompts if mode == "deferrable" and row.deferred_prompts else row.prompts
+    task_ids = [hook.submit(prompt=prompt) for prompt in prompts] + row.extra_ids
     for fault in row.faults:
         slow_sandbox.add_fault(**fault)  # type: ignore[arg-type]
 
