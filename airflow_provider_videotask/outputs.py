@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.storage import (
@@ -34,22 +35,28 @@ OUTPUT_TEMPLATE_FIELDS = ("output_path", "file_name")
 
 def output_asset(output_path: str) -> Any:
     """The ``Asset`` an ``output_path`` stands for: the part before its first template, so one asset
-    covers every run's folder (``file:///data/videos/{{ ds }}/`` is the asset ``file:///data/videos/``)."""
+    covers every run's folder (``file:///data/videos/{{ ds }}/`` is the asset ``file:///data/videos/``).
+    None when that part names no place (``s3://{{ var.value.bucket }}/``): declare an outlet yourself."""
     from airflow.sdk import Asset
 
     static = output_path.split("{{", 1)[0].split("{%", 1)[0]
+    parts = urlsplit(static)
+    if not parts.scheme or not (parts.netloc or parts.path.strip("/")) or (parts.scheme != "file" and not parts.netloc):
+        return None
     return Asset(uri=static)
 
 
-def output_outlets(output_path: str | None, file_name: str, outlets: Any) -> list[Any]:
-    """The outlets of a task that stores its videos: the user's, and the output's asset. A literal
-    ``output_path`` is checked now, at parse time; a templated one when it is rendered."""
+def output_outlets(output_path: str | None, file_name: str, outlets: Any) -> tuple[list[Any], Any]:
+    """The outlets of a task that stores its videos (the user's, and the output's asset), and that
+    asset (None without one). A literal ``output_path`` is checked now, at parse time; a templated one
+    when it is rendered, before anything is paid."""
     declared = list(outlets or []) if isinstance(outlets, (list, tuple)) else ([outlets] if outlets else [])
     if output_path is None:
-        return declared
+        return declared, None
     if "{{" not in output_path and "{%" not in output_path:
         check_output(output_path, file_name)
-    return [*declared, output_asset(output_path)]
+    asset = output_asset(output_path)
+    return ([*declared, asset] if asset is not None else declared), asset
 
 
 def keeper(context: Context, owner: Any) -> Callable[[Sequence[VideoTask]], list[str]] | None:

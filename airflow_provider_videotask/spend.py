@@ -50,7 +50,10 @@ def prices_of(extras_value: Any, conn_id: str) -> dict[str, float]:
     """The connection's price table (a mapping, or its JSON as the UI stores it); {} when unset."""
     if extras_value in (None, ""):
         return {}
-    table = json.loads(extras_value) if isinstance(extras_value, str) else extras_value
+    try:
+        table = json.loads(extras_value) if isinstance(extras_value, str) else extras_value
+    except ValueError:
+        table = None
     if not isinstance(table, Mapping) or not all(
         isinstance(price, (int, float)) and not isinstance(price, bool) and price >= 0 for price in table.values()
     ):

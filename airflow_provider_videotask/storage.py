@@ -74,7 +74,7 @@ class VideoToStore:
     url: str
     n: int = 0  # 1, 2 ... when its task has several videos; 0 when it has one
     parameters: Mapping[str, Any] = field(default_factory=dict)
-    finished_at: str | None = None  # ISO time the wait saw the task finished
+    finished_at: str | None = None  # ISO time the wait saw the task finished (the vendor's own time is not read)
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,22 @@ def videos_of(
 
 
 def public_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """The submit fields a record may keep: set ones, none whose name looks like a secret, and long
-    values (an image sent inline as base64) cut to a note of their length."""
+    """The submit fields a record may keep: set ones, none whose name looks like a secret, URLs without
+    their query (a signed link's signature), and long values (an image sent inline as base64) cut to a
+    note of their length."""
     return {
-        name: f"<{len(value)} characters>" if isinstance(value, str) and len(value) > MAX_PARAMETER_CHARS else value
+        name: _public_value(value)
         for name, value in parameters.items()
         if value not in (None, "") and not any(word in name.lower() for word in _SECRET_WORDS)
     }
+
+
+def _public_value(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if len(value) > MAX_PARAMETER_CHARS:
+        return f"<{len(value)} characters>"
+    return public_url(value) if value.startswith(("http://", "https://")) else value
 
 
 class VideoStore:
@@ -160,7 +169,7 @@ class VideoStore:
         try:
             for (vendor, video_task_id), own in by_task.items():
                 manifest = self.root / vendor / f"{video_task_id}.json"
-                known = {record["n"]: record for record in _read_json(manifest)}
+                known = {record.get("n"): record for record in _read_json(manifest)}
                 records = [self._keep_one(video, known.get(video.n)) for video in own]
                 _write_json(manifest, [record.to_dict() for record in records])
                 stored.extend(records)
@@ -174,7 +183,7 @@ class VideoStore:
         if known is not None and (record := self._still_there(known)) is not None:
             log.info(
                 "Video %s is already stored at %s (%d bytes): not downloaded again",
-                video.url,
+                public_url(video.url),
                 record.stored_uri,
                 record.bytes,
             )
@@ -188,7 +197,9 @@ class VideoStore:
                 if delay is None:
                     raise
                 retries += 1
-                log.warning("Storing video %s failed, retry %d in %.1fs: %s", video.url, retries, delay, error)
+                log.warning(
+                    "Storing video %s failed, retry %d in %.1fs: %s", public_url(video.url), retries, delay, error
+                )
                 _sleep(delay)
 
     def _still_there(self, known: Mapping[str, Any]) -> StoredVideo | None:
@@ -204,7 +215,10 @@ class VideoStore:
         if self._session is None:
             self._session = requests.Session()
         try:
-            response = self._session.get(video.url, stream=True, timeout=self.timeout)
+            # identity: the bytes counted are the bytes sent, so Content-Length can be checked
+            response = self._session.get(
+                video.url, stream=True, timeout=self.timeout, headers={"Accept-Encoding": "identity"}
+            )
         except requests.RequestException as error:
             raise VideoDownloadError(
                 f"could not reach {_host(video.url)}: {type(error).__name__}", retryable=True
@@ -236,27 +250,35 @@ class VideoStore:
                         hashed.result()
                 if expected is not None and size != expected:
                     raise VideoDownloadError(
-                        f"{_host(video.url)} sent {size} of {expected} bytes of {video.url}", retryable=True
+                        f"{_host(video.url)} sent {size} of {expected} bytes of {public_url(video.url)}", retryable=True
                     )
                 partial.rename(target)
             except requests.RequestException as error:
                 _remove(partial)
                 promised = f"all {expected} bytes" if expected is not None else "the whole body"
                 raise VideoDownloadError(
-                    f"{_host(video.url)} broke off before sending {promised} of {video.url} ({type(error).__name__})",
+                    f"{_host(video.url)} broke off before sending {promised} of {public_url(video.url)} "
+                    f"({type(error).__name__})",
                     retryable=True,
                 ) from None
+            except OSError as error:  # the storage refused or dropped the write (a network store, a full disk)
+                _remove(partial)
+                raise VideoDownloadError(f"writing {plain_uri(target)} failed: {error}", retryable=True) from None
             except BaseException:
                 _remove(partial)
                 raise
         log.info(
-            "Stored video %s at %s (%d bytes, sha256 %s)", video.url, plain_uri(target), size, digest.hexdigest()[:12]
+            "Stored video %s at %s (%d bytes, sha256 %s)",
+            public_url(video.url),
+            plain_uri(target),
+            size,
+            digest.hexdigest()[:12],
         )
         return StoredVideo(
             vendor=video.vendor,
             video_task_id=video.video_task_id,
             n=video.n,
-            source_url=video.url,
+            source_url=public_url(video.url),
             stored_uri=plain_uri(target),
             conn_id=self.conn_id,
             bytes=size,
@@ -273,7 +295,9 @@ class VideoStore:
         if status < 400:
             return
         if status in EXPIRED_STATUSES:
-            when = f"the task finished at {video.finished_at}" if video.finished_at else "vendor links last hours"
+            when = (
+                f"the task was seen finished at {video.finished_at}" if video.finished_at else "vendor links last hours"
+            )
             raise VideoDownloadError(
                 f"the video URL of {video.vendor} task {video.video_task_id} has expired: {_host(video.url)} answered "
                 f"HTTP {status} ({when}). The vendor no longer serves it; generate it again, or store videos "
@@ -281,7 +305,15 @@ class VideoStore:
                 expired=True,
             )
         retryable = status >= 500 or status == 429
-        raise VideoDownloadError(f"{_host(video.url)} answered HTTP {status} for {video.url}", retryable=retryable)
+        raise VideoDownloadError(
+            f"{_host(video.url)} answered HTTP {status} for {public_url(video.url)}", retryable=retryable
+        )
+
+
+def public_url(url: str) -> str:
+    """A URL as logs and records may show it: without its query, where signed links keep their signature."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme and parts.netloc else url
 
 
 def plain_uri(path: Any) -> str:

@@ -103,7 +103,7 @@ def test_an_expired_url_fails_at_once_and_says_so(sandbox: Sandbox, tmp_path: Pa
     assert raised.value.expired
     assert "video URL of hailuo task t1 has expired" in message
     assert "HTTP 403" in message
-    assert "the task finished at 2026-12-02T01:00:00+00:00" in message
+    assert "the task was seen finished at 2026-12-02T01:00:00+00:00" in message
     assert retry_waits == []
 
 

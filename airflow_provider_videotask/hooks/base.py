@@ -505,16 +505,19 @@ class VideoTaskHook(BaseHook):
         if self._async_client is None:
             # The first TLS context of the process loads the CA bundle (~50 ms): in a thread, off the loop.
             verify = await asyncio.to_thread(_ssl_context)
-            self._async_client = httpx.AsyncClient(
-                verify=verify, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
-            )
+            if self._async_client is None:  # a parallel read may have made it meanwhile: one client per hook
+                self._async_client = httpx.AsyncClient(
+                    verify=verify, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+                )
         try:
             response = await self._async_client.request(**self._http_arguments(send))
         except httpx.HTTPError as exc:
             connect_phase = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
             raise self._transport_error(send, exc, connect_phase=connect_phase) from None
-        if len(response.content) > LARGE_ANSWER_BYTES:
-            return await asyncio.to_thread(self._read, send, response.status_code, response.headers, response.text)
+        if len(response.content) > LARGE_ANSWER_BYTES:  # decoded (response.text) in the thread too
+            return await asyncio.to_thread(
+                lambda: self._read(send, response.status_code, response.headers, response.text)
+            )
         return self._read(send, response.status_code, response.headers, response.text)
 
     def _http_arguments(self, send: _Send) -> dict[str, Any]:

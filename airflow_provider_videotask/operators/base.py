@@ -17,7 +17,13 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-from airflow_provider_videotask.api.errors import SubmitFate, VideoTaskApiError, submit_fate
+from airflow_provider_videotask.api.errors import (
+    SubmitFate,
+    VideoTaskApiError,
+    VideoTaskError,
+    VideoTaskValidationError,
+    submit_fate,
+)
 from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
@@ -30,7 +36,7 @@ from airflow_provider_videotask.spend import (
     fan_out_refusal,
     prices_of,
 )
-from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
+from airflow_provider_videotask.storage import DEFAULT_FILE_NAME, check_output
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
@@ -126,7 +132,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         file_name: str = DEFAULT_FILE_NAME,
         **kwargs: Any,
     ) -> None:
-        outlets = kwargs["outlets"] = output_outlets(output_path, file_name, kwargs.get("outlets"))
+        kwargs["outlets"], output_asset = output_outlets(output_path, file_name, kwargs.get("outlets"))
         if "fail_on" in kwargs:
             kwargs.pop("fail_on")
             warnings.warn(
@@ -153,10 +159,14 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.submit_timeout = submit_timeout
+        if output_path is not None and not wait_for_completion:
+            raise VideoTaskValidationError(
+                "output_path needs wait_for_completion=True: videos are kept when the task sees them finished"
+            )
         self.output_path = output_path
         self.output_conn_id = output_conn_id
         self.file_name = file_name
-        self.output_asset = outlets[-1] if output_path is not None else None
+        self.output_asset = output_asset
         self._result: list[str] | None = None
         self._video_task_id: str | None = None  # the paid task this try waits on, once it exists
         # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
@@ -195,6 +205,8 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
 
     def execute(self, context: Context) -> Any:
         self.validate()
+        if self.output_path is not None:
+            check_output(self.output_path, self.file_name)  # as rendered: known bad before anything is paid
         self._guard_spend(context)
         if not RETRY_REATTACHES:
             _warn_no_reattach(self.log)
@@ -213,7 +225,13 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             if (refusal := fan_out_refusal(size, self.max_videos_per_run, self.task_id)) is not None:
                 raise AirflowFailException(refusal)
         settings = self.hook.get_settings()
-        prices = prices_of(settings.extra("prices"), self.conn_id)
+        try:
+            prices = prices_of(settings.extra("prices"), self.conn_id)
+        except VideoTaskValidationError as error:
+            if self.max_cost is not None:
+                raise
+            self.log.warning("%s; no cost is estimated", error)  # a typo in prices must not stop other work
+            prices = {}
         priced_as = self.priced_as or ""
         estimate = prices.get(priced_as)
         if estimate is not None:
@@ -357,7 +375,18 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         return self._publish(context, read_event(event))
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
-        return publish(context, verdict, self.log, keeper(context, self))
+        try:
+            return publish(context, verdict, self.log, keeper(context, self))
+        except (VideoTaskError, OSError) as error:
+            if RETRY_REATTACHES or isinstance(error, VideoTaskValidationError):
+                raise  # a retry reattaches to the paid task and stores it again; nothing is paid twice
+            # Before Airflow 3.3 a retry would submit (and pay) again: end here, saying how to recover.
+            ids = ", ".join(task.task_id for task in verdict.tasks)
+            raise AirflowFailException(
+                f"The video task(s) {ids} finished, and were paid for, but keeping the videos failed: {error}. "
+                "This task is not retried (on this Airflow a retry would submit again). Store them with "
+                f"VideoTaskSensor(video_task_ids=[...], output_path=...) or StoreVideosOperator."
+            ) from error
 
 
 def _renders_later(value: Any) -> bool:

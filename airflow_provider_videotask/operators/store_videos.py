@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keep_videos, output_outlets
-from airflow_provider_videotask.storage import DEFAULT_FILE_NAME, VideoToStore
+from airflow_provider_videotask.storage import DEFAULT_FILE_NAME, VideoToStore, check_output
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -49,21 +49,29 @@ class StoreVideosOperator(BaseOperator):
             raise VideoTaskValidationError(
                 "output_path is required: where to keep the videos, e.g. 'file:///data/videos/'"
             )
-        outlets = kwargs["outlets"] = output_outlets(output_path, file_name, kwargs.get("outlets"))
+        kwargs["outlets"], self_asset = output_outlets(output_path, file_name, kwargs.get("outlets"))
         super().__init__(**kwargs)
         self.video_urls = video_urls
         self.output_path = output_path
         self.output_conn_id = output_conn_id
         self.file_name = file_name
         self.vendor = vendor
-        self.output_asset = outlets[-1]
+        self.output_asset = self_asset
 
     def execute(self, context: Context) -> list[str]:
         urls = [self.video_urls] if isinstance(self.video_urls, str) else list(self.video_urls or [])
         for index, url in enumerate(urls):
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise VideoTaskValidationError(f"video_urls[{index}] must be an http(s) URL, got {url!r}")
-        videos = [VideoToStore(self.vendor, name_of(url), url) for url in urls]
+        check_output(self.output_path, self.file_name)
+        names = [name_of(url) for url in urls]
+        # The same link twice (or two links one name stands for) must not overwrite each other: numbered.
+        repeated = {name for name in names if names.count(name) > 1}
+        seen: dict[str, int] = {}
+        videos = []
+        for name, url in zip(names, urls, strict=True):
+            seen[name] = seen.get(name, 0) + 1
+            videos.append(VideoToStore(self.vendor, name, url, seen[name] if name in repeated else 0))
         return keep_videos(context, videos, self)
 
 

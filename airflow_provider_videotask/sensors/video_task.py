@@ -87,12 +87,12 @@ class VideoTaskSensor(BaseSensorOperator):
         file_name: str = DEFAULT_FILE_NAME,
         **kwargs: Any,
     ) -> None:
-        outlets = kwargs["outlets"] = output_outlets(output_path, file_name, kwargs.get("outlets"))
+        kwargs["outlets"], output_asset = output_outlets(output_path, file_name, kwargs.get("outlets"))
         super().__init__(**kwargs)
         self.output_path = output_path
         self.output_conn_id = output_conn_id
         self.file_name = file_name
-        self.output_asset = outlets[-1] if output_path is not None else None
+        self.output_asset = output_asset
         if task_ids is not None:
             warnings.warn(
                 "VideoTaskSensor(task_ids=...) is deprecated: use video_task_ids=... (the vendor's task ids; "
@@ -160,7 +160,11 @@ class VideoTaskSensor(BaseSensorOperator):
 
     def on_kill(self) -> None:
         """A person marked the task failed or success, or cleared it, while it waited in a worker."""
-        self.log.warning(stopped_waiting(normalize_task_ids(self.video_task_ids), self.hook.vendor))
+        try:
+            vendor = self.hook.vendor
+        except Exception:  # the connection is gone: the warning matters more than the name
+            vendor = "the vendor"
+        self.log.warning(stopped_waiting(normalize_task_ids(self.video_task_ids), vendor))
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
         return publish(context, verdict, self.log, keeper(context, self))

@@ -104,3 +104,48 @@ def test_store_videos_operator_names_a_bad_url(tmp_path: Path) -> None:
     operator = StoreVideosOperator(task_id="keep", video_urls=["ftp://x/y.mp4"], output_path=tmp_path.as_uri())
     with pytest.raises(VideoTaskValidationError, match=r"video_urls\[0\] must be an http\(s\) URL"):
         operator.execute(context_with_events())
+
+
+def test_records_and_logs_keep_no_signed_query(sandbox: Sandbox, tmp_path: Path) -> None:
+    url = f"{sandbox.url}/_sandbox/videos/signed.mp4?X-Amz-Signature=deadbeef&bytes=20000"
+    operator = StoreVideosOperator(task_id="keep", video_urls=[url], output_path=tmp_path.as_uri())
+    context = context_with_events()
+    operator.execute(context)
+    assert "deadbeef" not in json.dumps(context["ti"].xcom)
+    assert context["ti"].xcom["videos"][0]["bytes"] == 20000  # the query was used to download
+
+
+def test_the_same_url_twice_is_kept_twice_not_overwritten(sandbox: Sandbox, tmp_path: Path) -> None:
+    url = f"{sandbox.url}/_sandbox/videos/output.mp4"
+    stored = StoreVideosOperator(task_id="keep", video_urls=[url, url], output_path=tmp_path.as_uri()).execute(
+        context_with_events()
+    )
+    assert len(set(stored)) == 2
+
+
+def test_output_path_needs_the_wait() -> None:
+    with pytest.raises(VideoTaskValidationError, match="output_path needs wait_for_completion=True"):
+        HailuoVideoOperator(task_id="t", prompt="x", wait_for_completion=False, output_path="file:///tmp/v/")
+
+
+def test_an_output_path_whose_place_is_templated_declares_no_asset() -> None:
+    operator = HailuoVideoOperator(task_id="t", prompt="x", output_path="s3://{{ var.value.bucket }}/videos/")
+    assert operator.output_asset is None
+    assert operator.outlets == []
+
+
+def test_keeping_failing_after_the_paid_wait_never_leads_to_a_second_submit(
+    sandbox_conns: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    from airflow_provider_videotask import storage
+    from airflow_provider_videotask.operators.base import RETRY_REATTACHES
+
+    monkeypatch.setattr(storage, "_sleep", lambda seconds: None)
+    sandbox_conns.add_fault("expired", count=-1, only="videos")
+    operator = HailuoVideoOperator(task_id="t", prompt="x", poll_interval=0.05, output_path=tmp_path.as_uri())
+    expected = storage.VideoDownloadError if RETRY_REATTACHES else AirflowFailException  # 3.3+: a retry reattaches
+    with pytest.raises(expected, match="has expired"):
+        operator.execute(context_with_events())
+    assert sandbox_conns.counts()["hailuo_submit"] == 1

@@ -12,7 +12,7 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
-from tests.conftest import RecordingTI, set_connection
+from tests.conftest import LogCapture, RecordingTI, set_connection
 
 
 class MappedTI(RecordingTI):
@@ -88,7 +88,13 @@ def test_bad_guards_name_the_argument(kwargs: dict[str, Any], message: str) -> N
         hailuo(**kwargs)
 
 
-def test_a_bad_price_table_names_the_extra(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_price_table_names_the_extra_and_blocks_only_a_budget(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
     conn_id = priced(monkeypatch, sandbox, "hailuo", {"minimax-t2v": "cheap"})
     with pytest.raises(VideoTaskValidationError, match=r"extra 'prices' must map a model or module"):
-        hailuo(hailuo_conn_id=conn_id).execute({"ti": RecordingTI()})
+        hailuo(hailuo_conn_id=conn_id, max_cost=1).execute({"ti": RecordingTI()})
+    assert sandbox.counts()["hailuo_submit"] == 0
+    hailuo(hailuo_conn_id=conn_id).execute({"ti": RecordingTI()})  # no budget to check: warned, and goes on
+    assert "extra 'prices' must map a model or module" in logs.text
+    assert sandbox.counts()["hailuo_submit"] == 1
