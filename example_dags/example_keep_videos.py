@@ -41,7 +41,8 @@ with DAG(
         prompt="A lighthouse at dusk, waves breaking, slow aerial shot",
         deferrable=True,
         poll_interval=POLL_SECONDS,
-        output_path=OUTPUT + "{{ ds }}/",  # one folder per logical date
+        # One folder per day. Not {{ ds }}: Airflow 3 runs triggered without a logical date have none.
+        output_path=OUTPUT + "{{ dag_run.run_after | ds }}/",
         output_conn_id=OUTPUT_CONN,
     )
 

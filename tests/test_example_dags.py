@@ -109,7 +109,7 @@ def test_keep_videos_example_stores_them_and_the_consumer_dag_reads_them(
     assert task_states(dag_run) == {"generate": "success"}
     [stored] = xcoms(dag_run, "generate")["return_value"]
     [task_id] = xcoms(dag_run, "generate")["video_task_ids"]
-    day = dag_run.logical_date.strftime("%Y-%m-%d") if dag_run.logical_date else None
+    day = dag_run.run_after.strftime("%Y-%m-%d")
     assert stored == (tmp_path / str(day) / "hailuo" / f"{task_id}.mp4").as_uri()
 
     consumed = module.consumer.test()  # reads the newest event of the asset the producer announced
