@@ -15,7 +15,7 @@ a fresh process: a worker's imports and connections are paid once, not per video
 Figures (the median of ``--repeat`` copies per way, the ways taking turns): seconds, MB/s, the ratio
 to the plain copy (goal >= 0.8), and the peak RSS increase of the
 copying process (goal <= 32 MB). Writes ``benchmarks/results/storage.json`` and a Markdown table in
-``benchmarks/results/storage.md`` (included by docs/outputs.md).
+``benchmarks/results/storage.md`` (copied into docs/outputs.md).
 
     .venv/airflow-3.3.2/bin/python benchmarks/bench_storage.py              # ~1 minute
     .venv/airflow-3.3.2/bin/python benchmarks/bench_storage.py --megabytes 50
