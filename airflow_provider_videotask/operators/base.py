@@ -214,8 +214,8 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
 
     @property
     def priced_as(self) -> str | None:
-        """What the connection's price table is keyed by for this submit: the model or the module."""
-        return self.module or getattr(self, "model", None)
+        """What the connection's price table is keyed by for this submit (HiDream: the module)."""
+        return self.module
 
     def _guard_spend(self, context: Context) -> None:
         """The spend guards (``spend.py``), before anything is paid."""

@@ -57,6 +57,11 @@ class HailuoVideoOperator(VideoGenerationOperator):
             "callback_url": self.callback_url,
         }
 
+    @property
+    def priced_as(self) -> str:
+        """Ace Data Cloud prices Hailuo videos by model."""
+        return self.model
+
     def validate(self) -> None:
         hailuo.validate_submit(self.fields())
 

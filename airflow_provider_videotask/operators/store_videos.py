@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -66,7 +67,7 @@ class StoreVideosOperator(BaseOperator):
         check_output(self.output_path, self.file_name)
         names = [name_of(url) for url in urls]
         # The same link twice (or two links one name stands for) must not overwrite each other: numbered.
-        repeated = {name for name in names if names.count(name) > 1}
+        repeated = {name for name, count in Counter(names).items() if count > 1}
         seen: dict[str, int] = {}
         videos = []
         for name, url in zip(names, urls, strict=True):
