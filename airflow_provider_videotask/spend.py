@@ -4,9 +4,12 @@
   any submits, naming the size and the limit. Airflow knows the expansion before the first instance
   runs, so no instance pays while another is refused.
 - The price table (connection extra ``prices``): the price of one video by model (Hailuo) or module
-  (HiDream), e.g. ``{"minimax-t2v": 0.25, "txt2video": 0.4}``. No prices are built in: vendors change
-  them, and only the account holder knows their tier. Each submit's estimate is logged and pushed as
-  XCom ``estimated_cost``.
+  (HiDream), e.g. ``{"minimax-t2v": 0.25, "txt2video": 0.4}``. Where the vendor prices by a submit
+  field too (duration, resolution), a price may instead be ``{field: {value: price, ...}}``, nested as
+  deep as needed, with ``"*"`` for any other value:
+  ``{"txt2video": {"resolution_ratio": {"4096": 1.6, "*": 0.4}}}``. No prices are built in: vendors
+  change them, and only the account holder knows their tier. Each submit's estimate is logged and
+  pushed as XCom ``estimated_cost``.
 - ``max_cost`` (operators): a submit whose estimate exceeds it is refused; without a price for its
   model it is refused too, since the budget could not be checked.
 """
@@ -46,7 +49,16 @@ def fan_out_refusal(size: int, limit: int | None, task_id: str) -> str | None:
     )
 
 
-def prices_of(extras_value: Any, conn_id: str) -> dict[str, float]:
+# Every TaskInstance state but "removed": the instances a shrunk expansion left behind never run, so they
+# must not count towards a fan-out's size ("null" is Airflow's word for an instance not scheduled yet).
+try:
+    from airflow.sdk import TaskInstanceState  # type: ignore[attr-defined,unused-ignore]
+except ImportError:  # Airflow < 3.1
+    from airflow.utils.state import TaskInstanceState  # type: ignore[assignment,no-redef,unused-ignore]
+RUNNABLE_STATES = ["null", *(state.value for state in TaskInstanceState if state.value != "removed")]
+
+
+def prices_of(extras_value: Any, conn_id: str) -> dict[str, Any]:
     """The connection's price table (a mapping, or its JSON as the UI stores it); {} when unset."""
     if extras_value in (None, ""):
         return {}
@@ -54,14 +66,38 @@ def prices_of(extras_value: Any, conn_id: str) -> dict[str, float]:
         table = json.loads(extras_value) if isinstance(extras_value, str) else extras_value
     except ValueError:
         table = None
-    if not isinstance(table, Mapping) or not all(
-        isinstance(price, (int, float)) and not isinstance(price, bool) and price >= 0 for price in table.values()
-    ):
+    problem = "it is not a JSON object" if not isinstance(table, Mapping) else _price_problem(table, "prices")
+    if problem is not None:
         raise VideoTaskValidationError(
             f"connection {conn_id!r}: extra 'prices' must map a model or module to the price of one video, "
-            f'e.g. {{"minimax-t2v": 0.25}}, got {extras_value!r}'
+            f'e.g. {{"minimax-t2v": 0.25}}, or to {{field: {{value: price}}}}; {problem}'
         )
-    return {str(name): float(price) for name, price in table.items()}
+    return {str(name): price for name, price in table.items()}
+
+
+def _price_problem(table: Mapping[str, Any], where: str) -> str | None:
+    for name, price in table.items():
+        if isinstance(price, Mapping):
+            if len(price) != 1 or not isinstance(next(iter(price.values())), Mapping):
+                return f"{where}[{name!r}] must be one field name mapped to {{value: price}}, got {price!r}"
+            [(field_name, by_value)] = price.items()
+            if (problem := _price_problem(by_value, f"{where}[{name!r}][{field_name!r}]")) is not None:
+                return problem
+        elif isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
+            return f"{where}[{name!r}] must be a price >= 0, got {price!r}"
+    return None
+
+
+def price_of(prices: Mapping[str, Any], priced_as: str, fields: Mapping[str, Any]) -> tuple[float | None, str]:
+    """The estimate for one submit of ``priced_as`` with these fields, and what it was priced as
+    (``'txt2video' with resolution_ratio=4096``); None when the table has no price for it."""
+    price, what = prices.get(priced_as), repr(priced_as)
+    while isinstance(price, Mapping):
+        [(field_name, by_value)] = price.items()
+        value = fields.get(field_name)
+        what += f"{' with' if ' with ' not in what else ','} {field_name}={value}"
+        price = by_value.get(str(value), by_value.get("*"))
+    return (None if price is None else float(price)), what
 
 
 def cost_refusal(estimate: float | None, max_cost: float | None, priced_as: str, conn_id: str) -> str | None:
@@ -70,9 +106,9 @@ def cost_refusal(estimate: float | None, max_cost: float | None, priced_as: str,
         return None
     if estimate is None:
         return (
-            f"max_cost={max_cost:g} is set but connection {conn_id!r} has no price for {priced_as!r} in its extra "
+            f"max_cost={max_cost:g} is set but connection {conn_id!r} has no price for {priced_as} in its extra "
             "'prices', so the cost cannot be checked: nothing was submitted. Add the price, or drop max_cost."
         )
     if estimate > max_cost:
-        return f"the estimated cost {estimate:g} of {priced_as!r} exceeds max_cost={max_cost:g}: nothing was submitted."
+        return f"the estimated cost {estimate:g} of {priced_as} exceeds max_cost={max_cost:g}: nothing was submitted."
     return None

@@ -30,9 +30,10 @@ DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_UNKNOWN_GRACE_PERIOD = 300.0
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD = 600.0
-# A waiter logs its progress when it changes, at most this often: thousands of waiters sharing a
-# triggerer must not write a line each on every poll (the shared poller logs one line per cycle).
-PROGRESS_EVERY_SECONDS = 30.0
+# A waiter logs its progress when it changes, at most this often by default (``progress_interval``):
+# thousands of waiters sharing a triggerer must not write a line each on every poll (the shared poller
+# logs one line per cycle).
+DEFAULT_PROGRESS_INTERVAL = 30.0
 FAIL_ON = ("any", "all")
 # The closed set of ends of a wait (and of trigger event statuses); "pending" means it goes on.
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
@@ -55,11 +56,12 @@ class WaitSettings:
     unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD
     max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS
     unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD
+    progress_interval: float = DEFAULT_PROGRESS_INTERVAL
 
     def __post_init__(self) -> None:
         if self.fail_on not in FAIL_ON:
             raise VideoTaskValidationError(f"fail_on must be 'any' or 'all', got {self.fail_on!r}")
-        for name in ("unknown_grace_period", "unrecognised_state_grace_period"):
+        for name in ("unknown_grace_period", "unrecognised_state_grace_period", "progress_interval"):
             check_seconds(name, getattr(self, name))
         errors = self.max_consecutive_errors
         if isinstance(errors, bool) or not isinstance(errors, int) or errors < 1:
@@ -125,14 +127,15 @@ class Wait:
         self.tasks: list[VideoTask] = []  # the last reading, for a timeout or an error to report
         self._watch = Watch(settings.unrecognised_state_grace_period, log)
         self._progress: tuple[str, float] | None = None  # the last progress line logged, and when
+        self._seen_over: dict[str, float] = {}  # when each task was first seen over
 
     def progress(self, verdict: Verdict, now: float) -> str | None:
         """The progress line to log for a verdict that is not over, or None to stay quiet: the first
-        one, then a changed one at most every ``PROGRESS_EVERY_SECONDS`` (the final verdict is logged
+        one, then a changed one at most every ``progress_interval`` seconds (the final verdict is logged
         by whoever acts on it)."""
         if verdict.over or (
             self._progress is not None
-            and (verdict.message == self._progress[0] or now - self._progress[1] < PROGRESS_EVERY_SECONDS)
+            and (verdict.message == self._progress[0] or now - self._progress[1] < self.settings.progress_interval)
         ):
             return None
         self._progress = (verdict.message, now)
@@ -148,7 +151,19 @@ class Wait:
             waited=now - self.started_at,
             unknown_grace_period=self.settings.unknown_grace_period,
         )
+        verdict = replace(verdict, tasks=[self._timed(task, now) for task in verdict.tasks])
         return verdict if verdict.over else self._timed_out(now) or verdict
+
+    def _timed(self, task: VideoTask, now: float) -> VideoTask:
+        """A task over, with how long it took: the vendor's own times where it reports them (Ace), else
+        from the start of the wait (for the operators, the submit) to the first poll that saw it over."""
+        if not task.state.is_terminal:
+            return task
+        seen = self._seen_over.setdefault(task.task_id, now)
+        finished = task.finished_at if task.finished_at is not None else seen
+        started = task.created_at if task.created_at is not None else self.started_at
+        delay = None if task.finished_at is None else max(0.0, seen - task.finished_at)
+        return replace(task, seconds=max(0.0, finished - started), detection_delay=delay)
 
     def observe_error(self, error: BaseException, now: float) -> Verdict:
         """A poll that failed (after the hook's own retries)."""
@@ -286,11 +301,22 @@ def summarize(tasks: Sequence[VideoTask]) -> str:
 
 
 def summary_table(tasks: Sequence[VideoTask]) -> str:
-    """The end of a wait, one row per task: its id, how it ended, its videos or its error."""
-    rows = [("video task", "state", "video URL(s) or error")]
-    rows += [(task.task_id, task.state.value, " ".join(task.video_urls) or task.error or "") for task in tasks]
-    widths = [max(len(row[column]) for row in rows) for column in range(2)]
-    return "\n".join(f"{row[0]:{widths[0]}}  {row[1]:{widths[1]}}  {row[2]}".rstrip() for row in rows)
+    """The end of a wait, one row per task: its id, how it ended, seconds from submit to finish (see
+    ``Wait``), its videos or its error."""
+    rows = [("video task", "state", "seconds", "video URL(s) or error")]
+    rows += [
+        (
+            task.task_id,
+            task.state.value,
+            "" if task.seconds is None else f"{task.seconds:.0f}",
+            " ".join(task.video_urls) or task.error or "",
+        )
+        for task in tasks
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    return "\n".join(
+        f"{row[0]:{widths[0]}}  {row[1]:{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip() for row in rows
+    )
 
 
 def video_urls(tasks: Sequence[VideoTask]) -> list[str]:

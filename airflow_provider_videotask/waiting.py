@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_videotask import metrics
 from airflow_provider_videotask.api.errors import VideoTaskApiError
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
@@ -139,6 +140,7 @@ def push_tasks(context: Context, tasks: list[VideoTask]) -> None:
 def publish(
     context: Context,
     verdict: Verdict,
+    hook: VideoTaskHook,
     log: logging.Logger | Any,
     keep: Callable[[Sequence[VideoTask]], list[str]] | None = None,
 ) -> list[str]:
@@ -147,7 +149,9 @@ def publish(
     A failed vendor task stays failed, so ``failed`` ends without Airflow retries; ``timeout`` and
     ``error`` raise AirflowException (the sensor raises its own timeout before calling this). With
     ``keep`` (an ``output_path``), the succeeded tasks' videos are stored and their URIs returned.
+    The tasks seen over are counted here, once per wait (``metrics.py``).
     """
+    metrics.finished(verdict.tasks, vendor=hook.conn_type, conn_id=hook.conn_id)
     push_tasks(context, verdict.tasks)
     if verdict.tasks:
         log.info("How the video tasks ended:\n%s", summary_table(verdict.tasks))

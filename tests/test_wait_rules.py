@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -131,9 +132,35 @@ def test_progress_is_logged_when_it_changes_and_at_most_every_thirty_seconds() -
 def test_the_summary_table_has_a_row_per_task() -> None:
     from airflow_provider_videotask.wait_rules import summary_table
 
-    table = summary_table([task("a1", "succeeded"), task("b", "failed", error="content review")]).splitlines()
-    assert table == [
-        "video task  state      video URL(s) or error",
-        "a1          succeeded  https://v/a1",
-        "b           failed     content review",
+    tasks = [task("a1", "succeeded", seconds=95.4), task("b", "failed", error="content review", seconds=7.0)]
+    assert summary_table([*tasks, task("c", "running")]).splitlines() == [
+        "video task  state      seconds  video URL(s) or error",
+        "a1          succeeded       95  https://v/a1",
+        "b           failed           7  content review",
+        "c           running",
     ]
+
+
+def test_a_task_over_carries_seconds_from_submit_to_finish() -> None:
+    wait = Wait(WaitSettings(), started_at=1000.0, deadline=None, log=LOG)
+    assert wait.observe([task("h", "running")], 1010.0).tasks[0].seconds is None  # not over yet
+    # HiDream reports no times: from the start of the wait to the first poll that saw it over.
+    [first] = wait.observe([task("h", "succeeded")], 1042.0).tasks
+    [again] = wait.observe([task("h", "succeeded")], 1072.0).tasks
+    assert (first.seconds, again.seconds, first.detection_delay) == (42.0, 42.0, None)
+    # Ace reports when it was created and finished: those win, and how late it was seen is known.
+    ace = task("a", "succeeded", created_at=900.0, finished_at=1030.0)
+    [timed] = Wait(WaitSettings(), started_at=1000.0, deadline=None, log=LOG).observe([ace], 1032.5).tasks
+    assert (timed.seconds, timed.detection_delay) == (130.0, 2.5)
+    assert VideoTask.from_dict(timed.to_dict()) == replace(timed, created_at=None, finished_at=None)
+
+
+def test_the_progress_interval_is_a_setting() -> None:
+    wait = Wait(WaitSettings(progress_interval=5), started_at=0.0, deadline=None, log=LOG)
+    lines = [
+        wait.progress(wait.observe([task("a", "running", progress=step / 10)], now), now)
+        for step, now in enumerate([1.0, 3.0, 7.0])
+    ]
+    assert [line is not None for line in lines] == [True, False, True]
+    with pytest.raises(VideoTaskValidationError, match="progress_interval must be a number of seconds"):
+        WaitSettings(progress_interval=-1)

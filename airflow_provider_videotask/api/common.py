@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -67,6 +68,27 @@ def as_fraction(value: Any) -> float | None:
     if number != number or number in (float("inf"), float("-inf")):
         return None
     return min(1.0, max(0.0, number))
+
+
+def as_timestamp(value: Any) -> float | None:
+    """A moment as Unix seconds: seconds or milliseconds (a number or its text), or RFC 3339 text; None otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Seconds, or milliseconds past 1e11; anything past the year 2286 in ms is no timestamp.
+        if not 0 < value < 1e13 or value != value:
+            return None
+        return float(value) / 1000 if value > 1e11 else float(value)
+    text = as_str(value)
+    if text is None:
+        return None
+    if re.fullmatch(r"\d{1,13}(\.\d{1,9})?", text.strip()):
+        return as_timestamp(float(text))
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def as_dict(value: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from airflow_provider_videotask.api.batch import Page
@@ -12,6 +13,7 @@ from airflow_provider_videotask.api.common import (
     as_int,
     as_list,
     as_str,
+    as_timestamp,
     body_snippet,
     decode_json,
     unreadable_body,
@@ -156,6 +158,15 @@ def parse_task(document: Any) -> VideoTask:
        ``missing_video``; otherwise running.
     """
     doc = as_dict(document)
+    task = _read_state(doc)
+    # Ace's own times (epoch seconds in the docs), for how long generation took and how soon it was seen.
+    response = as_dict(doc.get("response"))
+    created_at = as_timestamp(doc.get("created_at"))
+    finished_at = as_timestamp(doc.get("finished_at")) or as_timestamp(response.get("finished_at"))
+    return replace(task, created_at=created_at, finished_at=finished_at if task.state.is_terminal else None)
+
+
+def _read_state(doc: dict[str, Any]) -> VideoTask:
     task_id = as_str(doc.get("id")) or ""
     response = doc.get("response")
     if not isinstance(response, dict):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_videotask.api.batch import Page
@@ -17,6 +15,7 @@ from airflow_provider_videotask.api.common import (
     as_int,
     as_list,
     as_str,
+    as_timestamp,
     body_snippet,
     decode_json,
     unreadable_body,
@@ -167,28 +166,8 @@ def parse_token(result: Any, now: float) -> tuple[str, float]:
     token = as_str(document.get("token"))
     if token is None:
         raise VideoTaskResponseError("the API key exchange answered without result.token", vendor=VENDOR)
-    expires = _timestamp(document.get("expire_time")) or _jwt_expiry(token)
+    expires = as_timestamp(document.get("expire_time")) or _jwt_expiry(token)
     return token, expires if expires is not None else now + TOKEN_LIFETIME_SECONDS
-
-
-def _timestamp(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        # Seconds, or milliseconds past 1e11; anything past the year 2286 in ms is no timestamp.
-        if not 0 < value < 1e13 or value != value:
-            return None
-        return float(value) / 1000 if value > 1e11 else float(value)
-    text = as_str(value)
-    if text is None:
-        return None
-    if re.fullmatch(r"\d{1,13}(\.\d{1,9})?", text.strip()):
-        return _timestamp(float(text))
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 def _jwt_expiry(token: str) -> float | None:
@@ -199,7 +178,7 @@ def _jwt_expiry(token: str) -> float | None:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, TypeError):
         return None
-    return _timestamp(as_dict(claims).get("exp"))
+    return as_timestamp(as_dict(claims).get("exp"))
 
 
 def read_response(status_code: int, text: str, retry_after: float | None = None) -> Any:

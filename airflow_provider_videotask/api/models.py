@@ -41,6 +41,11 @@ class VideoTask:
     rules (``wait_rules.py``) bound how long that may last: ``unrecognised_state`` holds a state
     value the reader does not know (a new vendor word or number); ``missing_video`` says the vendor
     reports the task done but gave no video URL.
+
+    ``created_at`` and ``finished_at`` are the vendor's own Unix times, where it reports them (Ace Data
+    Cloud does, HiDream does not). ``seconds`` (submit to finish) and ``detection_delay`` (finish to seen
+    finished, only with the vendor's ``finished_at``) are filled by the wait when it first sees the task
+    over (``wait_rules.Wait``).
     """
 
     task_id: str
@@ -50,6 +55,10 @@ class VideoTask:
     error: str | None = None
     unrecognised_state: str | None = None
     missing_video: bool = False
+    created_at: float | None = None
+    finished_at: float | None = None
+    seconds: float | None = None
+    detection_delay: float | None = None
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -65,16 +74,20 @@ class VideoTask:
             "progress": self.progress,
             "video_urls": list(self.video_urls),
             "error": self.error,
+            "seconds": self.seconds,
+            "detection_delay": self.detection_delay,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VideoTask:
         """Rebuild a task from :meth:`to_dict` output (a trigger event, an XCom value)."""
-        progress = data.get("progress")
+        progress, seconds, delay = (data.get(key) for key in ("progress", "seconds", "detection_delay"))
         return cls(
             task_id=str(data["task_id"]),
             state=TaskState(data["state"]),
             progress=float(progress) if progress is not None else None,
             video_urls=tuple(str(url) for url in data.get("video_urls") or ()),
             error=data.get("error"),
+            seconds=float(seconds) if seconds is not None else None,
+            detection_delay=float(delay) if delay is not None else None,
         )

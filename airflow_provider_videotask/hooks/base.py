@@ -30,6 +30,7 @@ with contextlib.suppress(ImportError):
     # event loop, blocking every trigger; imported with this module instead, outside the loop.
     import anyio._backends._asyncio  # noqa: F401
 
+from airflow_provider_videotask import metrics
 from airflow_provider_videotask.api.batch import Step, read_batch
 from airflow_provider_videotask.api.common import (
     DEFAULT_BATCH_SIZE,
@@ -311,11 +312,13 @@ class VideoTaskHook(BaseHook):
     def get_tasks(self, task_ids: str | Iterable[str], module: str | None = None) -> list[VideoTask]:
         """The current state of each task, in the caller's order; one request per ``batch_size`` distinct ids
         (default 50), every page of each, and a refused id fails alone (see ``api/batch.py``)."""
-        return self._run(self._read_tasks(normalize_task_ids(task_ids), module))
+        with metrics.poll(vendor=self.conn_type, conn_id=self.conn_id):
+            return self._run(self._read_tasks(normalize_task_ids(task_ids), module))
 
     async def aget_tasks(self, task_ids: str | Iterable[str], module: str | None = None) -> list[VideoTask]:
         """:meth:`get_tasks` for the event loop (triggers): httpx, never a blocking call."""
-        return await self._arun(self._read_tasks(normalize_task_ids(task_ids), module))
+        with metrics.poll(vendor=self.conn_type, conn_id=self.conn_id):
+            return await self._arun(self._read_tasks(normalize_task_ids(task_ids), module))
 
     def _read_tasks(self, ids: list[str], module: str | None) -> Flow[Any]:
         settings = yield _Settings(fresh=False)

@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
+from airflow_provider_videotask import metrics
 from airflow_provider_videotask.api.errors import (
     SubmitFate,
     VideoTaskApiError,
@@ -31,14 +32,17 @@ from airflow_provider_videotask.links import VideoLink
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keeper, output_outlets
 from airflow_provider_videotask.spend import (
     ESTIMATED_COST_XCOM_KEY,
+    RUNNABLE_STATES,
     check_limit,
     cost_refusal,
     fan_out_refusal,
+    price_of,
     prices_of,
 )
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME, check_output
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
     DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
     Verdict,
@@ -83,6 +87,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     :param max_consecutive_errors: transient poll failures in a row (after the hook's retries) before giving up.
     :param unrecognised_state_grace_period: seconds the task may report a state this provider does not know
         (waited on as running) before it counts as failed (default 600).
+    :param progress_interval: seconds between two progress lines while the task changes (default 30).
     :param submit_timeout: seconds a submit the vendor refused for now (HTTP 429, the connection's own
         pacing: nothing billed) keeps being tried again, counted from the first refusal (default 3600).
         A submit whose fate is unknown (no answer, a 5xx) is never tried again, and neither is one the
@@ -124,6 +129,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         submit_timeout: float = DEFAULT_SUBMIT_TIMEOUT,
         max_videos_per_run: int | None = None,
         max_cost: float | None = None,
@@ -152,6 +158,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
             unrecognised_state_grace_period=unrecognised_state_grace_period,
+            progress_interval=progress_interval,
         )
         self.conn_id = conn_id
         self.wait_for_completion = wait_for_completion
@@ -221,7 +228,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         """The spend guards (``spend.py``), before anything is paid."""
         ti = context["ti"]
         if self.max_videos_per_run is not None and getattr(ti, "map_index", -1) not in (None, -1):
-            size = ti.get_ti_count(dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id])
+            size = ti.get_ti_count(dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], states=RUNNABLE_STATES)
             if (refusal := fan_out_refusal(size, self.max_videos_per_run, self.task_id)) is not None:
                 raise AirflowFailException(refusal)
         settings = self.hook.get_settings()
@@ -232,8 +239,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
                 raise
             self.log.warning("%s; no cost is estimated", error)  # a typo in prices must not stop other work
             prices = {}
-        priced_as = self.priced_as or ""
-        estimate = prices.get(priced_as)
+        estimate, priced_as = price_of(prices, self.priced_as or "", self.fields())
         if estimate is not None:
             self.log.info(
                 "Estimated cost of this video: %g (%s, from connection %r)", estimate, priced_as, self.conn_id
@@ -265,9 +271,10 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         while True:
             attempt_at = time.time()
             try:
-                return self.submit()
+                task_id = self.submit()
             except VideoTaskApiError as error:
                 fate = submit_fate(error)
+                self._count_submit(fate.value)
                 if fate is SubmitFate.UNKNOWN:
                     raise AirflowFailException(self._unknown_fate(error, attempt_at)) from None
                 if fate is SubmitFate.REJECTED:
@@ -276,6 +283,12 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
                         "fix what it names, then clear this task."
                     ) from None
                 self._wait_to_submit_again(error)
+            else:
+                self._count_submit("accepted")
+                return task_id
+
+    def _count_submit(self, fate: str) -> None:
+        metrics.submitted(fate, vendor=self.hook.conn_type, conn_id=self.conn_id, model=self.priced_as)
 
     def _wait_to_submit_again(self, error: VideoTaskApiError) -> None:
         """One refused submit: wait its turn (here, or in the triggerer), or give up at ``submit_timeout``."""
@@ -376,7 +389,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
         try:
-            return publish(context, verdict, self.log, keeper(context, self))
+            return publish(context, verdict, self.hook, self.log, keeper(context, self))
         except (VideoTaskError, OSError) as error:
             if RETRY_REATTACHES or isinstance(error, VideoTaskValidationError):
                 raise  # a retry reattaches to the paid task and stores it again; nothing is paid twice

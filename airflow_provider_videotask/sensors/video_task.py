@@ -25,6 +25,7 @@ from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keeper, o
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
     DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
     Verdict,
@@ -56,6 +57,7 @@ class VideoTaskSensor(BaseSensorOperator):
         before the sensor gives up.
     :param unrecognised_state_grace_period: seconds a task may report a state this provider does not
         know (waited on as running, logged once) before it counts as failed (default 600).
+    :param progress_interval: seconds between two progress lines while the tasks change (default 30).
     :param deferrable: wait in the triggerer instead of a worker slot (default:
         ``[operators] default_deferrable``).
     :param output_path: where to keep the videos (templated), an object storage URI such as
@@ -80,6 +82,7 @@ class VideoTaskSensor(BaseSensorOperator):
         unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         task_ids: Any = None,
         output_path: str | None = None,
@@ -111,6 +114,7 @@ class VideoTaskSensor(BaseSensorOperator):
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
             unrecognised_state_grace_period=unrecognised_state_grace_period,
+            progress_interval=progress_interval,
         )
         if not conn_id or not isinstance(conn_id, str):
             raise VideoTaskValidationError(f"conn_id must name an Airflow connection, got {conn_id!r}")
@@ -167,7 +171,7 @@ class VideoTaskSensor(BaseSensorOperator):
         self.log.warning(stopped_waiting(normalize_task_ids(self.video_task_ids), vendor))
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
-        return publish(context, verdict, self.log, keeper(context, self))
+        return publish(context, verdict, self.hook, self.log, keeper(context, self))
 
     def _look(self, context: Context) -> Verdict:
         """Poll once (a ridden-out failed poll reads as pending)."""

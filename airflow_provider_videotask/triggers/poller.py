@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Union
 
+from airflow_provider_videotask import metrics
 from airflow_provider_videotask.api.common import chunked
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
@@ -117,6 +118,7 @@ class BatchPoller:
             # Stop now, in this same step of the loop, so a newcomer finds no half-stopped poller.
             self._task.cancel()
             self._task = None
+            metrics.waiters(0, vendor=self.hook.conn_type, conn_id=self.hook.conn_id, module=self.module)
             if self._on_stop is not None:
                 self._on_stop(self)
 
@@ -227,6 +229,7 @@ class BatchPoller:
 
     def _log_cycle(self, waiters: int, ids: int, requests: int, took: float, by_id: dict[str, VideoTask]) -> None:
         """One line per cycle for all the waiters (each waiter logs only its own changes, and rarely)."""
+        metrics.waiters(waiters, vendor=self.hook.conn_type, conn_id=self.hook.conn_id, module=self.module)
         log.info(
             "%s poller, connection %r%s: %d waits on %d task ids, %d requests in %.1fs; %s",
             self.hook.vendor,

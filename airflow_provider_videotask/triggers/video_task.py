@@ -18,6 +18,7 @@ from airflow_provider_videotask.triggers.poller import BatchPoller, Subscription
 from airflow_provider_videotask.wait_rules import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_UNKNOWN_GRACE_PERIOD,
     DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
     Verdict,
@@ -53,6 +54,7 @@ class VideoTaskTrigger(BaseTrigger):
     :param wait_started_at: Unix time the wait began (for the unknown grace period).
     :param unrecognised_state_grace_period: seconds a task may report a state this provider does not
         know (waited on as running) before it counts as failed.
+    :param progress_interval: seconds between two progress lines while the tasks change.
     :param task_ids: the name ``video_task_ids`` had in 0.1, read from triggers serialized by it.
     :param shared: serialized by 0.1 and ignored: every trigger shares its poller now.
 
@@ -73,6 +75,7 @@ class VideoTaskTrigger(BaseTrigger):
         conn_type: str | None = None,
         wait_started_at: float | None = None,
         unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         task_ids: str | Iterable[str] | None = None,
         shared: Any = None,  # serialized by 0.1; every trigger shares its poller now
     ) -> None:
@@ -83,6 +86,7 @@ class VideoTaskTrigger(BaseTrigger):
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
             unrecognised_state_grace_period=unrecognised_state_grace_period,
+            progress_interval=progress_interval,
         )
         self.conn_id = conn_id
         ids = video_task_ids if video_task_ids is not None else task_ids if task_ids is not None else []

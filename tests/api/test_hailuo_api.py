@@ -266,6 +266,21 @@ def test_seed_single_example() -> None:
     )
 
 
+def test_ace_times_are_read_and_finished_only_once_over() -> None:
+    # The seed example has created_at only; finished records add finished_at (API_NOTES.md, Hailuo).
+    seed = hailuo.parse_task(hailuo.read_response(200, SEED_SINGLE))
+    assert (seed.created_at, seed.finished_at) == (1736863231.588, None)
+    done = hailuo.parse_task(finished({"success": True, "data": [{"state": "succeeded", "video_url": URL}]}))
+    assert (done.created_at, done.finished_at) == (1736863231.588, 1736863300.0)
+    running = hailuo.parse_task(doc(state="processing") | {"finished_at": "2025-01-14T14:01:40Z"})
+    assert running.finished_at is None  # a running task has not finished, whatever the record says
+    iso = hailuo.parse_task(
+        finished({"success": True, "data": [{"state": "succeeded", "video_url": URL}]})
+        | {"finished_at": "2025-01-14T14:01:40Z"}
+    )
+    assert iso.finished_at == 1736863300.0
+
+
 def test_batch_page_holds_the_found_tasks_and_the_count() -> None:
     seed_item = json.loads(SEED_SINGLE)
     body = {"items": [seed_item, doc(state="processing") | {"id": "09d4a93e"}, {"response": None}], "count": 2}

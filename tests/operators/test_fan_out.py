@@ -15,7 +15,7 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox, SubmitLimit
 from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
 from tests.dag_runs import task_states
-from tests.dags.fan_out_dag import PROMPTS, dag
+from tests.dags.fan_out_dag import DAGS, PROMPTS, SUBJECT
 
 pytestmark = pytest.mark.slow
 
@@ -23,29 +23,25 @@ FIVE_PER_TEN_SECONDS = SubmitLimit(per_window=5, window=10)
 
 
 @pytest.mark.usefixtures("airflow_db")
-def test_twenty_mapped_prompts_per_vendor_succeed_past_the_rate_limit(
-    monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+@pytest.mark.parametrize("vendor", ["hidream", "hailuo"])
+def test_twenty_mapped_prompts_succeed_past_the_rate_limit(
+    vendor: str, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
 ) -> None:
-    with (
-        Sandbox(duration=0, limits={("hidream", "*"): FIVE_PER_TEN_SECONDS}) as hidream,
-        Sandbox(duration=0, limits={("hailuo", "*"): FIVE_PER_TEN_SECONDS}) as hailuo,
-    ):
-        set_connection(monkeypatch, "fan_hidream", "hidream", hidream.url)
-        set_connection(monkeypatch, "fan_hailuo", "hailuo", hailuo.url)
+    with Sandbox(duration=0, limits={(vendor, "*"): FIVE_PER_TEN_SECONDS}) as sandbox:
+        set_connection(monkeypatch, f"fan_{vendor}", vendor, sandbox.url)
         # Another pipeline of the same account has just used this window up, so the fan-out starts refused
         # whatever pace dag.test() keeps.
+        hook = HiDreamHook(f"fan_{vendor}") if vendor == "hidream" else HailuoHook(f"fan_{vendor}")
         for _ in range(5):
-            HiDreamHook("fan_hidream").submit(prompt="earlier")
-            HailuoHook("fan_hailuo").submit(prompt="earlier")
-        dag_run = dag.test()
-        assert task_states(dag_run) == {"hidream": "success", "hailuo": "success"}
-        for vendor, sandbox, subject in (("hidream", hidream, "fox"), ("hailuo", hailuo, "boat")):
-            accepted = sandbox.submits_by_account()[SENTINEL_TOKEN]
-            # Every prompt was accepted exactly once; the ones past the limit were refused first.
-            prompts = sorted(
-                task.request["prompt"] for task in sandbox.state.tasks.values() if task.request["prompt"] != "earlier"
-            )
-            assert prompts == sorted(f"{subject} {n}" for n in range(PROMPTS)), vendor
-            assert accepted["accepted"] == PROMPTS + 5, vendor
-            assert accepted["refused"] > 0, vendor  # the limit was reached, and waited out
+            hook.submit(prompt="earlier")
+        dag_run = DAGS[vendor].test()
+        assert task_states(dag_run) == {vendor: "success"}
+        accepted = sandbox.submits_by_account()[SENTINEL_TOKEN]
+        # Every prompt was accepted exactly once; the ones past the limit were refused first.
+        prompts = sorted(
+            task.request["prompt"] for task in sandbox.state.tasks.values() if task.request["prompt"] != "earlier"
+        )
+        assert prompts == sorted(f"{SUBJECT[vendor]} {n}" for n in range(PROMPTS))
+        assert accepted["accepted"] == PROMPTS + 5
+        assert accepted["refused"] > 0  # the limit was reached, and waited out
     assert "refused, nothing billed" in logs.text

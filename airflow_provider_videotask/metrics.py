@@ -1,0 +1,88 @@
+"""The provider's metrics, through Airflow's ``Stats``: StatsD or OpenTelemetry, as ``[metrics]`` configures.
+
+Every name is under ``videotask.`` (after Airflow's own ``[metrics] statsd_prefix``, ``airflow`` by
+default). A closed set of outcomes is part of the name, as Airflow's own metrics do (``ti.finish.<state>``),
+so a plain StatsD without tags still tells them apart; who it is about goes in tags:
+
+- ``videotask.submit.<fate>`` (counter; vendor, conn_id, model): a submit ``accepted``, ``refused``
+  (nothing billed, tried again), ``rejected`` or ``unknown`` (may be billed, never repeated).
+- ``videotask.poll.requests`` (counter; vendor, conn_id): a batch read of task states.
+- ``videotask.poll.errors.<kind>`` (counter; vendor, conn_id): a batch read that failed, by kind: ``auth``,
+  ``quota``, ``rate_limit``, ``server``, ``transport``, ``response``, ``request``, ``other``.
+- ``videotask.task.finished.<state>`` (counter; vendor, conn_id): a vendor task seen over, ``succeeded``,
+  ``failed`` or ``rejected``.
+- ``videotask.task.generation_time`` (timer, ms; vendor, conn_id): submit to finished.
+- ``videotask.task.detection_delay`` (timer, ms; vendor, conn_id): finished to seen finished, only where
+  the vendor reports when a task finished (Ace Data Cloud does, HiDream does not).
+- ``videotask.poller.waiters`` (gauge; vendor, conn_id, module): waits sharing one batch poller.
+
+``vendor`` is the connection type (``hidream``, ``hailuo``). Tasks are counted when a wait ends and
+publishes them (once per wait, in the worker), not on every poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from airflow.providers.common.compat.sdk import Stats
+
+from airflow_provider_videotask.api import errors
+from airflow_provider_videotask.api.models import VideoTask
+
+PREFIX = "videotask"
+
+# The kind of a failed poll, by the error's class (most specific first).
+_ERROR_KINDS: tuple[tuple[type[errors.VideoTaskError], str], ...] = (
+    (errors.VideoTaskAuthError, "auth"),
+    (errors.VideoTaskQuotaError, "quota"),
+    (errors.VideoTaskRateLimitError, "rate_limit"),
+    (errors.VideoTaskServerError, "server"),
+    (errors.VideoTaskTransportError, "transport"),
+    (errors.VideoTaskResponseError, "response"),
+    (errors.VideoTaskRequestError, "request"),
+)
+ERROR_KINDS = (*(kind for _, kind in _ERROR_KINDS), "other")
+
+
+def _tags(vendor: str, conn_id: str, **more: str | None) -> dict[str, str]:
+    return {"vendor": vendor, "conn_id": conn_id, **{key: value for key, value in more.items() if value}}
+
+
+def submitted(fate: str, *, vendor: str, conn_id: str, model: str | None) -> None:
+    """One submit and how it ended (``accepted`` or a :class:`~api.errors.SubmitFate`)."""
+    Stats.incr(f"{PREFIX}.submit.{fate}", tags=_tags(vendor, conn_id, model=model))
+
+
+def error_kind(error: BaseException) -> str:
+    return next((kind for cls, kind in _ERROR_KINDS if isinstance(error, cls)), "other")
+
+
+@contextmanager
+def poll(*, vendor: str, conn_id: str) -> Iterator[None]:
+    """Count the batch read inside, and its failure by kind."""
+    tags = _tags(vendor, conn_id)
+    Stats.incr(f"{PREFIX}.poll.requests", tags=tags)
+    try:
+        yield
+    except Exception as error:
+        Stats.incr(f"{PREFIX}.poll.errors.{error_kind(error)}", tags=tags)
+        raise
+
+
+def finished(tasks: Sequence[VideoTask], *, vendor: str, conn_id: str) -> None:
+    """The tasks a wait saw over, with how long they took and how soon they were seen."""
+    tags = _tags(vendor, conn_id)
+    for task in tasks:
+        if not task.state.is_terminal:
+            continue
+        Stats.incr(f"{PREFIX}.task.finished.{task.state.value}", tags=tags)
+        if task.seconds is not None:
+            Stats.timing(f"{PREFIX}.task.generation_time", task.seconds * 1000, tags=tags)
+        if task.detection_delay is not None:
+            Stats.timing(f"{PREFIX}.task.detection_delay", task.detection_delay * 1000, tags=tags)
+
+
+def waiters(count: int, *, vendor: str, conn_id: str, module: str | None) -> None:
+    """How many waits one shared poller serves now."""
+    Stats.gauge(f"{PREFIX}.poller.waiters", count, tags=_tags(vendor, conn_id, module=module))
