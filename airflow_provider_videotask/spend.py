@@ -112,3 +112,13 @@ def cost_refusal(estimate: float | None, max_cost: float | None, priced_as: str,
     if estimate > max_cost:
         return f"the estimated cost {estimate:g} of {priced_as} exceeds max_cost={max_cost:g}: nothing was submitted."
     return None
+
+
+def estimated_cost(conn_id: str, priced_as: str, fields: Mapping[str, Any] | None = None) -> float | None:
+    """One video's estimate by connection ``conn_id``'s price table, as the operators make it (None: no
+    price for it). For a task that estimates a whole fan-out before anything is submitted, e.g. to ask
+    for approval (``example_dags/example_approve_spend.py``)."""
+    from airflow_provider_videotask.hooks.registry import get_hook
+
+    prices = prices_of(get_hook(conn_id).get_settings().extra("prices"), conn_id)
+    return price_of(prices, priced_as, fields or {})[0]

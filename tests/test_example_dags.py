@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import airflow
 import pytest
 
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
@@ -19,6 +23,10 @@ from tests.dags import retry_dags
 pytestmark = pytest.mark.slow
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "example_dags").glob("example_*.py"))
+EXAMPLE = {path.stem: path for path in EXAMPLES}
+AIRFLOW_VERSION = tuple(int(part) for part in airflow.__version__.split(".")[:2])
+HITL = AIRFLOW_VERSION >= (3, 1)
+NEEDS_HITL = pytest.mark.skipif(not HITL, reason=f"human-in-the-loop needs Airflow 3.1+, this is {airflow.__version__}")
 
 
 def load(path: Path) -> ModuleType:
@@ -38,8 +46,9 @@ def fast_examples(monkeypatch: pytest.MonkeyPatch, sandbox_conns: Sandbox) -> Sa
     return sandbox_conns
 
 
-def test_there_are_four_examples() -> None:
+def test_there_are_five_examples() -> None:
     assert [path.stem for path in EXAMPLES] == [
+        "example_approve_spend",
         "example_hailuo_mapped",
         "example_hidream_txt2video",
         "example_keep_videos",
@@ -47,7 +56,11 @@ def test_there_are_four_examples() -> None:
     ]
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(path, marks=NEEDS_HITL if path.stem == "example_approve_spend" else ()) for path in EXAMPLES],
+    ids=lambda path: path.stem,
+)
 def test_example_imports_without_errors_or_deprecation_warnings(path: Path) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -63,7 +76,7 @@ def test_example_imports_without_errors_or_deprecation_warnings(path: Path) -> N
 
 @pytest.mark.usefixtures("airflow_db")
 def test_hidream_txt2video_example_runs(fast_examples: Sandbox) -> None:
-    dag_run = load(EXAMPLES[1]).dag.test()
+    dag_run = load(EXAMPLE["example_hidream_txt2video"]).dag.test()
     assert task_states(dag_run) == {"generate": "success", "publish": "success"}
     urls = xcoms(dag_run, "generate")["return_value"]
     assert len(urls) == 1
@@ -73,7 +86,7 @@ def test_hidream_txt2video_example_runs(fast_examples: Sandbox) -> None:
 
 @pytest.mark.usefixtures("airflow_db")
 def test_hailuo_mapped_example_runs_one_paid_task_per_prompt(fast_examples: Sandbox) -> None:
-    module = load(EXAMPLES[0])
+    module = load(EXAMPLE["example_hailuo_mapped"])
     dag_run = module.dag.test()
     assert task_states(dag_run) == {"generate": "success", "collect": "success"}
     collected = xcoms(dag_run, "collect")["return_value"]
@@ -90,7 +103,7 @@ def test_hailuo_mapped_example_runs_one_paid_task_per_prompt(fast_examples: Sand
 def test_watch_existing_tasks_example_runs(fast_examples: Sandbox) -> None:
     hook = HiDreamHook()
     task_ids = [hook.submit("txt2video", prompt=prompt) for prompt in ("one", "two [videos=2]")]
-    dag_run = load(EXAMPLES[3]).dag.test(run_conf={"video_task_ids": task_ids})
+    dag_run = load(EXAMPLE["example_watch_existing_tasks"]).dag.test(run_conf={"video_task_ids": task_ids})
     assert task_states(dag_run) == {"wait_for_videos": "success", "report": "success"}
     assert xcoms(dag_run, "report")["return_value"] == 3
     assert [task["task_id"] for task in xcoms(dag_run, "wait_for_videos")["tasks"]] == task_ids
@@ -101,7 +114,7 @@ def test_keep_videos_example_stores_them_and_the_consumer_dag_reads_them(
     fast_examples: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VIDEOTASK_EXAMPLE_OUTPUT", tmp_path.as_uri() + "/")
-    module = load(EXAMPLES[2])
+    module = load(EXAMPLE["example_keep_videos"])
     assert list(module.consumer.timetable.asset_condition.objects) == [module.VIDEOS]  # scheduled on the videos
     parse_dags_folder()  # the copy in the DAGs folder reads the same output path from the environment
 
@@ -117,6 +130,56 @@ def test_keep_videos_example_stores_them_and_the_consumer_dag_reads_them(
     [checked] = xcoms(consumed, "check_videos")["return_value"]
     assert checked == {"uri": stored, "bytes": len(CLIP), "prompt": module.dag.get_task("generate").prompt}
     assert fast_examples.counts()["hailuo_submit"] == 1
+
+
+def answer_the_approval(choice: str, seen: dict[str, Any], sandbox: Sandbox, timeout: float = 120) -> None:
+    """What a person does in the UI's Required Actions: read the request, answer it (Airflow's own REST
+    API, in-process, as the all-admins simple auth manager lets a local user)."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app())
+    dag_id = "example_approve_spend"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        asked = client.get(f"/api/v2/dags/{dag_id}/dagRuns/~/hitlDetails").json().get("hitl_details", [])
+        waiting = [detail for detail in asked if not detail["response_received"]]
+        if waiting:
+            [detail] = waiting
+            seen["submits_when_asked"] = sandbox.counts()["hailuo_submit"]
+            run_id, task_id = detail["task_instance"]["dag_run_id"], detail["task_instance"]["task_id"]
+            answer = client.patch(
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+                json={"chosen_options": [choice]},
+            )
+            seen.update(subject=detail["subject"], body=detail["body"], status=answer.status_code)
+            return
+        time.sleep(0.2)  # polling for the request to appear: what the UI's list does
+
+
+@NEEDS_HITL
+@pytest.mark.usefixtures("airflow_db")
+@pytest.mark.parametrize(("choice", "submits"), [("Approve", 3), ("Reject", 0)])
+def test_approve_spend_example_submits_only_once_approved(
+    choice: str, submits: int, fast_examples: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import set_connection
+
+    set_connection(monkeypatch, "hailuo_default", "hailuo", fast_examples.url, prices={"minimax-t2v": 0.25})
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    module = load(EXAMPLE["example_approve_spend"])
+    seen: dict[str, Any] = {}
+    person = threading.Thread(target=answer_the_approval, args=(choice, seen, fast_examples), daemon=True)
+    person.start()
+    dag_run = module.dag.test()
+    person.join(timeout=5)
+    assert seen["status"] == 200, seen
+    assert seen["subject"] == "Generate 3 minimax-t2v videos?"
+    assert "Estimated cost: **0.75**" in seen["body"]
+    assert seen["submits_when_asked"] == 0  # nothing is paid before the answer
+    assert fast_examples.counts()["hailuo_submit"] == submits
+    expected = "success" if choice == "Approve" else "skipped"
+    assert task_states(dag_run) == {"estimate": "success", "approve": "success", "generate": expected}
 
 
 @pytest.mark.usefixtures("airflow_db")
