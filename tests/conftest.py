@@ -48,6 +48,7 @@ class RecordingTI:
     """The task instance a context needs outside Airflow: records XCom pushes."""
 
     stats_tags: dict[str, str] = {}  # read by Airflow 3.3's ResumableJobMixin
+    dag_id, task_id, run_id, map_index = "dag", "task", "manual__1", -1
 
     def __init__(self) -> None:
         self.xcom: dict[str, Any] = {}

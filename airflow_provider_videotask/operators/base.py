@@ -66,6 +66,8 @@ DEFAULT_SUBMIT_TIMEOUT = 60 * 60.0
 # spent in the triggerer (a timer trigger), so a fan-out waiting its turn holds no worker slots.
 SLEEP_IN_WORKER_AT_MOST = 5.0
 SUBMIT_BACKOFF = SubmitBackoff()
+# Set in the task state store (Airflow 3.3+) while a submit is sent and its answer not yet handled.
+SUBMIT_IN_FLIGHT_KEY = "videotask_submit_in_flight"
 
 # Indirection so tests can observe the waits between refused submits without waiting.
 _sleep = time.sleep
@@ -267,13 +269,29 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         return task_id
 
     def _submit_when_admitted(self, context: Context) -> str:
-        """Submit; a refusal (nothing billed) waits and tries again, any other failure ends the task at once."""
+        """Submit; a refusal (nothing billed) waits and tries again, any other failure ends the task at once.
+
+        On Airflow 3.3+ each send is marked in the task state store until its answer is handled: a try
+        killed meanwhile (``kill -9``, a lost worker) leaves the mark, and the retry fails as of unknown
+        fate instead of sending again (the vendor may have created the task, and the id never arrived).
+        """
+        store: Any = context.get("task_state_store") if RETRY_REATTACHES else None
+        if store is not None and (in_flight := store.get(SUBMIT_IN_FLIGHT_KEY)):
+            raise AirflowFailException(self._interrupted_submit(str(in_flight), context))
         while True:
             attempt_at = time.time()
+            if store is not None:
+                store.set(SUBMIT_IN_FLIGHT_KEY, _iso(attempt_at))
             try:
                 task_id = self.submit()
+            except VideoTaskValidationError:
+                if store is not None:
+                    store.delete(SUBMIT_IN_FLIGHT_KEY)  # refused by the hook itself: nothing was sent
+                raise
             except VideoTaskApiError as error:
                 fate = submit_fate(error)
+                if store is not None:
+                    store.delete(SUBMIT_IN_FLIGHT_KEY)  # answered: this try says what happened itself
                 self._count_submit(fate.value)
                 if fate is SubmitFate.UNKNOWN:
                     raise AirflowFailException(self._unknown_fate(error, attempt_at)) from None
@@ -284,6 +302,9 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
                     ) from None
                 self._wait_to_submit_again(error)
             else:
+                if store is not None:
+                    store.set(self.external_id_key, task_id)  # kept before the mark goes (the mixin sets it too)
+                    store.delete(SUBMIT_IN_FLIGHT_KEY)
                 self._count_submit("accepted")
                 return task_id
 
@@ -322,8 +343,20 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             )
         _sleep(delay)
 
+    def _interrupted_submit(self, sent_at: str, context: Context) -> str:
+        ti = context["ti"]
+        return (
+            f"An earlier try of this task was stopped while its submit, sent at {sent_at}, waited for the answer: "
+            f"{self.hook.vendor} may have created (and billed) the task, but its id never arrived. It is not sent "
+            f"again. Look for a task submitted at about {sent_at} in {self.hook.console}. If there is none, delete "
+            f"the key {SUBMIT_IN_FLIGHT_KEY!r} of this task's state store (REST API: DELETE /api/v2/dags/{ti.dag_id}"
+            f"/dagRuns/{ti.run_id}/taskInstances/{ti.task_id}/state-store/{SUBMIT_IN_FLIGHT_KEY}"
+            f"{'?map_index=' + str(ti.map_index) if getattr(ti, 'map_index', -1) not in (None, -1) else ''}) and "
+            "clear this task; if there is one, watch it with VideoTaskSensor(video_task_ids=[...])."
+        )
+
     def _unknown_fate(self, error: VideoTaskApiError, attempt_at: float) -> str:
-        sent_at = datetime.fromtimestamp(attempt_at, timezone.utc).isoformat(timespec="seconds")
+        sent_at = _iso(attempt_at)
         return (
             f"{error}. The submit's fate is unknown: {self.hook.vendor} may have created (and billed) the task. "
             f"It is not sent again, and this task is not retried. Look for a task submitted at about {sent_at} "
@@ -400,6 +433,10 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
                 "This task is not retried (on this Airflow a retry would submit again). Store them with "
                 f"VideoTaskSensor(video_task_ids=[...], output_path=...) or StoreVideosOperator."
             ) from error
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds")
 
 
 def _renders_later(value: Any) -> bool:

@@ -24,6 +24,9 @@ class StateStore(dict[str, Any]):
     def set(self, key: str, value: Any) -> None:
         self[key] = value
 
+    def delete(self, key: str) -> None:
+        self.pop(key, None)
+
 
 def make_context(store: StateStore | None = None) -> dict[str, Any]:
     context: dict[str, Any] = {"ti": RecordingTI()}
@@ -96,13 +99,17 @@ def test_waits_in_the_task_and_returns_the_urls(sandbox_conns: Sandbox) -> None:
     counts = sandbox_conns.counts()
     assert counts["hidream_submit"] == 1
     [task_id] = context["ti"].xcom["video_task_ids"]
-    assert context["ti"].xcom["tasks"][0] == {
+    [pushed] = context["ti"].xcom["tasks"]
+    seconds = pushed.pop("seconds")
+    assert pushed == {
         "task_id": task_id,
         "state": "succeeded",
         "progress": 1.0,
         "video_urls": urls,
         "error": None,
+        "detection_delay": None,  # HiDream reports no finish time
     }
+    assert 0 <= seconds < 30  # from the submit to the poll that saw it done
     assert sandbox_conns.task(task_id).request == {"prompt": "fox [videos=2]", "new_knob": 1, "aspect_ratio": "9:16"}
 
 
@@ -180,6 +187,33 @@ def test_a_retry_resubmits_only_when_the_stored_task_failed(sandbox_conns: Sandb
     hailuo(prompt="boat").execute(make_context(store))
     assert sandbox_conns.counts()["hailuo_submit"] == 2
     assert next(iter(store.values())) != first
+
+
+@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
+def test_a_try_killed_while_its_submit_was_in_flight_is_not_sent_again(sandbox_conns: Sandbox) -> None:
+    # What a killed try leaves behind: the mark of a submit sent, and no task id.
+    store = StateStore({operator_base.SUBMIT_IN_FLIGHT_KEY: "2026-12-02T04:00:00+00:00"})
+    sent = r"stopped while its submit, sent at 2026-12-02T04:00:00\+00:00"
+    with pytest.raises(AirflowFailException, match=sent) as raised:
+        hailuo(prompt="boat").execute(make_context(store))
+    assert f"state-store/{operator_base.SUBMIT_IN_FLIGHT_KEY}" in str(raised.value)  # how to go on, if nothing was made
+    assert sandbox_conns.counts()["hailuo_submit"] == 0
+
+
+@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
+@pytest.mark.parametrize("fault", [None, "rate_limit", "server_error"])
+def test_the_in_flight_mark_goes_once_the_answer_is_handled(
+    fault: str | None, sandbox_conns: Sandbox, sleeps: list[float]
+) -> None:
+    if fault:
+        sandbox_conns.add_fault(fault, count=1, only="submits", retry_after=0.01)
+    store = StateStore()
+    try:
+        hidream(prompt="fox", wait_for_completion=False).execute(make_context(store))
+    except AirflowFailException:
+        assert fault == "server_error"  # of unknown fate: this try said so itself
+    assert operator_base.SUBMIT_IN_FLIGHT_KEY not in store  # a later clear may submit again
+    assert (HiDreamVideoOperator.external_id_key in store) is (fault != "server_error")
 
 
 @pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
