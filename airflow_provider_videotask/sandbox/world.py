@@ -13,7 +13,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 FAULT_KINDS = (
     "rate_limit",
@@ -79,6 +79,13 @@ class Fault:
             else:
                 raise ValueError(f"unknown fault option {key!r} in {text!r}")
         return cls(kind=kind, **values)
+
+
+class BatchRead(NamedTuple):
+    """One batch read as the sandbox saw it: when (Unix time), and the ids it asked for."""
+
+    at: float
+    ids: list[str]
 
 
 @dataclass
@@ -175,7 +182,7 @@ class SandboxState:
         self.counts: Counter[str] = Counter()
         self.refused_ids: set[str] = set()
         self.answering = 0  # requests being answered right now
-        self.batches: deque[list[str]] = deque(maxlen=100)  # the ids of the latest batch reads
+        self.batches: deque[BatchRead] = deque(maxlen=1000)  # the latest batch reads
         # Accepted submits per (account, vendor, scope), on the sandbox clock, and counts per account.
         self.accepted: dict[tuple[str, str, str], deque[float]] = {}
         self.account_counts: dict[str, Counter[str]] = {}
@@ -227,13 +234,13 @@ class SandboxState:
             self.counts["connections"] += 1
 
     def count(self, route: str, ids: int = 0, batch: Any = None) -> None:
-        """One request; ``batch``: the ids a batch read asked for (the last 100 reads are kept)."""
+        """One request; ``batch``: the ids a batch read asked for (the last 1,000 reads are kept)."""
         with self.lock:
             self.counts["requests"] += 1
             self.counts[route] += 1
             self.counts["ids_queried"] += ids
             if isinstance(batch, list):
-                self.batches.append([str(task_id) for task_id in batch])
+                self.batches.append(BatchRead(time.time(), [str(task_id) for task_id in batch]))
 
     def stats(self) -> dict[str, Any]:
         with self.lock:

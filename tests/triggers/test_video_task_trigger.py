@@ -202,7 +202,9 @@ async def test_a_wait_stopped_by_a_person_leaves_the_poller_and_says_what_keeps_
     stopped_id, other_id = (HiDreamHook().submit("txt2video", prompt=f"{n} [duration=600]") for n in "ab")
     stopped = make_trigger(video_task_ids=[stopped_id])
     running = [asyncio.ensure_future(run_to_end(t)) for t in (stopped, make_trigger(video_task_ids=[other_id]))]
-    await until(lambda: {i for batch in sandbox_conns.state.batches for i in batch} == {stopped_id, other_id}, "polled")
+    await until(
+        lambda: {i for batch in sandbox_conns.state.batches for i in batch.ids} == {stopped_id, other_id}, "polled"
+    )
 
     running[0].cancel()
     await asyncio.gather(running[0], return_exceptions=True)
@@ -212,7 +214,7 @@ async def test_a_wait_stopped_by_a_person_leaves_the_poller_and_says_what_keeps_
 
     later = list(sandbox_conns.state.batches)[polled:]
     assert later
-    assert all(batch == [other_id] for batch in later)  # the stopped wait's id is gone from every read
+    assert all(batch.ids == [other_id] for batch in later)  # the stopped wait's id is gone from every read
     assert f"video task(s) {stopped_id} keep running at HiDream and are billed" in logs.text
     running[1].cancel()
     await asyncio.gather(running[1], return_exceptions=True)
