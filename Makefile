@@ -6,14 +6,16 @@ VENV = .venv/airflow-$(AIRFLOW_VERSION)
 # `make sandbox SANDBOX_PORT=8091` when 8090 is taken.
 SANDBOX_PORT ?= 8090
 
-.PHONY: demo test test-fast test-all lint docs sandbox bench
+.PHONY: demo test test-fast test-stack test-all lint docs sandbox bench
 
 demo:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
 	$(VENV)/bin/python scripts/demo.py
 
+# `make test` leaves out the stack tests (`make test-stack`): they start PostgreSQL and Chromium.
+PYTEST_MARKERS ?= not stack
 test: lint
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
 
 lint:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
@@ -23,11 +25,20 @@ lint:
 
 # The fast set while you work (no whole DAG runs, no real Airflow processes): about a minute.
 test-fast:
-	$(MAKE) test PYTEST_ARGS='-m "not slow and not integration"'
+	$(MAKE) test PYTEST_MARKERS="not slow and not integration and not stack"
+
+# The whole stack on PostgreSQL (killed triggerer, two triggerers, killed worker, restarted scheduler)
+# and the UI in Chromium: a few minutes. Installs PostgreSQL and Chromium with apt when root.
+test-stack:
+	@scripts/system-deps.sh
+	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
+	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet -e ".[test,stack]" --constraint constraints/airflow-$(AIRFLOW_VERSION).txt
+	$(VENV)/bin/python -m pytest -m stack $(PYTEST_ARGS) tests/stack
 
 test-all:
 	$(MAKE) test AIRFLOW_VERSION=$(AIRFLOW_FLOOR)
 	$(MAKE) test AIRFLOW_VERSION=3.3.2
+	$(MAKE) test-stack AIRFLOW_VERSION=3.3.2
 	$(MAKE) docs
 
 # The documentation site, built as CI builds it: a warning is an error. Output in build/site/.

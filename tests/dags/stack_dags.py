@@ -1,0 +1,44 @@
+"""DAGs of the stack tests (tests/stack/): a deferred fan-out, and a submit waited on in its worker."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, task
+
+from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
+
+PROMPTS = 20
+# Long enough for a component to be killed and replaced while the waits are in flight.
+TASK_SECONDS = 25
+
+with DAG("stack_fan_out", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as fan_out:
+    generate = HailuoVideoOperator.partial(
+        task_id="generate", hailuo_conn_id="stack_hailuo", deferrable=True, poll_interval=2, timeout=600
+    ).expand(prompt=[f"clip {n} [duration={TASK_SECONDS}]" for n in range(PROMPTS)])
+
+    @task
+    def collect(urls: list[list[str]]) -> int:
+        return sum(len(each) for each in urls)
+
+    collect(generate.output)
+
+with DAG(
+    "stack_submit_once",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    params={"prompt": f"one clip [duration={TASK_SECONDS}]"},
+    tags=["test"],
+) as submit_once:
+    # Waits in its worker (not deferrable): a killed worker is a killed wait, and the retry must not pay again.
+    HailuoVideoOperator(
+        task_id="generate",
+        prompt="{{ params.prompt }}",
+        hailuo_conn_id="stack_hailuo",
+        deferrable=False,
+        poll_interval=1,
+        timeout=600,
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+    )
