@@ -114,14 +114,20 @@ def test_two_triggerers_fire_each_trigger_once_and_do_not_double_the_reads(
     assert stack.wait_for_run("stack_fan_out", run_id) == "success", stack.logs()
     assert_fan_out_paid_once_each(stack, sandbox, run_id)
 
-    # Each trigger fired once and each task resumed once: one event and one summary per task log.
+    # Each trigger ran in one triggerer and fired once, and each task resumed once. Airflow writes a
+    # trigger's lines beside the task log, one file per triggerer that ran it: attempt=1.log.trigger.<job>.log.
     logs = task_logs(stack, "stack_fan_out", run_id)
-    assert len(logs) == PROMPTS, sorted(logs)
-    for path, text in logs.items():
-        assert text.count("Video tasks success:") == 1, path
-        assert text.count("How the video tasks ended") == 1, path
-    # Both triggerers served waits: each one's shared poller logged its cycles.
-    for name, offset in logs_from.items():
+    ran_on: set[str] = set()
+    for map_index in range(PROMPTS):
+        own = {path: text for path, text in logs.items() if path.startswith(f"map_index={map_index}/")}
+        triggers = {path: text for path, text in own.items() if ".trigger." in path}
+        assert len(triggers) == 1, sorted(own)  # never moved, never run twice
+        [(trigger_path, trigger_log)] = triggers.items()
+        assert trigger_log.count("Video tasks success:") == 1, trigger_path
+        assert own[f"map_index={map_index}/attempt=1.log"].count("How the video tasks ended") == 1
+        ran_on.add(trigger_path.rsplit(".trigger.", 1)[1])
+    assert len(ran_on) == 2, ran_on  # both triggerers served waits
+    for name, offset in logs_from.items():  # and each one's shared poller logged its cycles
         assert "Hailuo poller, connection 'stack_hailuo'" in _read_from(stack.home / f"{name}.log", offset), name
 
     # Two processes need two batch reads per cycle (10 ids each); doubled reads would ask for each id twice.
