@@ -42,3 +42,9 @@ with DAG(
         retries=1,
         retry_delay=timedelta(seconds=1),
     )
+
+with DAG("stack_ui_video", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as ui_video:
+    # Its connection is made in the UI by the browser test (tests/stack/test_ui.py).
+    HailuoVideoOperator(
+        task_id="generate", prompt="a lighthouse [duration=2]", hailuo_conn_id="ui_hailuo", poll_interval=1
+    )

@@ -35,6 +35,7 @@ COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
 IN_CI = os.environ.get("CI") == "true"
 # Figures the stack tests measure, printed at the end of the run (and kept for the closing notes).
 FIGURES: dict[str, Any] = {}
+ARTIFACTS = ROOT / "build" / "test-artifacts"  # screenshots of failed browser tests
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,6 +53,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         out = ROOT / "build" / "stack-figures.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(FIGURES, indent=2))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failure, the page as it was: a screenshot beside the report."""
+    outcome = yield
+    report = outcome.get_result()
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when == "call" and report.failed and page is not None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{item.name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        report.sections.append(("screenshot", f"{path} (at {page.url})"))
 
 
 def missing(what: str) -> None:
@@ -185,10 +199,13 @@ class Stack:
         """Read Airflow's database while it runs."""
         import psycopg2
 
-        with psycopg2.connect(host="127.0.0.1", port=self.postgres.port, user="airflow", dbname="airflow") as db:
-            with db.cursor() as cursor:
+        db = psycopg2.connect(host="127.0.0.1", port=self.postgres.port, user="airflow", dbname="airflow")
+        try:
+            with db, db.cursor() as cursor:  # one transaction; the connection itself is closed below
                 cursor.execute(sql, params)
                 return cursor.fetchall()
+        finally:
+            db.close()
 
     def wait_for(self, what: str, condition: Callable[[], Any], timeout: float = 180) -> Any:
         def alive_and(condition: Callable[[], Any] = condition) -> Any:

@@ -43,7 +43,8 @@ def task_logs(stack: Stack, dag_id: str, run_id: str, task_id: str = "generate")
 
 def assert_fan_out_paid_once_each(stack: Stack, sandbox: Sandbox, run_id: str) -> None:
     states = stack.task_states("stack_fan_out", run_id)
-    assert [(state, tries) for task_id, _, state, tries in states if task_id == "generate"] == [("success", 1)] * PROMPTS
+    generated = [(state, tries) for task_id, _, state, tries in states if task_id == "generate"]
+    assert generated == [("success", 1)] * PROMPTS
     assert ("collect", -1, "success", 1) in states
     prompts = sorted(task.request["prompt"] for task in sandbox.state.tasks.values())
     assert prompts == sorted(f"clip {n} [duration={TASK_SECONDS}]" for n in range(PROMPTS))  # each paid once
@@ -99,9 +100,7 @@ def test_a_killed_triggerer_loses_none_of_twenty_waits(components: Stack, sandbo
     FIGURES["killed triggerer: submits counted / prompts"] = f"{sandbox.counts()['hailuo_submit']} / {PROMPTS}"
 
 
-def test_two_triggerers_fire_each_trigger_once_and_do_not_double_the_reads(
-    components: Stack, sandbox: Sandbox
-) -> None:
+def test_two_triggerers_fire_each_trigger_once_and_do_not_double_the_reads(components: Stack, sandbox: Sandbox) -> None:
     stack = components
     stack.kill("triggerer", signal.SIGTERM)
     half = {"AIRFLOW__TRIGGERER__CAPACITY": str(PROMPTS // 2)}  # so that each runs half the waits
@@ -146,9 +145,7 @@ def test_two_triggerers_fire_each_trigger_once_and_do_not_double_the_reads(
 
 
 @pytest.mark.parametrize("moment", ["while_it_waits", "while_the_submit_answer_is_held"])
-def test_a_worker_killed_after_the_submit_does_not_pay_twice(
-    moment: str, components: Stack, sandbox: Sandbox
-) -> None:
+def test_a_worker_killed_after_the_submit_does_not_pay_twice(moment: str, components: Stack, sandbox: Sandbox) -> None:
     stack = components
     held = moment == "while_the_submit_answer_is_held"
     if held:
