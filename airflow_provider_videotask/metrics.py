@@ -1,36 +1,24 @@
 """The provider's metrics, through Airflow's ``Stats``: StatsD or OpenTelemetry, as ``[metrics]`` configures.
 
-Every name is under ``videotask.`` (after Airflow's own ``[metrics] statsd_prefix``, ``airflow`` by
-default). A closed set of outcomes is part of the name, as Airflow's own metrics do (``ti.finish.<state>``),
-so a plain StatsD without tags still tells them apart; who it is about goes in tags:
-
-- ``videotask.submit.<fate>`` (counter; vendor, conn_id, model): a submit ``accepted``, ``refused``
-  (nothing billed, tried again), ``rejected`` or ``unknown`` (may be billed, never repeated).
-- ``videotask.poll.requests`` (counter; vendor, conn_id): a batch read of task states.
-- ``videotask.poll.errors.<kind>`` (counter; vendor, conn_id): a batch read that failed, by kind: ``auth``,
-  ``quota``, ``rate_limit``, ``server``, ``transport``, ``response``, ``request``, ``other``.
-- ``videotask.task.finished.<state>`` (counter; vendor, conn_id): a vendor task seen over, ``succeeded``,
-  ``failed`` or ``rejected``.
-- ``videotask.task.generation_time`` (timer, ms; vendor, conn_id): submit to finished.
-- ``videotask.task.detection_delay`` (timer, ms; vendor, conn_id): finished to seen finished, only where
-  the vendor reports when a task finished (Ace Data Cloud does, HiDream does not).
-- ``videotask.poller.waiters`` (gauge; vendor, conn_id, module): waits sharing one batch poller.
-
-``vendor`` is the connection type (``hidream``, ``hailuo``). Tasks are counted when a wait ends and
-publishes them (once per wait, in the worker), not on every poll.
+Every name is under ``videotask.`` (after Airflow's own ``[metrics] statsd_prefix``). A closed set of
+outcomes is part of the name, as in Airflow's own metrics (``ti.finish.<state>``), so a plain StatsD
+without tags still tells them apart; who it is about goes in tags. The names, their tags and example
+queries: ``docs/metrics.md``; ``tests/test_metrics.py`` checks each against a real StatsD listener.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from airflow.providers.common.compat.sdk import Stats
 
 from airflow_provider_videotask.api import errors
-from airflow_provider_videotask.api.models import VideoTask
+from airflow_provider_videotask.api.models import TaskState, VideoTask
 
 PREFIX = "videotask"
+_HOSTNAME = socket.gethostname()
 
 # The kind of a failed poll, by the error's class (most specific first).
 _ERROR_KINDS: tuple[tuple[type[errors.VideoTaskError], str], ...] = (
@@ -77,12 +65,13 @@ def finished(tasks: Sequence[VideoTask], *, vendor: str, conn_id: str) -> None:
         if not task.state.is_terminal:
             continue
         Stats.incr(f"{PREFIX}.task.finished.{task.state.value}", tags=tags)
-        if task.seconds is not None:
+        if task.seconds is not None and task.state is TaskState.SUCCEEDED:  # the time to a video
             Stats.timing(f"{PREFIX}.task.generation_time", task.seconds * 1000, tags=tags)
         if task.detection_delay is not None:
             Stats.timing(f"{PREFIX}.task.detection_delay", task.detection_delay * 1000, tags=tags)
 
 
 def waiters(count: int, *, vendor: str, conn_id: str, module: str | None) -> None:
-    """How many waits one shared poller serves now."""
-    Stats.gauge(f"{PREFIX}.poller.waiters", count, tags=_tags(vendor, conn_id, module=module))
+    """How many waits one shared poller serves now (one poller per triggerer and connection: ``hostname``
+    tells the triggerers apart)."""
+    Stats.gauge(f"{PREFIX}.poller.waiters", count, tags=_tags(vendor, conn_id, module=module, hostname=_HOSTNAME))

@@ -140,27 +140,31 @@ def push_tasks(context: Context, tasks: list[VideoTask]) -> None:
 def publish(
     context: Context,
     verdict: Verdict,
-    hook: VideoTaskHook,
     log: logging.Logger | Any,
     keep: Callable[[Sequence[VideoTask]], list[str]] | None = None,
+    *,
+    vendor: str,
+    conn_id: str,
 ) -> list[str]:
     """End a wait that is over: push ``tasks``; return the URLs on success, fail otherwise.
 
     A failed vendor task stays failed, so ``failed`` ends without Airflow retries; ``timeout`` and
     ``error`` raise AirflowException (the sensor raises its own timeout before calling this). With
     ``keep`` (an ``output_path``), the succeeded tasks' videos are stored and their URIs returned.
-    The tasks seen over are counted here, once per wait (``metrics.py``).
+    The tasks seen over are counted (``metrics.py``) when the wait's end is final: a timeout or an error
+    may be retried, and so may a failure to keep the videos; their tasks are counted by the try that ends.
     """
-    metrics.finished(verdict.tasks, vendor=hook.conn_type, conn_id=hook.conn_id)
     push_tasks(context, verdict.tasks)
     if verdict.tasks:
         log.info("How the video tasks ended:\n%s", summary_table(verdict.tasks))
     if verdict.status == "failed":
+        metrics.finished(verdict.tasks, vendor=vendor, conn_id=conn_id)
         raise AirflowFailException(verdict.message)
     if verdict.status in ("timeout", "error"):
         raise AirflowException(f"Waiting for the video tasks failed ({verdict.status}): {verdict.message}")
     urls = video_urls(verdict.tasks)
     log.info("%s: %d video URLs", verdict.message, len(urls))
     if keep is not None:
-        return keep([task for task in verdict.tasks if task.state is TaskState.SUCCEEDED])
+        urls = keep([task for task in verdict.tasks if task.state is TaskState.SUCCEEDED])
+    metrics.finished(verdict.tasks, vendor=vendor, conn_id=conn_id)
     return urls

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ EXPECTED: dict[str, set[str]] = {
     "videotask.task.finished.rejected": {"vendor", "conn_id"},
     "videotask.task.generation_time": {"vendor", "conn_id"},
     "videotask.task.detection_delay": {"vendor", "conn_id"},
-    "videotask.poller.waiters": {"vendor", "conn_id"},  # and module, for HiDream
+    "videotask.poller.waiters": {"vendor", "conn_id"},  # and hostname, and module for HiDream
 }
 
 # Each run after the faults it needs (POST /_sandbox/faults), in a fresh process.
@@ -63,26 +63,34 @@ for dag_id, faults in steps:
 
 
 @pytest.fixture
-def statsd() -> Iterator[tuple[int, list[str]]]:
-    """A UDP socket standing in for a StatsD server: its port, and every line it received."""
+def statsd() -> Iterator[tuple[int, Callable[[], list[str]]]]:
+    """A UDP socket standing in for a StatsD server: its port, and a call that stops it once everything
+    sent has been read (a quiet second after the senders are done) and returns every line."""
     received: list[str] = []
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     server.bind(("127.0.0.1", 0))
-    server.settimeout(0.2)
+    server.settimeout(1.0)
     stop = threading.Event()
 
     def listen() -> None:
-        while not stop.is_set():
+        while True:
             try:
                 received.extend(server.recv(65535).decode().splitlines())
             except TimeoutError:
-                continue
+                if stop.is_set():
+                    return
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
-    yield server.getsockname()[1], received
+
+    def drained() -> list[str]:
+        stop.set()
+        listener.join(timeout=30)
+        return received
+
+    yield server.getsockname()[1], drained
     stop.set()
-    listener.join()
+    listener.join(timeout=30)
     server.close()
 
 
@@ -93,8 +101,8 @@ def parse(line: str) -> tuple[str, dict[str, str], str]:
     return name.removeprefix("airflow."), dict(tag.split("=", 1) for tag in tags), value.split("|")[1]
 
 
-def test_every_metric_is_emitted_with_its_documented_tags(statsd: tuple[int, list[str]]) -> None:
-    port, received = statsd
+def test_every_metric_is_emitted_with_its_documented_tags(statsd: tuple[int, Callable[[], list[str]]]) -> None:
+    port, drained = statsd
     with Sandbox(duration=0) as sandbox:
         env = {
             **os.environ,
@@ -124,14 +132,16 @@ def test_every_metric_is_emitted_with_its_documented_tags(statsd: tuple[int, lis
             "metrics_poll_refused": "failed",
         }
         assert sandbox.counts()["tasks_created"] == 4  # the deferred one, the two HiDream, the poll refused
-    ours = [parse(line) for line in received if line.startswith("airflow.videotask.")]
+    ours = [parse(line) for line in drained() if line.startswith("airflow.videotask.")]
     seen: dict[str, list[dict[str, str]]] = {}
     for name, tags, _kind in ours:
         seen.setdefault(name, []).append(tags)
     assert set(seen) == set(EXPECTED), f"missing {set(EXPECTED) - set(seen)}, undocumented {set(seen) - set(EXPECTED)}"
     for name, tag_sets in seen.items():
         for tags in tag_sets:
-            extra = {"module"} if name == "videotask.poller.waiters" and tags.get("vendor") == "hidream" else set()
+            extra = set()
+            if name == "videotask.poller.waiters":
+                extra = {"hostname", "module"} if tags.get("vendor") == "hidream" else {"hostname"}
             assert set(tags) == EXPECTED[name] | extra, (name, tags)
             assert tags["vendor"] in ("hailuo", "hidream"), tags
             assert tags["conn_id"].startswith("metrics_"), tags

@@ -203,6 +203,9 @@ class VideoTaskHook(BaseHook):
         self._async_client: httpx.AsyncClient | None = None
         # Ids the vendor refused (HTTP 400 ...), found by splitting a batch: not asked again.
         self._refused: dict[str, VideoTaskApiError] = {}
+        # Called the moment a paid request leaves, after everything free it needed (the operators mark
+        # the submit in flight in Airflow's task state store).
+        self.before_paid_send: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -410,6 +413,8 @@ class VideoTaskHook(BaseHook):
             token = None
             if request.credential == "token":
                 token = yield from self._before_sending(request, self._credential(settings, refused))
+            if request.paid and self.before_paid_send is not None:
+                self.before_paid_send()
             try:
                 return (yield _Send(settings, request, token, parse))
             except VideoTaskAuthError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Sequence
@@ -271,23 +272,25 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     def _submit_when_admitted(self, context: Context) -> str:
         """Submit; a refusal (nothing billed) waits and tries again, any other failure ends the task at once.
 
-        On Airflow 3.3+ each send is marked in the task state store until its answer is handled: a try
-        killed meanwhile (``kill -9``, a lost worker) leaves the mark, and the retry fails as of unknown
-        fate instead of sending again (the vendor may have created the task, and the id never arrived).
+        On Airflow 3.3+ a submit is marked in the task state store the moment it leaves (the hook says
+        when), with the task id kept before it, until its answer is handled: a try killed meanwhile
+        (``kill -9``, a lost worker) leaves the mark, and the retry fails as of unknown fate instead of
+        sending again (the vendor may have created the task, and its id never arrived).
         """
         store: Any = context.get("task_state_store") if RETRY_REATTACHES else None
-        if store is not None and (in_flight := store.get(SUBMIT_IN_FLIGHT_KEY)):
-            raise AirflowFailException(self._interrupted_submit(str(in_flight), context))
+        if store is not None and (mark := store.get(SUBMIT_IN_FLIGHT_KEY)):
+            if isinstance(mark, dict) and mark.get("previous_id") == store.get(self.external_id_key):
+                self._count_submit(SubmitFate.UNKNOWN.value)
+                raise AirflowFailException(self._interrupted_submit(str(mark.get("sent_at")), context))
+            store.delete(SUBMIT_IN_FLIGHT_KEY)  # left by a try whose task id was kept after all: stale
         while True:
             attempt_at = time.time()
             if store is not None:
-                store.set(SUBMIT_IN_FLIGHT_KEY, _iso(attempt_at))
+                previous_id = store.get(self.external_id_key)
+                mark = {"sent_at": _iso(attempt_at), "previous_id": previous_id}
+                self.hook.before_paid_send = functools.partial(store.set, SUBMIT_IN_FLIGHT_KEY, mark)
             try:
                 task_id = self.submit()
-            except VideoTaskValidationError:
-                if store is not None:
-                    store.delete(SUBMIT_IN_FLIGHT_KEY)  # refused by the hook itself: nothing was sent
-                raise
             except VideoTaskApiError as error:
                 fate = submit_fate(error)
                 if store is not None:
@@ -307,6 +310,8 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
                     store.delete(SUBMIT_IN_FLIGHT_KEY)
                 self._count_submit("accepted")
                 return task_id
+            finally:
+                self.hook.before_paid_send = None
 
     def _count_submit(self, fate: str) -> None:
         metrics.submitted(fate, vendor=self.hook.conn_type, conn_id=self.conn_id, model=self.priced_as)
@@ -422,7 +427,9 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
         try:
-            return publish(context, verdict, self.hook, self.log, keeper(context, self))
+            return publish(
+                context, verdict, self.log, keeper(context, self), vendor=self.hook.conn_type, conn_id=self.conn_id
+            )
         except (VideoTaskError, OSError) as error:
             if RETRY_REATTACHES or isinstance(error, VideoTaskValidationError):
                 raise  # a retry reattaches to the paid task and stores it again; nothing is paid twice

@@ -171,7 +171,16 @@ class VideoTaskSensor(BaseSensorOperator):
         self.log.warning(stopped_waiting(normalize_task_ids(self.video_task_ids), vendor))
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
-        return publish(context, verdict, self.hook, self.log, keeper(context, self))
+        return publish(
+            context, verdict, self.log, keeper(context, self), vendor=self._conn_type(), conn_id=self.conn_id
+        )
+
+    def _conn_type(self) -> str:
+        """The connection's type, for the metrics' tags; a connection gone meanwhile must not stop the videos."""
+        try:
+            return self.hook.conn_type
+        except Exception:
+            return "unknown"
 
     def _look(self, context: Context) -> Verdict:
         """Poll once (a ridden-out failed poll reads as pending)."""

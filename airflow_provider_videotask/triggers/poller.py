@@ -229,7 +229,9 @@ class BatchPoller:
 
     def _log_cycle(self, waiters: int, ids: int, requests: int, took: float, by_id: dict[str, VideoTask]) -> None:
         """One line per cycle for all the waiters (each waiter logs only its own changes, and rarely)."""
-        metrics.waiters(waiters, vendor=self.hook.conn_type, conn_id=self.hook.conn_id, module=self.module)
+        metrics.waiters(
+            len(self.subscriptions), vendor=self.hook.conn_type, conn_id=self.hook.conn_id, module=self.module
+        )
         log.info(
             "%s poller, connection %r%s: %d waits on %d task ids, %d requests in %.1fs; %s",
             self.hook.vendor,

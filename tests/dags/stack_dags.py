@@ -10,7 +10,7 @@ from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 
 PROMPTS = 20
 # Long enough for a component to be killed and replaced while the waits are in flight.
-TASK_SECONDS = 25
+TASK_SECONDS = 18
 
 with DAG("stack_fan_out", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as fan_out:
     generate = HailuoVideoOperator.partial(

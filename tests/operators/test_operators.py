@@ -192,12 +192,34 @@ def test_a_retry_resubmits_only_when_the_stored_task_failed(sandbox_conns: Sandb
 @pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
 def test_a_try_killed_while_its_submit_was_in_flight_is_not_sent_again(sandbox_conns: Sandbox) -> None:
     # What a killed try leaves behind: the mark of a submit sent, and no task id.
-    store = StateStore({operator_base.SUBMIT_IN_FLIGHT_KEY: "2026-12-02T04:00:00+00:00"})
+    mark = {"sent_at": "2026-12-02T04:00:00+00:00", "previous_id": None}
+    store = StateStore({operator_base.SUBMIT_IN_FLIGHT_KEY: mark})
     sent = r"stopped while its submit, sent at 2026-12-02T04:00:00\+00:00"
     with pytest.raises(AirflowFailException, match=sent) as raised:
         hailuo(prompt="boat").execute(make_context(store))
     assert f"state-store/{operator_base.SUBMIT_IN_FLIGHT_KEY}" in str(raised.value)  # how to go on, if nothing was made
     assert sandbox_conns.counts()["hailuo_submit"] == 0
+
+
+@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
+def test_a_mark_older_than_the_kept_task_id_is_stale(sandbox_conns: Sandbox) -> None:
+    # Killed after its task id was kept, before the mark went: the id tells, and a later resubmit
+    # (the stored task failed, the task was cleared) goes ahead.
+    store = StateStore()
+    with pytest.raises(AirflowFailException):
+        hailuo(prompt="boat [fail]").execute(make_context(store))
+    store[operator_base.SUBMIT_IN_FLIGHT_KEY] = {"sent_at": "2026-12-02T04:00:00+00:00", "previous_id": None}
+    hailuo(prompt="boat").execute(make_context(store))
+    assert sandbox_conns.counts()["hailuo_submit"] == 2
+    assert operator_base.SUBMIT_IN_FLIGHT_KEY not in store
+
+
+@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
+def test_no_mark_is_left_when_the_submit_never_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = StateStore()
+    with pytest.raises(Exception, match="isn't defined"):  # the connection cannot be read: nothing was sent
+        hailuo(prompt="boat", hailuo_conn_id="no_such_connection").execute(make_context(store))
+    assert operator_base.SUBMIT_IN_FLIGHT_KEY not in store
 
 
 @pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")

@@ -79,16 +79,25 @@ def test_a_killed_triggerer_loses_none_of_twenty_waits(components: Stack, sandbo
     stack = components
     run_id = stack.trigger("stack_fan_out")
     stack.wait_for("20 deferred waits", lambda: deferred(stack, run_id) == PROMPTS, timeout=120)
+
+    def running_in_the_triggerer() -> set[int] | None:
+        rows = stack.query(
+            "select t.triggerer_id from task_instance ti join trigger t on t.id = ti.trigger_id where ti.run_id = %s",
+            run_id,
+        )
+        return {job for (job,) in rows} if len(rows) == PROMPTS and all(job for (job,) in rows) else None
+
+    [killed_job] = stack.wait_for("every wait in the triggerer", running_in_the_triggerer, timeout=60)
     killed_at = time.time()
     stack.kill("triggerer")  # kill -9, its trigger runner too
     stack.start("triggerer")
 
     def taken_over() -> bool:
         rows = stack.query(
-            "select t.triggerer_id, j.state from task_instance ti join trigger t on t.id = ti.trigger_id "
-            "join job j on j.id = t.triggerer_id where ti.run_id = %s and j.latest_heartbeat > to_timestamp(%s)",
+            "select t.triggerer_id from task_instance ti join trigger t on t.id = ti.trigger_id "
+            "where ti.run_id = %s and t.triggerer_id is not null and t.triggerer_id <> %s",
             run_id,
-            killed_at,
+            killed_job,
         )
         return len(rows) == PROMPTS
 
@@ -149,7 +158,7 @@ def test_a_worker_killed_after_the_submit_does_not_pay_twice(moment: str, compon
     stack = components
     held = moment == "while_the_submit_answer_is_held"
     if held:
-        sandbox.add_fault("slow", count=1, only="submits", delay=10)  # the vendor took it; its answer is late
+        sandbox.add_fault("slow", count=1, only="submits", delay=20)  # the vendor took it; its answer is late
     run_id = stack.trigger("stack_submit_once")
     key = SUBMIT_IN_FLIGHT_KEY if held else "videotask_vendor_task_id"
 
