@@ -94,10 +94,17 @@ def price_of(prices: Mapping[str, Any], priced_as: str, fields: Mapping[str, Any
     price, what = prices.get(priced_as), repr(priced_as)
     while isinstance(price, Mapping):
         [(field_name, by_value)] = price.items()
-        value = fields.get(field_name)
+        value = _as_key(fields.get(field_name))
         what += f"{' with' if ' with ' not in what else ','} {field_name}={value}"
-        price = by_value.get(str(value), by_value.get("*"))
+        price = by_value.get(value, by_value.get("*"))
     return (None if price is None else float(price)), what
+
+
+def _as_key(value: Any) -> str:
+    """A field's value as the table's JSON keys spell it: ``10`` for 10 and 10.0, ``true`` for True."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def cost_refusal(estimate: float | None, max_cost: float | None, priced_as: str, conn_id: str) -> str | None:

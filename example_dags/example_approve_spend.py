@@ -26,6 +26,7 @@ MODEL = "minimax-t2v"
 PROMPTS = ["a lighthouse at dawn, waves rolling in", "a fox crossing a snowy field", "a night market in the rain"]
 MAX_COST_PER_VIDEO = 1.0
 POLL_SECONDS = float(os.environ.get("VIDEOTASK_EXAMPLE_POLL_SECONDS", "30"))  # the tests poll faster
+ANSWER_WITHIN_SECONDS = float(os.environ.get("VIDEOTASK_EXAMPLE_ANSWER_SECONDS", str(24 * 60 * 60)))  # and wait less
 
 with DAG(
     "example_approve_spend",
@@ -46,11 +47,12 @@ with DAG(
         task_id="approve",
         subject="Generate {{ ti.xcom_pull('estimate')['videos'] }} {{ ti.xcom_pull('estimate')['model'] }} videos?",
         body=(
-            "Estimated cost: **{{ ti.xcom_pull('estimate')['cost'] or 'unknown (no price table)' }}**, "
+            "Estimated cost: **{{ 'unknown (no price table)' if ti.xcom_pull('estimate')['cost'] is none "
+            "else ti.xcom_pull('estimate')['cost'] }}**, "
             "by connection `" + CONN_ID + "`'s price table. Nothing has been submitted yet."
         ),
-        defaults="Reject",  # no answer within a day: nothing is spent
-        response_timeout=timedelta(days=1),
+        defaults="Reject",  # no answer in time: nothing is spent
+        response_timeout=timedelta(seconds=ANSWER_WITHIN_SECONDS),
     )
 
     generate = HailuoVideoOperator.partial(

@@ -167,6 +167,7 @@ def test_approve_spend_example_submits_only_once_approved(
 
     set_connection(monkeypatch, "hailuo_default", "hailuo", fast_examples.url, prices={"minimax-t2v": 0.25})
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    monkeypatch.setenv("VIDEOTASK_EXAMPLE_ANSWER_SECONDS", "120")  # unanswered, it rejects instead of hanging
     module = load(EXAMPLE["example_approve_spend"])
     seen: dict[str, Any] = {}
     person = threading.Thread(target=answer_the_approval, args=(choice, seen, fast_examples), daemon=True)
