@@ -1,4 +1,4 @@
-"""The connection forms of both vendors, declared once.
+"""The connection forms of every connection type, declared once.
 
 Airflow 3.2+ reads these declarations from the provider info (``conn-fields``, ``ui-field-behaviour``);
 older releases call the hooks' ``get_connection_form_widgets`` / ``get_ui_field_behaviour``, which are
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_videotask.api import hailuo, hidream
+from airflow_provider_videotask.api import ace, hidream
 from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_READS
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -53,6 +53,13 @@ def _pacing_fields(vendor_rule: str) -> dict[str, Any]:
     }
 
 
+_ACE_FIELDS: dict[str, Any] = {
+    "request_timeout": _TIMEOUT_FIELD,
+    "batch_size": _BATCH_SIZE_FIELD,
+    "parallel_reads": _PARALLEL_READS_FIELD,
+    **_pacing_fields("Ace Data Cloud publishes no number; it answers HTTP 429 when an account goes too fast."),
+}
+
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "hidream": {
         "request_timeout": _TIMEOUT_FIELD,
@@ -84,12 +91,9 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
             "schema": {"type": ["string", "null"], "format": "password"},
         },
     },
-    "hailuo": {
-        "request_timeout": _TIMEOUT_FIELD,
-        "batch_size": _BATCH_SIZE_FIELD,
-        "parallel_reads": _PARALLEL_READS_FIELD,
-        **_pacing_fields("Ace Data Cloud publishes no number; it answers HTTP 429 when an account goes too fast."),
-    },
+    "hailuo": _ACE_FIELDS,
+    # One token for every Ace Data Cloud video service; each task names its service.
+    "acedatacloud": _ACE_FIELDS,
 }
 
 
@@ -104,7 +108,8 @@ def ui_field_behaviour(default_base_url: str, secret_label: str, secret_placehol
 UI_FIELD_BEHAVIOUR: dict[str, dict[str, Any]] = {
     # The API key (https://www.hidreamai.com/docs/pixeling/user/api_key.html) is exchanged for day-long tokens.
     "hidream": ui_field_behaviour(hidream.DEFAULT_BASE_URL, "API key", "HiDream API key (it buys day-long tokens)"),
-    "hailuo": ui_field_behaviour(hailuo.DEFAULT_BASE_URL, "API token", "Bearer token (without 'Bearer ')"),
+    "hailuo": ui_field_behaviour(ace.DEFAULT_BASE_URL, "API token", "Bearer token (without 'Bearer ')"),
+    "acedatacloud": ui_field_behaviour(ace.DEFAULT_BASE_URL, "API token", "Bearer token (without 'Bearer ')"),
 }
 
 

@@ -12,8 +12,9 @@ from airflow_provider_videotask.hooks.registry import HOOKS
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-videotask",
-        "name": "Video Task (HiDream, Hailuo)",
-        "description": "Submit, wait for and collect AI video-generation tasks (HiDream, Hailuo on Ace Data Cloud).",
+        "name": "Video Task (HiDream, Ace Data Cloud)",
+        "description": "Submit, wait for and collect AI video-generation tasks (HiDream; Hailuo, Kling, Veo, Luma, "
+        "Wan and Seedance on Ace Data Cloud).",
         "versions": [__version__],
         "integrations": [
             {
@@ -23,6 +24,11 @@ def get_provider_info() -> dict[str, Any]:
             },
             {
                 "integration-name": "Hailuo",
+                "external-doc-url": "https://platform.acedata.cloud",
+                "tags": ["service"],
+            },
+            {
+                "integration-name": "Ace Data Cloud",
                 "external-doc-url": "https://platform.acedata.cloud",
                 "tags": ["service"],
             },
@@ -37,28 +43,33 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "HiDream", "python-modules": ["airflow_provider_videotask.operators.hidream"]},
             {"integration-name": "Hailuo", "python-modules": ["airflow_provider_videotask.operators.hailuo"]},
             {
+                "integration-name": "Ace Data Cloud",
+                "python-modules": ["airflow_provider_videotask.operators.ace"],
+            },
+            {
                 "integration-name": "Video storage",
                 "python-modules": ["airflow_provider_videotask.operators.store_videos"],
             },
         ],
-        # One sensor and one trigger serve both vendors: they follow the connection's type.
+        # One sensor and one trigger serve every vendor: they follow the connection's type.
         "sensors": [
             {
                 "integration-name": integration,
                 "python-modules": ["airflow_provider_videotask.sensors.video_task"],
             }
-            for integration in ("HiDream", "Hailuo")
+            for integration in ("HiDream", "Hailuo", "Ace Data Cloud")
         ],
         "triggers": [
             {
                 "integration-name": integration,
                 "python-modules": ["airflow_provider_videotask.triggers.video_task"],
             }
-            for integration in ("HiDream", "Hailuo")
+            for integration in ("HiDream", "Hailuo", "Ace Data Cloud")
         ],
         "hooks": [
             {"integration-name": "HiDream", "python-modules": ["airflow_provider_videotask.hooks.hidream"]},
             {"integration-name": "Hailuo", "python-modules": ["airflow_provider_videotask.hooks.hailuo"]},
+            {"integration-name": "Ace Data Cloud", "python-modules": ["airflow_provider_videotask.hooks.ace"]},
         ],
         "extra-links": ["airflow_provider_videotask.links.VideoLink"],
         "connection-types": [

@@ -79,7 +79,7 @@ def per_task_trigger_class() -> type:
     import aiohttp
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-    from airflow_provider_videotask.api import hailuo
+    from airflow_provider_videotask.api import ace, hailuo
 
     class PerTaskTrigger(BaseTrigger):
         def __init__(self, base_url: str, task_ids: list[str], poll_interval: float) -> None:
@@ -102,14 +102,14 @@ def per_task_trigger_class() -> type:
             yield TriggerEvent({"status": "success"})
 
         async def get_task(self, task_id: str) -> Any:
-            request = hailuo.retrieve_request(task_id)
+            request = ace.retrieve_request("hailuo", task_id)
             headers = {"Authorization": f"Bearer {TOKEN}"}
             timeout = aiohttp.ClientTimeout(total=60)
             async with (
                 aiohttp.ClientSession(headers=headers, timeout=timeout) as session,
                 session.post(self.base_url + request.path, json=request.json) as response,
             ):
-                return hailuo.parse_task(await response.json())
+                return ace.parse_task(await response.json())
 
     return PerTaskTrigger
 

@@ -40,18 +40,22 @@ def test_every_listed_module_imports_and_holds_the_public_classes() -> None:
 
     info = get_provider_info()
     expected = {
-        "operators": {"HiDreamVideoOperator", "HailuoVideoOperator", "StoreVideosOperator"},
+        "operators": {
+            "HiDreamVideoOperator", "HailuoVideoOperator", "StoreVideosOperator", "AceVideoOperator",
+            "KlingVideoOperator", "VeoVideoOperator", "LumaVideoOperator", "WanVideoOperator", "SeedanceVideoOperator",
+        },
         "sensors": {"VideoTaskSensor"},
         "triggers": {"VideoTaskTrigger"},
-        "hooks": {"HiDreamHook", "HailuoHook"},
-    }
+        "hooks": {"HiDreamHook", "HailuoHook", "AceDataCloudHook"},
+    }  # fmt: skip
+    vendors = {"HiDream", "Hailuo", "Ace Data Cloud"}
     for kind, classes in expected.items():
         modules = {module for entry in info[kind] for module in entry["python-modules"]}
         found = {name for module in modules for name in vars(importlib.import_module(module))}
         assert classes <= found, kind
-        integrations = {"HiDream", "Hailuo", "Video storage"} if kind == "operators" else {"HiDream", "Hailuo"}
+        integrations = {*vendors, "Video storage"} if kind == "operators" else vendors
         assert {entry["integration-name"] for entry in info[kind]} == integrations, kind
-    assert {entry["integration-name"] for entry in info["integrations"]} == {"HiDream", "Hailuo", "Video storage"}
+    assert {entry["integration-name"] for entry in info["integrations"]} == {*vendors, "Video storage"}
 
 
 def test_connection_forms_match_the_declarative_schema() -> None:

@@ -53,6 +53,7 @@ class VideoTask:
     progress: float | None = None
     video_urls: tuple[str, ...] = ()
     error: str | None = None
+    video_ids: tuple[str, ...] = ()  # the vendor's ids of the videos, where it gives them (what ``extend`` takes)
     unrecognised_state: str | None = None
     missing_video: bool = False
     created_at: float | None = None
@@ -73,6 +74,7 @@ class VideoTask:
             "state": self.state.value,
             "progress": self.progress,
             "video_urls": list(self.video_urls),
+            "video_ids": list(self.video_ids),
             "error": self.error,
             "seconds": self.seconds,
             "detection_delay": self.detection_delay,
@@ -88,6 +90,7 @@ class VideoTask:
             progress=float(progress) if progress is not None else None,
             video_urls=tuple(str(url) for url in data.get("video_urls") or ()),
             error=data.get("error"),
+            video_ids=tuple(str(video_id) for video_id in data.get("video_ids") or ()),
             seconds=float(seconds) if seconds is not None else None,
             detection_delay=float(delay) if delay is not None else None,
         )

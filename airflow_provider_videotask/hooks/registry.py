@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 HOOKS = {
     "hidream": ("HiDream", "airflow_provider_videotask.hooks.hidream.HiDreamHook"),
     "hailuo": ("Hailuo (Ace Data Cloud)", "airflow_provider_videotask.hooks.hailuo.HailuoHook"),
+    "acedatacloud": ("Ace Data Cloud (video)", "airflow_provider_videotask.hooks.ace.AceDataCloudHook"),
 }
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from airflow_provider_videotask.api.services import SERVICES
+
 FAULT_KINDS = (
     "rate_limit",
     "server_error",
@@ -91,7 +93,7 @@ class BatchRead(NamedTuple):
 @dataclass
 class SandboxTask:
     task_id: str
-    vendor: str  # "hidream" | "hailuo"
+    vendor: str  # "hidream", or the Ace Data Cloud service ("hailuo", "kling" ...)
     module: str  # HiDream module, or the Hailuo model
     request: dict[str, Any]
     created: float  # on the sandbox clock
@@ -140,7 +142,7 @@ class SubmitLimit:
         only bounds running tasks."""
         key, _, rule = text.partition("=")
         vendor, _, scope = key.partition(":")
-        if vendor not in ("hidream", "hailuo") or not scope or not rule:
+        if vendor not in ("hidream", *SERVICES) or not scope or not rule:
             raise ValueError(f"a submit limit reads VENDOR:SCOPE=N/SECONDS[,active=K][,no-retry-after], got {text!r}")
         values: dict[str, Any] = {}
         for part in rule.split(","):

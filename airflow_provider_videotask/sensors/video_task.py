@@ -40,15 +40,17 @@ if TYPE_CHECKING:
 
 
 class VideoTaskSensor(BaseSensorOperator):
-    """Wait until a batch of HiDream or Hailuo tasks is over; return their video URLs.
+    """Wait until a batch of HiDream or Ace Data Cloud tasks is over; return their video URLs.
 
-    One sensor serves both vendors: the hook follows the connection's type. On success the XCom
+    One sensor serves every vendor: the hook follows the connection's type. On success the XCom
     ``return_value`` is the flat list of video URLs in task order, and the XCom ``tasks`` holds one
     dict per task (``task_id``, ``state``, ``progress``, ``video_urls``, ``error``).
 
     :param video_task_ids: vendor task ids (templated): one id, a list, or an upstream task's output.
-    :param conn_id: an Airflow connection of type ``hidream`` or ``hailuo``.
+    :param conn_id: an Airflow connection of type ``hidream``, ``hailuo`` or ``acedatacloud``.
     :param module: HiDream module of the tasks (HiDream only; default: the connection's).
+    :param service: the Ace Data Cloud service of the tasks (``kling``, ``veo``, ``luma``, ``wan``,
+        ``seedance``, ``hailuo``): required with an ``acedatacloud`` connection, which serves them all.
     :param fail_on: ``"any"`` (default) fails as soon as a task failed or was rejected; ``"all"``
         fails only when every task failed and otherwise returns the URLs of those that succeeded.
     :param unknown_grace_period: seconds an id may stay unknown to the vendor before it counts as
@@ -78,6 +80,7 @@ class VideoTaskSensor(BaseSensorOperator):
         video_task_ids: Any = None,
         conn_id: str,
         module: str | None = None,
+        service: str | None = None,
         fail_on: str = "any",
         unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
@@ -120,14 +123,17 @@ class VideoTaskSensor(BaseSensorOperator):
             raise VideoTaskValidationError(f"conn_id must name an Airflow connection, got {conn_id!r}")
         self.video_task_ids = video_task_ids
         self.conn_id = conn_id
-        self.module = module
+        if service is not None and module not in (None, service):
+            raise VideoTaskValidationError("give module (HiDream) or service (Ace Data Cloud), not both")
+        # The waiting layers call both a module: one shared poller per connection and module.
+        self.module = service if service is not None else module
         self.deferrable = deferrable
         self._started_at: float | None = None
         self._waiter: Waiter | None = None
 
     @cached_property
     def hook(self) -> VideoTaskHook:
-        """The hook for the connection's type (``hidream`` or ``hailuo``)."""
+        """The hook for the connection's type (``hidream``, ``hailuo``, ``acedatacloud``)."""
         return get_hook(self.conn_id)
 
     def execute(self, context: Context) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_videotask.api import hailuo, hidream
+from airflow_provider_videotask.api import ace, hidream
 from airflow_provider_videotask.api.batch import Page
 from airflow_provider_videotask.api.errors import VideoTaskError
 from airflow_provider_videotask.api.models import TaskState, VideoTask
@@ -62,8 +62,8 @@ def only_documented_errors(call: Any, *args: Any) -> Any:
 @given(status=st.integers(100, 599), body=JSON | st.text(max_size=50))
 def test_read_response_never_raises_anything_else(status: int, body: Any) -> None:
     text = body if isinstance(body, str) else json.dumps(body)
-    for module in (hidream, hailuo):
-        only_documented_errors(module.read_response, status, text, None)
+    for read in (hidream.read_response, ace.read_response):
+        only_documented_errors(read, status, text, None)
 
 
 def check_page(page: Any) -> None:
@@ -97,10 +97,10 @@ def test_hidream_task_parsing_never_raises(document: Any) -> None:
 @FUZZ
 @given(document=JSON | HAILUO_TASK, count=JSON)
 def test_hailuo_task_parsing_never_raises(document: Any, count: Any) -> None:
-    check_task(hailuo.parse_task(document))
-    check_page(only_documented_errors(hailuo.parse_batch, {"items": [document], "count": count}))
-    check_page(only_documented_errors(hailuo.parse_batch, document))
-    only_documented_errors(hailuo.parse_submit, document)
+    check_task(ace.parse_task(document))
+    check_page(only_documented_errors(ace.parse_batch, {"items": [document], "count": count}))
+    check_page(only_documented_errors(ace.parse_batch, document))
+    only_documented_errors(ace.parse_submit, document)
 
 
 @FUZZ
@@ -121,5 +121,5 @@ DONE_WORDS = {"succeed", "succeeded", "success", "completed", "complete", "finis
 @given(word=st.text(max_size=15), key=st.sampled_from(["state", "status"]))
 def test_an_unknown_state_word_is_never_a_success(word: str, key: str) -> None:
     document = {"id": "t", "response": {"success": True, "data": [{key: word, "video_url": "https://v"}]}}
-    state = hailuo.parse_task(document).state
+    state = ace.parse_task(document).state
     assert state is not TaskState.SUCCEEDED or word.strip().lower() in DONE_WORDS

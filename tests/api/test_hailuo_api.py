@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_videotask.api import hailuo
+from airflow_provider_videotask.api import ace, hailuo
 from airflow_provider_videotask.api.errors import (
     VideoTaskApiError,
     VideoTaskAuthError,
@@ -62,7 +62,7 @@ def doc(response: Any = None, **data: Any) -> dict[str, Any]:
     ],
 )
 def test_state_table(document: dict[str, Any], state: TaskState) -> None:
-    task = hailuo.parse_task(document)
+    task = ace.parse_task(document)
     assert task.task_id == "t1"
     assert task.state is state
     assert task.video_urls == ((URL,) if state is TaskState.SUCCEEDED else ())
@@ -74,7 +74,7 @@ def finished(response: dict[str, Any]) -> dict[str, Any]:
     return doc(response) | {"finished_at": 1736863300.0}
 
 
-# The reading rules of hailuo.parse_task's docstring, one row per variant.
+# The reading rules of ace.parse_task's docstring, one row per variant.
 @pytest.mark.parametrize(
     ("document", "state", "urls", "error", "missing_video"),
     [
@@ -216,7 +216,7 @@ def finished(response: dict[str, Any]) -> dict[str, Any]:
 def test_reading_rules(
     document: dict[str, Any], state: TaskState, urls: tuple[str, ...], error: str | None, missing_video: bool
 ) -> None:
-    task = hailuo.parse_task(document)
+    task = ace.parse_task(document)
     assert task.task_id == "t1"
     assert task.state is state
     assert task.video_urls == urls
@@ -227,14 +227,14 @@ def test_reading_rules(
 
 
 def test_unrecognised_state_word_is_running_and_flagged() -> None:
-    task = hailuo.parse_task(doc(state="baking"))
+    task = ace.parse_task(doc(state="baking"))
     assert task.state is TaskState.RUNNING
     assert task.unrecognised_state == "state 'baking'"
     assert not task.missing_video
 
 
 def test_unrecognised_state_under_the_status_key_is_flagged_too() -> None:
-    task = hailuo.parse_task(doc(status="Levitating", video_url=URL))
+    task = ace.parse_task(doc(status="Levitating", video_url=URL))
     assert task.state is TaskState.RUNNING
     assert task.unrecognised_state == "state 'levitating'"
     assert task.video_urls == ()
@@ -258,7 +258,7 @@ SEED_SINGLE = """{
 
 
 def test_seed_single_example() -> None:
-    task = hailuo.parse_task(hailuo.read_response(200, SEED_SINGLE))
+    task = ace.parse_task(ace.read_response(200, SEED_SINGLE))
     assert task.task_id == "58cc618b-9639-4ee7-add2-d2fcf260d9a3"
     assert task.state is TaskState.SUCCEEDED
     assert task.video_urls == (
@@ -268,13 +268,13 @@ def test_seed_single_example() -> None:
 
 def test_ace_times_are_read_and_finished_only_once_over() -> None:
     # The seed example has created_at only; finished records add finished_at (API_NOTES.md, Hailuo).
-    seed = hailuo.parse_task(hailuo.read_response(200, SEED_SINGLE))
+    seed = ace.parse_task(ace.read_response(200, SEED_SINGLE))
     assert (seed.created_at, seed.finished_at) == (1736863231.588, None)
-    done = hailuo.parse_task(finished({"success": True, "data": [{"state": "succeeded", "video_url": URL}]}))
+    done = ace.parse_task(finished({"success": True, "data": [{"state": "succeeded", "video_url": URL}]}))
     assert (done.created_at, done.finished_at) == (1736863231.588, 1736863300.0)
-    running = hailuo.parse_task(doc(state="processing") | {"finished_at": "2025-01-14T14:01:40Z"})
+    running = ace.parse_task(doc(state="processing") | {"finished_at": "2025-01-14T14:01:40Z"})
     assert running.finished_at is None  # a running task has not finished, whatever the record says
-    iso = hailuo.parse_task(
+    iso = ace.parse_task(
         finished({"success": True, "data": [{"state": "succeeded", "video_url": URL}]})
         | {"finished_at": "2025-01-14T14:01:40Z"}
     )
@@ -284,7 +284,7 @@ def test_ace_times_are_read_and_finished_only_once_over() -> None:
 def test_batch_page_holds_the_found_tasks_and_the_count() -> None:
     seed_item = json.loads(SEED_SINGLE)
     body = {"items": [seed_item, doc(state="processing") | {"id": "09d4a93e"}, {"response": None}], "count": 2}
-    page = hailuo.parse_batch(body)
+    page = ace.parse_batch(body)
     by_id = {t.task_id: t for t in page.tasks}
     assert set(by_id) == {"09d4a93e", "58cc618b-9639-4ee7-add2-d2fcf260d9a3"}  # the item without id is dropped
     assert by_id["09d4a93e"].state is TaskState.RUNNING
@@ -294,12 +294,12 @@ def test_batch_page_holds_the_found_tasks_and_the_count() -> None:
 
 @pytest.mark.parametrize(("count", "total"), [(30, 30), ("12", 12), (None, None), ("many", None), (True, None)])
 def test_batch_total_is_the_count_when_readable(count: Any, total: int | None) -> None:
-    assert hailuo.parse_batch({"items": [], "count": count}).total == total
+    assert ace.parse_batch({"items": [], "count": count}).total == total
 
 
 def test_batch_without_items_list_is_a_retryable_response_error() -> None:
     with pytest.raises(VideoTaskResponseError) as caught:
-        hailuo.parse_batch({"items": "oops", "trace_id": "tr-7"})
+        ace.parse_batch({"items": "oops", "trace_id": "tr-7"})
     assert caught.value.retryable
     assert caught.value.trace_id == "tr-7"
 
@@ -323,7 +323,7 @@ def test_batch_without_items_list_is_a_retryable_response_error() -> None:
 def test_error_envelopes(status: int, code: str, kind: type[VideoTaskApiError], retryable: bool) -> None:
     body = json.dumps({"error": {"code": code, "message": "vendor says no"}, "trace_id": "tr-9"})
     with pytest.raises(kind) as caught:
-        hailuo.read_response(status, body, retry_after=3.0)
+        ace.read_response(status, body, retry_after=3.0)
     error = caught.value
     assert type(error) is kind
     assert (error.status_code, error.vendor_code, error.trace_id, error.retryable) == (status, code, "tr-9", retryable)
@@ -347,12 +347,12 @@ def test_request_error_is_an_api_error() -> None:
 def test_html_error_page_from_a_proxy() -> None:
     page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
     with pytest.raises(VideoTaskServerError, match="502 Bad Gateway") as caught:
-        hailuo.read_response(502, page)
+        ace.read_response(502, page)
     assert caught.value.retryable
 
 
 def test_submit_request_is_always_async() -> None:
-    request = hailuo.submit_request({"prompt": "boat", "async": False, "extra_knob": 1})
+    request = ace.submit_request(hailuo.SERVICE, {"prompt": "boat", "async": False, "extra_knob": 1})
     assert (request.method, request.path) == ("POST", "/hailuo/videos")
     assert request.json == {
         "action": "generate",
@@ -366,11 +366,11 @@ def test_submit_request_is_always_async() -> None:
 
 
 def test_read_requests() -> None:
-    single = hailuo.retrieve_request("a")
+    single = ace.retrieve_request("hailuo", "a")
     assert single.json == {"id": "a", "action": "retrieve"}
     assert single.action == "retrieve"
     assert not single.paid
-    batch = hailuo.batch_request(["a", "b"])
+    batch = ace.batch_request("hailuo", ["a", "b"])
     assert (batch.method, batch.path, batch.json) == (
         "POST",
         "/hailuo/tasks",
@@ -381,7 +381,7 @@ def test_read_requests() -> None:
 
 
 def test_batch_request_asks_for_a_page_as_long_as_the_ids_at_the_offset() -> None:
-    batch = hailuo.batch_request(["a", "b", "c"], offset=10)
+    batch = ace.batch_request("hailuo", ["a", "b", "c"], offset=10)
     assert batch.json is not None
     assert batch.json["ids"] == ["a", "b", "c"]
     assert (batch.json["limit"], batch.json["offset"]) == (3, 10)
@@ -389,9 +389,7 @@ def test_batch_request_asks_for_a_page_as_long_as_the_ids_at_the_offset() -> Non
 
 def test_submit_answer_without_task_id_is_an_error_with_the_vendor_message() -> None:
     with pytest.raises(VideoTaskApiError, match="no channel"):
-        hailuo.parse_submit(
-            {"success": False, "error": {"code": "api_error", "message": "no channel"}, "trace_id": "x"}
-        )
+        ace.parse_submit({"success": False, "error": {"code": "api_error", "message": "no channel"}, "trace_id": "x"})
 
 
 @pytest.mark.parametrize(
@@ -409,18 +407,18 @@ def test_submit_answer_without_task_id_is_an_error_with_the_vendor_message() -> 
 )
 def test_submit_validation_names_the_field(fields: dict[str, Any], named: str) -> None:
     with pytest.raises(VideoTaskValidationError, match=named):
-        hailuo.submit_request(fields)
+        ace.submit_request(hailuo.SERVICE, fields)
 
 
 def test_a_long_prompt_is_accepted() -> None:
     # No prompt length limit is documented for Hailuo: the vendor decides.
-    request = hailuo.submit_request({"prompt": "x" * 9000})
+    request = ace.submit_request(hailuo.SERVICE, {"prompt": "x" * 9000})
     assert request.json is not None
     assert request.json["prompt"] == "x" * 9000
 
 
 def test_image_model_with_prompt_and_image_url_is_accepted() -> None:
     fields = {"model": "minimax-i2v", "prompt": "wave", "first_image_url": "https://img.example/a.png"}
-    request = hailuo.submit_request(fields)
+    request = ace.submit_request(hailuo.SERVICE, fields)
     assert request.json is not None
     assert {key: request.json[key] for key in fields} == fields

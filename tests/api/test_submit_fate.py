@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_videotask.api import hailuo, hidream
+from airflow_provider_videotask.api import ace, hidream
 from airflow_provider_videotask.api.errors import (
     SubmitFate,
     VideoTaskApiError,
@@ -16,7 +16,7 @@ from airflow_provider_videotask.api.errors import (
 
 
 def answered(vendor: str, status: int, body: object) -> VideoTaskApiError:
-    reader = hailuo.read_response if vendor == "hailuo" else hidream.read_response
+    reader = ace.read_response if vendor == "hailuo" else hidream.read_response
     with pytest.raises(VideoTaskApiError) as failure:
         reader(status, body if isinstance(body, str) else json.dumps(body))
     return failure.value
@@ -58,16 +58,16 @@ def test_each_failure_has_one_fate(error: VideoTaskApiError, fate: SubmitFate) -
 
 def test_an_ace_answer_without_task_id_is_read_by_its_error_code() -> None:
     with pytest.raises(VideoTaskApiError) as refused:
-        hailuo.parse_submit(ACE_429)
+        ace.parse_submit(ACE_429)
     assert submit_fate(refused.value) is SubmitFate.REFUSED
     with pytest.raises(VideoTaskApiError) as rejected:
-        hailuo.parse_submit({"error": {"code": "bad_request", "message": "prompt is required"}})
+        ace.parse_submit({"error": {"code": "bad_request", "message": "prompt is required"}})
     assert submit_fate(rejected.value) is SubmitFate.REJECTED
     assert "prompt is required" in str(rejected.value)
     # No id and no error: nobody can say whether a task was created.
     for body in ({}, {"success": True}, {"task_id": None}):
         with pytest.raises(VideoTaskApiError) as unreadable:
-            hailuo.parse_submit(body)
+            ace.parse_submit(body)
         assert submit_fate(unreadable.value) is SubmitFate.UNKNOWN
 
 

@@ -106,6 +106,7 @@ def test_waits_in_the_task_and_returns_the_urls(sandbox_conns: Sandbox) -> None:
         "state": "succeeded",
         "progress": 1.0,
         "video_urls": urls,
+        "video_ids": [],  # HiDream gives none (an Ace Kling or Luma video's id is what an extend takes)
         "error": None,
         "detection_delay": None,  # HiDream reports no finish time
     }

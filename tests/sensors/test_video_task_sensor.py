@@ -53,7 +53,7 @@ def test_bad_task_ids_fail_at_run_time_naming_the_argument(
 
 
 def test_module_on_a_hailuo_connection_is_refused(context: dict[str, Any], sandbox_conns: Sandbox) -> None:
-    with pytest.raises(VideoTaskValidationError, match="module='txt2video' applies to HiDream only"):
+    with pytest.raises(VideoTaskValidationError, match="module='txt2video' does not apply to the Hailuo connection"):
         sensor(conn_id="hailuo_default", module="txt2video").execute(context)
 
 
@@ -97,7 +97,8 @@ def test_execute_complete_success_returns_urls_and_pushes_tasks(context: dict[st
     event = {"status": "success", "message": "done", "tasks": tasks, "failed_task_ids": ["b"]}
     assert sensor(fail_on="all").execute_complete(context, event) == ["u1", "u2"]
     # An event of an older trigger, without the timings: they read as unknown.
-    assert context["ti"].xcom["tasks"] == [{**task, "seconds": None, "detection_delay": None} for task in tasks]
+    unknown = {"video_ids": [], "seconds": None, "detection_delay": None}
+    assert context["ti"].xcom["tasks"] == [{**task, **unknown} for task in tasks]
 
 
 @pytest.mark.parametrize(("status", "error"), [("timeout", AirflowSensorTimeout), ("error", AirflowException)])
