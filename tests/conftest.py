@@ -130,9 +130,10 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def sandbox_conns(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    """``hidream_default`` and ``hailuo_default`` pointing at a fresh sandbox."""
+    """``hidream_default``, ``hailuo_default`` and ``acedatacloud_default`` pointing at a fresh sandbox."""
     set_connection(monkeypatch, "hidream_default", "hidream", sandbox.url)
     set_connection(monkeypatch, "hailuo_default", "hailuo", sandbox.url)
+    set_connection(monkeypatch, "acedatacloud_default", "acedatacloud", sandbox.url)
     return sandbox
 
 

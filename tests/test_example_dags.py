@@ -46,9 +46,10 @@ def fast_examples(monkeypatch: pytest.MonkeyPatch, sandbox_conns: Sandbox) -> Sa
     return sandbox_conns
 
 
-def test_there_are_five_examples() -> None:
+def test_there_are_six_examples() -> None:
     assert [path.stem for path in EXAMPLES] == [
         "example_approve_spend",
+        "example_compare_services",
         "example_hailuo_mapped",
         "example_hidream_txt2video",
         "example_keep_videos",
@@ -97,6 +98,22 @@ def test_hailuo_mapped_example_runs_one_paid_task_per_prompt(fast_examples: Sand
     # It shows the Airflow way to stay within an account's concurrency.
     generate = module.dag.get_task("generate")
     assert (generate.pool, generate.max_active_tis_per_dag) == (module.POOL, 10)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_compare_services_example_runs_one_task_per_service(fast_examples: Sandbox) -> None:
+    module = load(EXAMPLE["example_compare_services"])
+    dag_run = module.dag.test()
+    assert task_states(dag_run) == {"generate": "success", "compare": "success"}
+    compared = xcoms(dag_run, "compare")["return_value"]
+    assert list(compared) == module.SERVICES
+    counts = fast_examples.counts()
+    for service in module.SERVICES:
+        [url] = compared[service]
+        assert url.startswith(f"{fast_examples.url}/_sandbox/videos/"), service
+        assert counts[f"{service}_submit"] == 1, service
+    prompts = {task.vendor: task.request["prompt"] for task in fast_examples.state.tasks.values()}
+    assert prompts == dict.fromkeys(module.SERVICES, module.PROMPT)  # the same prompt everywhere
 
 
 @pytest.mark.usefixtures("airflow_db")

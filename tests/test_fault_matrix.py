@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_videotask.exceptions import VideoTaskError
+from airflow_provider_videotask.hooks.ace import AceDataCloudHook
 from airflow_provider_videotask.hooks.hailuo import HailuoHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
@@ -52,6 +53,7 @@ MATRIX = {
 def faulty(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, sleeps: list[float]) -> Sandbox:
     """A Hailuo connection with a 1 s request timeout; waits between retries are recorded, not slept."""
     set_connection(monkeypatch, "faulty", "hailuo", sandbox.url, request_timeout=1)
+    set_connection(monkeypatch, "faulty_ace", "acedatacloud", sandbox.url, request_timeout=1)
     FakeClock().install(monkeypatch)
     return sandbox
 
@@ -97,3 +99,29 @@ async def test_fault_matrix(fault: str, path: str, faulty: Sandbox) -> None:
         await asyncio.wait_for(wait_through(path, task_id), timeout=60)
     for needle in row.fails_with:
         assert needle in str(caught.value), f"{needle!r} not in {caught.value}"
+
+
+@pytest.mark.parametrize("service", ["kling", "veo", "luma", "wan", "seedance"])
+@pytest.mark.parametrize("fault", list(MATRIX))
+async def test_fault_matrix_of_each_ace_service_through_the_shared_poller(
+    fault: str, service: str, faulty: Sandbox
+) -> None:
+    """The same rows for every other Ace Data Cloud service, read by the shared poller in the triggerer."""
+    row = MATRIX[fault]
+    task_id = AceDataCloudHook("faulty_ace").submit(service, prompt="a boat")
+    faulty.add_fault(only="reads", **row.options)
+    trigger = VideoTaskTrigger("faulty_ace", [task_id], module=service, poll_interval=1, max_consecutive_errors=2)
+
+    async def wait() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    event = await asyncio.wait_for(wait(), timeout=60)
+    if row.fails_with is None:
+        assert event["status"] == "success", event["message"]
+        assert event["tasks"][0]["video_urls"], event
+        return
+    assert event["status"] == "error", event
+    for needle in row.fails_with:
+        assert needle in event["message"], f"{needle!r} not in {event['message']}"

@@ -1,0 +1,76 @@
+"""Each Ace Data Cloud service's operator through Airflow's own runner (dag.test), deferred to the
+triggerer, against the sandbox speaking that service; and the sensor reading each service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.hooks.ace import AceDataCloudHook
+from airflow_provider_videotask.operators.ace import AceVideoOperator, KlingVideoOperator
+from airflow_provider_videotask.sandbox import Sandbox
+from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
+from tests.conftest import RecordingTI
+from tests.dag_runs import task_states, xcoms
+
+SERVICES = ["kling", "veo", "luma", "wan", "seedance"]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("airflow_db")
+def test_every_service_runs_through_its_operator_and_an_extend_takes_the_video_id(sandbox_conns: Sandbox) -> None:
+    from tests.dags.ace_dags import dag
+
+    dag_run = dag.test()
+    assert task_states(dag_run) == {name: "success" for name in [*SERVICES, "kling_extend"]}
+    counts = sandbox_conns.counts()
+    assert {name: counts[f"{name}_submit"] for name in SERVICES} == {**dict.fromkeys(SERVICES, 1), "kling": 2}
+    for name in SERVICES:
+        [url] = xcoms(dag_run, name)["return_value"]
+        assert url.startswith(f"{sandbox_conns.url}/_sandbox/videos/"), name
+    [first] = xcoms(dag_run, "kling")["tasks"]
+    extended = next(task for task in sandbox_conns.state.tasks.values() if task.request.get("action") == "extend")
+    assert extended.request["video_id"] == first["video_ids"][0]  # the upstream video, from XCom
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_sensor_reads_each_service_through_one_connection(service: str, sandbox_conns: Sandbox) -> None:
+    task_id = AceDataCloudHook().submit(service, prompt="a lighthouse")
+    sensor = VideoTaskSensor(
+        task_id="wait", video_task_ids=[task_id], conn_id="acedatacloud_default", service=service, poke_interval=0.01
+    )
+    [url] = sensor.execute({"ti": RecordingTI()})
+    assert url.startswith(f"{sandbox_conns.url}/_sandbox/videos/")
+    assert sandbox_conns.counts()[f"{service}_retrieve_batch"] >= 1
+
+
+def test_an_acedatacloud_sensor_must_name_its_service(sandbox_conns: Sandbox) -> None:
+    sensor = VideoTaskSensor(task_id="wait", video_task_ids=["t"], conn_id="acedatacloud_default", poke_interval=0.01)
+    with pytest.raises(VideoTaskValidationError, match=r"name one with service=\.\.\. \(hailuo, kling, veo"):
+        sensor.execute({"ti": RecordingTI()})
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_generic_operator_runs_any_service(service: str, sandbox_conns: Sandbox) -> None:
+    context: dict[str, Any] = {"ti": RecordingTI()}
+    operator = AceVideoOperator(task_id="generate", service=service, prompt="a fox", poll_interval=0.05)
+    [url] = operator.execute(context)
+    assert url.startswith(f"{sandbox_conns.url}/_sandbox/videos/")
+    assert sandbox_conns.counts()[f"{service}_submit"] == 1
+
+
+def test_a_literal_the_service_refuses_fails_at_parse_time() -> None:
+    with pytest.raises(VideoTaskValidationError, match="Kling image2video needs a non-empty 'start_image_url'"):
+        KlingVideoOperator(task_id="generate", action="image2video", prompt="x")
+    with pytest.raises(VideoTaskValidationError, match="serves every Ace Data Cloud video service"):
+        AceVideoOperator(task_id="generate", service="sora", prompt="x")
+
+
+def test_a_failed_video_fails_the_task_without_retries(sandbox_conns: Sandbox) -> None:
+    with pytest.raises(AirflowFailException, match="no channel available"):
+        KlingVideoOperator(task_id="generate", prompt="a boat [fail]", poll_interval=0.05).execute(
+            {"ti": RecordingTI()}
+        )
