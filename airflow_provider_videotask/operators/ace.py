@@ -113,6 +113,8 @@ class KlingVideoOperator(AceVideoOperator):
     def __init__(
         self,
         *,
+        prompt: str | None = None,
+        model: str = kling.DEFAULT_MODEL,
         action: str = "text2video",
         start_image_url: str | None = None,
         end_image_url: str | None = None,
@@ -124,7 +126,7 @@ class KlingVideoOperator(AceVideoOperator):
         callback_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(prompt=prompt, model=model, **kwargs)
         self.action, self.start_image_url, self.end_image_url, self.video_id = (
             action, start_image_url, end_image_url, video_id,
         )  # fmt: skip
@@ -166,6 +168,8 @@ class VeoVideoOperator(AceVideoOperator):
     def __init__(
         self,
         *,
+        prompt: str | None = None,
+        model: str = veo.DEFAULT_MODEL,
         action: str = "text2video",
         image_urls: list[str] | None = None,
         video_id: str | None = None,
@@ -174,7 +178,7 @@ class VeoVideoOperator(AceVideoOperator):
         callback_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(prompt=prompt, model=model, **kwargs)
         self.action, self.image_urls, self.video_id = action, image_urls, video_id
         self.resolution, self.aspect_ratio, self.callback_url = resolution, aspect_ratio, callback_url
         self._validate_if_known()
@@ -214,6 +218,7 @@ class LumaVideoOperator(AceVideoOperator):
     def __init__(
         self,
         *,
+        prompt: str | None = None,
         action: str = "generate",
         start_image_url: str | None = None,
         end_image_url: str | None = None,
@@ -225,7 +230,7 @@ class LumaVideoOperator(AceVideoOperator):
         callback_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(prompt=prompt, **kwargs)
         self.action, self.start_image_url, self.end_image_url = action, start_image_url, end_image_url
         self.video_id, self.video_url, self.aspect_ratio = video_id, video_url, aspect_ratio
         self.loop, self.enhancement, self.callback_url = loop, enhancement, callback_url
@@ -267,6 +272,8 @@ class WanVideoOperator(AceVideoOperator):
     def __init__(
         self,
         *,
+        prompt: str | None = None,
+        model: str = wan.DEFAULT_MODEL,
         image_url: str | None = None,
         negative_prompt: str | None = None,
         duration: int | None = None,
@@ -275,7 +282,7 @@ class WanVideoOperator(AceVideoOperator):
         callback_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(prompt=prompt, model=model, **kwargs)
         self.image_url, self.negative_prompt, self.duration = image_url, negative_prompt, duration
         self.resolution, self.audio, self.callback_url = resolution, audio, callback_url
         self._validate_if_known()
@@ -318,6 +325,8 @@ class SeedanceVideoOperator(AceVideoOperator):
     def __init__(
         self,
         *,
+        prompt: str | None = None,
+        model: str = seedance.DEFAULT_MODEL,
         first_frame_url: str | None = None,
         last_frame_url: str | None = None,
         reference_image_urls: list[str] | None = None,
@@ -329,7 +338,7 @@ class SeedanceVideoOperator(AceVideoOperator):
         callback_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(prompt=prompt, model=model, **kwargs)
         self.first_frame_url, self.last_frame_url = first_frame_url, last_frame_url
         self.reference_image_urls, self.resolution, self.ratio = reference_image_urls, resolution, ratio
         self.duration, self.seed, self.generate_audio = duration, seed, generate_audio
