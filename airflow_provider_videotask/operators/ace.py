@@ -55,8 +55,17 @@ class AceVideoOperator(VideoGenerationOperator):
         self.model = model
         self.payload = payload
         self.acedatacloud_conn_id = acedatacloud_conn_id
+        self._request_fields: tuple[str, ...] = ("prompt", "model")
         if type(self) is AceVideoOperator:  # a service's operator checks once its own arguments are set
             self._validate_if_known()
+
+    def _set_request_fields(self, **fields: Any) -> None:
+        """A service's own arguments: kept as attributes (templated ones are rendered in place), sent as
+        request fields, and checked now if they are known."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self._request_fields += tuple(fields)
+        self._validate_if_known()
 
     @cached_property
     def hook(self) -> AceDataCloudHook:  # type: ignore[override]
@@ -73,8 +82,8 @@ class AceVideoOperator(VideoGenerationOperator):
         return self.model or self.hook.service(self.service).default_model or self.service
 
     def named_fields(self) -> dict[str, Any]:
-        """The request fields the operator's own arguments give (each service adds its own)."""
-        return {"prompt": self.prompt, "model": self.model}
+        """The request fields the operator's own arguments give."""
+        return {name: getattr(self, name) for name in self._request_fields}
 
     def fields(self) -> dict[str, Any]:
         """The submit's fields: ``payload`` first, the named arguments over it."""
@@ -127,26 +136,17 @@ class KlingVideoOperator(AceVideoOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(prompt=prompt, model=model, **kwargs)
-        self.action, self.start_image_url, self.end_image_url, self.video_id = (
-            action, start_image_url, end_image_url, video_id,
-        )  # fmt: skip
-        self.mode, self.duration, self.aspect_ratio = mode, duration, aspect_ratio
-        self.negative_prompt, self.callback_url = negative_prompt, callback_url
-        self._validate_if_known()
-
-    def named_fields(self) -> dict[str, Any]:
-        return {
-            **super().named_fields(),
-            "action": self.action,
-            "start_image_url": self.start_image_url,
-            "end_image_url": self.end_image_url,
-            "video_id": self.video_id,
-            "mode": self.mode,
-            "duration": self.duration,
-            "aspect_ratio": self.aspect_ratio,
-            "negative_prompt": self.negative_prompt,
-            "callback_url": self.callback_url,
-        }
+        self._set_request_fields(
+            action=action,
+            start_image_url=start_image_url,
+            end_image_url=end_image_url,
+            video_id=video_id,
+            mode=mode,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            negative_prompt=negative_prompt,
+            callback_url=callback_url,
+        )
 
 
 class VeoVideoOperator(AceVideoOperator):
@@ -179,20 +179,14 @@ class VeoVideoOperator(AceVideoOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(prompt=prompt, model=model, **kwargs)
-        self.action, self.image_urls, self.video_id = action, image_urls, video_id
-        self.resolution, self.aspect_ratio, self.callback_url = resolution, aspect_ratio, callback_url
-        self._validate_if_known()
-
-    def named_fields(self) -> dict[str, Any]:
-        return {
-            **super().named_fields(),
-            "action": self.action,
-            "image_urls": self.image_urls,
-            "video_id": self.video_id,
-            "resolution": self.resolution,
-            "aspect_ratio": self.aspect_ratio,
-            "callback_url": self.callback_url,
-        }
+        self._set_request_fields(
+            action=action,
+            image_urls=image_urls,
+            video_id=video_id,
+            resolution=resolution,
+            aspect_ratio=aspect_ratio,
+            callback_url=callback_url,
+        )
 
 
 class LumaVideoOperator(AceVideoOperator):
@@ -231,24 +225,17 @@ class LumaVideoOperator(AceVideoOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(prompt=prompt, **kwargs)
-        self.action, self.start_image_url, self.end_image_url = action, start_image_url, end_image_url
-        self.video_id, self.video_url, self.aspect_ratio = video_id, video_url, aspect_ratio
-        self.loop, self.enhancement, self.callback_url = loop, enhancement, callback_url
-        self._validate_if_known()
-
-    def named_fields(self) -> dict[str, Any]:
-        return {
-            **super().named_fields(),
-            "action": self.action,
-            "start_image_url": self.start_image_url,
-            "end_image_url": self.end_image_url,
-            "video_id": self.video_id,
-            "video_url": self.video_url,
-            "aspect_ratio": self.aspect_ratio,
-            "loop": self.loop,
-            "enhancement": self.enhancement,
-            "callback_url": self.callback_url,
-        }
+        self._set_request_fields(
+            action=action,
+            start_image_url=start_image_url,
+            end_image_url=end_image_url,
+            video_id=video_id,
+            video_url=video_url,
+            aspect_ratio=aspect_ratio,
+            loop=loop,
+            enhancement=enhancement,
+            callback_url=callback_url,
+        )
 
 
 class WanVideoOperator(AceVideoOperator):
@@ -283,20 +270,14 @@ class WanVideoOperator(AceVideoOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(prompt=prompt, model=model, **kwargs)
-        self.image_url, self.negative_prompt, self.duration = image_url, negative_prompt, duration
-        self.resolution, self.audio, self.callback_url = resolution, audio, callback_url
-        self._validate_if_known()
-
-    def named_fields(self) -> dict[str, Any]:
-        return {
-            **super().named_fields(),
-            "image_url": self.image_url,
-            "negative_prompt": self.negative_prompt,
-            "duration": self.duration,
-            "resolution": self.resolution,
-            "audio": self.audio,
-            "callback_url": self.callback_url,
-        }
+        self._set_request_fields(
+            image_url=image_url,
+            negative_prompt=negative_prompt,
+            duration=duration,
+            resolution=resolution,
+            audio=audio,
+            callback_url=callback_url,
+        )
 
 
 class SeedanceVideoOperator(AceVideoOperator):
@@ -339,25 +320,17 @@ class SeedanceVideoOperator(AceVideoOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(prompt=prompt, model=model, **kwargs)
-        self.first_frame_url, self.last_frame_url = first_frame_url, last_frame_url
-        self.reference_image_urls, self.resolution, self.ratio = reference_image_urls, resolution, ratio
-        self.duration, self.seed, self.generate_audio = duration, seed, generate_audio
-        self.callback_url = callback_url
-        self._validate_if_known()
-
-    def named_fields(self) -> dict[str, Any]:
-        return {
-            **super().named_fields(),
-            "first_frame_url": self.first_frame_url,
-            "last_frame_url": self.last_frame_url,
-            "reference_image_urls": self.reference_image_urls,
-            "resolution": self.resolution,
-            "ratio": self.ratio,
-            "duration": self.duration,
-            "seed": self.seed,
-            "generate_audio": self.generate_audio,
-            "callback_url": self.callback_url,
-        }
+        self._set_request_fields(
+            first_frame_url=first_frame_url,
+            last_frame_url=last_frame_url,
+            reference_image_urls=reference_image_urls,
+            resolution=resolution,
+            ratio=ratio,
+            duration=duration,
+            seed=seed,
+            generate_audio=generate_audio,
+            callback_url=callback_url,
+        )
 
 
 __all__ = [
