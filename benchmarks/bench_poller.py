@@ -79,7 +79,7 @@ def per_task_trigger_class() -> type:
     import aiohttp
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-    from airflow_provider_videotask.api import ace, hailuo
+    from airflow_provider_videotask.api import ace
 
     class PerTaskTrigger(BaseTrigger):
         def __init__(self, base_url: str, task_ids: list[str], poll_interval: float) -> None:
