@@ -230,9 +230,14 @@ def _read_state(doc: dict[str, Any]) -> VideoTask:
         return VideoTask(task_id=task_id, state=TaskState.FAILED, error=failure, raw=doc)
     done = any(word in _DONE_WORDS for word in words) or (not words and finished)
     if done and urls:
-        # The ids an ``extend`` takes: ``response.video_id`` (Kling, Luma), ``data[].id`` (Veo).
+        # The ids an ``extend`` takes: ``response.video_id`` (Kling, Luma), the ``id`` of a ``data`` item that
+        # holds its video itself (Veo; a Seedance item's is Ark's task id, its video under ``content``).
+        listed = [
+            item.get("video_id") or item.get("id") for item in data if isinstance(raw, list) and item.get("video_url")
+        ]
+        ids = [response.get("video_id"), *listed]
         video_ids = tuple(
-            unique(i for item in [response, *data] if (i := as_str(item.get("video_id") or item.get("id"))))
+            unique(str(i) for i in ids if isinstance(i, (str, int)) and not isinstance(i, bool) and i != "")
         )
         return VideoTask(
             task_id=task_id, state=TaskState.SUCCEEDED, progress=1.0, video_urls=urls, video_ids=video_ids, raw=doc

@@ -17,7 +17,7 @@ ACTIONS = ("text2video", "image2video", "ingredients2video", "get1080p")
 MODELS = ("veo3", "veo3-fast", "veo31", "veo31-fast", "veo31-fast-ingredients")
 DEFAULT_MODEL = "veo3-fast"  # the spec's default (Ace's own clients pick veo31-fast)
 RESOLUTIONS = ("4k", "1080p", "gif")
-ASPECT_RATIOS = ("16:9", "9:16")
+# aspect_ratio is not checked: the spec allows 16:9 and 9:16, the guide lists more.
 # How many images each action takes: 1 (first frame) or 2 (first and last); ingredients 1 to 3.
 IMAGES = {"image2video": (1, 2), "ingredients2video": (1, 3)}
 
@@ -27,7 +27,6 @@ def validate_submit(fields: Mapping[str, Any]) -> None:
     action = fields.get("action") or "text2video"
     ace.check_choice(SERVICE, fields, "action", ACTIONS)
     ace.check_choice(SERVICE, fields, "resolution", RESOLUTIONS)
-    ace.check_choice(SERVICE, fields, "aspect_ratio", ASPECT_RATIOS)
     if action == "get1080p":
         ace.require(SERVICE, fields, "video_id", why=" get1080p")
         return

@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow_provider_videotask.api import hailuo
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.api.services import SERVICES
 from airflow_provider_videotask.hooks.ace import AceDataCloudHook
 from airflow_provider_videotask.hooks.base import ConnectionSettings
 from airflow_provider_videotask.hooks.retry import RetryPolicy
@@ -51,9 +52,13 @@ class HailuoHook(AceDataCloudHook):
         )
 
     def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:
-        if module not in (None, "hailuo"):
+        """Hailuo's, unless a read names another Ace service: the token is the same (a ``hailuo`` and an
+        ``acedatacloud`` connection of one account share their pacing, and its reads of running tasks)."""
+        if module is None:
+            return "hailuo"
+        if module not in SERVICES:
             raise VideoTaskValidationError(
                 f"module={module!r} does not apply to the Hailuo connection {self.conn_id!r}: leave it unset "
                 "(an acedatacloud connection serves the other Ace Data Cloud services)"
             )
-        return "hailuo"
+        return module

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow_provider_videotask.api import kling, luma, seedance, veo, wan
+from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.api.services import SERVICES
 from airflow_provider_videotask.hooks.ace import AceDataCloudHook
 from airflow_provider_videotask.operators.base import VideoGenerationOperator
@@ -50,6 +51,10 @@ class AceVideoOperator(VideoGenerationOperator):
     ) -> None:
         super().__init__(conn_id=acedatacloud_conn_id, **kwargs)
         if service is not None:
+            if type(self).service and service != type(self).service:
+                raise VideoTaskValidationError(
+                    f"{type(self).__name__} submits to {type(self).service}: use AceVideoOperator(service={service!r})"
+                )
             self.service = service
         self.prompt = prompt
         self.model = model
@@ -78,8 +83,10 @@ class AceVideoOperator(VideoGenerationOperator):
 
     @property
     def priced_as(self) -> str:
-        """A price table keys Ace's services by model (``service`` for Luma, which has none)."""
-        return self.model or self.hook.service(self.service).default_model or self.service
+        """A price table keys Ace's services by model, as the request names it (``payload`` included, and
+        what the service forces: Veo's ingredients model); by service for Luma, which has none."""
+        body = self.hook.service(self.service).body(self.fields())
+        return str(body.get("model") or self.service)
 
     def named_fields(self) -> dict[str, Any]:
         """The request fields the operator's own arguments give."""

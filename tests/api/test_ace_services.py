@@ -106,7 +106,7 @@ DOCUMENTED = {
             "data": [{"id": "cgt-1", "status": "succeeded", "content": {"video_url": "https://ark.example/v.mp4"}}],
         },
         "https://ark.example/v.mp4",
-        None,
+        (),  # Ark's task id (cgt-1) is no video id
     ),
 }
 
@@ -196,9 +196,8 @@ def test_seedance_builds_its_content_list() -> None:
         (luma.SERVICE, {"prompt": "x", "model": "ray-2"}, "Luma takes no model"),
         (luma.SERVICE, {"action": "extend"}, "'video_id'"),
         (wan.SERVICE, {"prompt": "x", "model": "wan2.6-i2v"}, "'image_url'"),
-        (wan.SERVICE, {"prompt": "x", "duration": 7}, "duration must be one of 5, 10, 15"),
+        (wan.SERVICE, {"prompt": "x", "resolution": "720p"}, "resolution must be one of '480P'"),
         (seedance.SERVICE, {}, "needs a 'prompt' or a first frame"),
-        (seedance.SERVICE, {"prompt": "x" * 1001}, "1000 characters"),
         (seedance.SERVICE, {"prompt": "x", "first_frame_url": "https://i/1", "reference_image_urls": ["https://i/2"]},
          "do not mix"),
     ],

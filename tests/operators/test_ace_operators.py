@@ -74,3 +74,43 @@ def test_a_failed_video_fails_the_task_without_retries(sandbox_conns: Sandbox) -
         KlingVideoOperator(task_id="generate", prompt="a boat [fail]", poll_interval=0.05).execute(
             {"ti": RecordingTI()}
         )
+
+
+def test_the_test_button_works_for_an_acedatacloud_connection(sandbox_conns: Sandbox) -> None:
+    ok, message = AceDataCloudHook().test_connection()
+    assert ok, message
+    assert sandbox_conns.counts()["hailuo_retrieve_batch"] == 1  # one free status query
+
+
+def test_a_hailuo_connection_reads_the_other_services_of_its_token(sandbox_conns: Sandbox) -> None:
+    """A hailuo and an acedatacloud connection of one account share their pacing and its reads."""
+    from airflow_provider_videotask.hooks.hailuo import HailuoHook
+
+    task_id = AceDataCloudHook().submit("kling", prompt="a boat")
+    [task] = HailuoHook().get_tasks([task_id], "kling")
+    assert task.video_urls
+
+
+def test_the_price_is_looked_up_under_the_model_the_request_names(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_videotask.operators.ace import VeoVideoOperator
+    from tests.conftest import set_connection
+
+    set_connection(monkeypatch, "priced_ace", "acedatacloud", sandbox.url, prices={"veo31-fast-ingredients": 0.5})
+    context: dict[str, Any] = {"ti": RecordingTI()}
+    VeoVideoOperator(
+        task_id="generate",
+        action="ingredients2video",  # the service takes only this model for it, whatever was asked
+        prompt="a cat",
+        image_urls=["https://i/1.png"],
+        acedatacloud_conn_id="priced_ace",
+        max_cost=1,
+        poll_interval=0.05,
+    ).execute(context)
+    assert context["ti"].xcom["estimated_cost"] == 0.5
+
+
+def test_a_services_operator_keeps_its_service() -> None:
+    with pytest.raises(VideoTaskValidationError, match=r"submits to kling: use AceVideoOperator\(service='veo'\)"):
+        KlingVideoOperator(task_id="generate", prompt="x", service="veo")
