@@ -39,7 +39,8 @@ REAL_VENDORS = """\
 To run the same DAGs against the real vendors, replace the sandbox connections with yours:
 
   export AIRFLOW_CONN_HAILUO_DEFAULT='{"conn_type": "hailuo", "password": "<Ace Data Cloud token>"}'
-  export AIRFLOW_CONN_HIDREAM_DEFAULT='{"conn_type": "hidream", "password": "<HiDream token>"}'
+  export AIRFLOW_CONN_HIDREAM_DEFAULT='{"conn_type": "hidream", "password": "<HiDream API key>"}'
+  export AIRFLOW_CONN_ACEDATACLOUD_DEFAULT='{"conn_type": "acedatacloud", "password": "<Ace Data Cloud token>"}'
 
 (or create them in the Airflow UI: Admin > Connections), put example_dags/ in your DAGs folder,
 and unset VIDEOTASK_EXAMPLE_POLL_SECONDS so they poll every 30 s. Each prompt is a paid video."""
