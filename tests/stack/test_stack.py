@@ -124,7 +124,17 @@ def test_two_triggerers_fire_each_trigger_once_and_do_not_double_the_reads(compo
 
     # Each trigger ran in one triggerer and fired once, and each task resumed once. Airflow writes a
     # trigger's lines beside the task log, one file per triggerer that ran it: attempt=1.log.trigger.<job>.log.
-    logs = task_logs(stack, "stack_fan_out", run_id)
+    # The triggerer writes a trigger's last lines a moment after its event resumed the task: read them once
+    # every trigger log has its event line (or the assertions below say which did not).
+    def fired_logs() -> dict[str, str] | None:
+        found = task_logs(stack, "stack_fan_out", run_id)
+        triggers = [text for path, text in found.items() if ".trigger." in path]
+        return found if len(triggers) >= PROMPTS and all("Video tasks success:" in t for t in triggers) else None
+
+    try:
+        logs = stack.wait_for("every trigger's log to record its event", fired_logs, timeout=30)
+    except AssertionError:
+        logs = task_logs(stack, "stack_fan_out", run_id)
     ran_on: set[str] = set()
     for map_index in range(PROMPTS):
         own = {path: text for path, text in logs.items() if path.startswith(f"map_index={map_index}/")}
