@@ -44,6 +44,9 @@ class AceDataCloudHook(VideoTaskHook):
         'POST /<service>/tasks {"action": "retrieve_batch"} without ids'
     )
 
+    # The Test button's free status query asks Hailuo's tasks: the token is one for every service.
+    connection_test_module = "hailuo"
+
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__(conn_id, retry_policy=retry_policy)
 
@@ -72,8 +75,6 @@ class AceDataCloudHook(VideoTaskHook):
 
     def service(self, name: str | None) -> ace.Service:
         """The service called ``name``, or an error listing those there are."""
-        if name is None and getattr(self, "_testing", False):
-            name = "hailuo"
         if name not in SERVICES:
             raise VideoTaskValidationError(
                 f"connection {self.conn_id!r} serves every Ace Data Cloud video service: name one with "
@@ -94,14 +95,6 @@ class AceDataCloudHook(VideoTaskHook):
     def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:
         """The service a read is for (the ``module`` of the waiting layers)."""
         return self.service(module).name
-
-    def test_connection(self) -> tuple[bool, str]:
-        """The Test button: one free status query, of Hailuo's (the token is one for every service)."""
-        self._testing = True
-        try:
-            return super().test_connection()
-        finally:
-            self._testing = False
 
     def _batch_step(self, task_ids: Sequence[str], offset: int, module: str | None) -> Step:
         return Step(ace.batch_request(self.service(module).name, task_ids, offset), self._parse_batch)

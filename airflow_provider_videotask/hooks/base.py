@@ -191,6 +191,8 @@ class VideoTaskHook(BaseHook):
     vendor: ClassVar[str]
     default_base_url: ClassVar[str]
     secret_name: ClassVar[str] = "API token"  # noqa: S105 - a label, not a secret
+    # The module the Test button's free status query reads (None: the connection's default).
+    connection_test_module: ClassVar[str | None] = None
     console: ClassVar[str]  # where a user looks up the tasks an account has submitted
 
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
@@ -388,7 +390,7 @@ class VideoTaskHook(BaseHook):
         retry_policy, self.retry_policy = self.retry_policy, NO_RETRY
         try:
             settings = self.get_settings(fresh=True)
-            self._run(self._read_tasks([CONNECTION_TEST_TASK_ID], None))
+            self._run(self._read_tasks([CONNECTION_TEST_TASK_ID], self.connection_test_module))
         except VideoTaskTransportError as error:
             return False, f"Could not reach {self.vendor}: {error.message}. Check the connection's Base URL."
         except VideoTaskError as error:
