@@ -62,6 +62,17 @@ _ACE_FIELDS: dict[str, Any] = {
 
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "hidream": {
+        "api_version": {
+            "label": "API version",
+            "description": "v2 (default): txt2video, img2video, video_edit, read in batches. v3: txt2video, "
+            "img2video, keyframe2video. v4 (vivago.ai, the gateway of HiDream's own client): hidream-Q2 "
+            "(Kling), hidream-R and hidream-R2-Audio (Seedance). v3 and v4 read each task on its own.",
+            "schema": {
+                "type": ["string", "null"],
+                "enum": list(hidream.API_VERSIONS),
+                "default": hidream.DEFAULT_API_VERSION,
+            },
+        },
         "request_timeout": _TIMEOUT_FIELD,
         "batch_size": _BATCH_SIZE_FIELD,
         "parallel_reads": _PARALLEL_READS_FIELD,
@@ -77,17 +88,16 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         },
         "default_module": {
             "label": "Default module",
-            "description": "The module used when a task does not name one.",
-            "schema": {
-                "type": ["string", "null"],
-                "enum": list(hidream.MODULES),
-                "default": hidream.DEFAULT_MODULE,
-            },
+            "description": "The module used when a task does not name one (default: the API version's "
+            "first, txt2video on v2 and v3, hidream-Q2 on v4).",
+            # No default: a filled-in txt2video would not suit a v4 connection.
+            "schema": {"type": ["string", "null"], "enum": list(hidream.MODULES)},
         },
         "token": {
             "label": "Raw token (instead of the API key)",
-            "description": "Optional, not recommended: a token used as it is. HiDream tokens expire within a "
-            "day and this one is never renewed; leave empty and put the API key in the password.",
+            "description": "Optional: a token used as it is, never renewed. On v2 and v3 leave it empty and "
+            "put the API key in the password (its tokens live a day and are renewed). On v4 this is where "
+            "the vivago.ai token HiDream's own client uses goes (HIDREAM_AUTHORIZATION).",
             "schema": {"type": ["string", "null"], "format": "password"},
         },
     },

@@ -89,6 +89,7 @@ def test_form_relabels_the_secret_and_base_url_and_hides_the_rest(hook: type, de
 def test_hidream_form_has_its_extra_fields() -> None:
     fields = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}["hidream"]["conn-fields"]
     assert set(fields) == {
+        "api_version",
         "request_timeout",
         "batch_size",
         "parallel_reads",
@@ -99,7 +100,10 @@ def test_hidream_form_has_its_extra_fields() -> None:
         "token",
     }
     assert fields["token"]["schema"]["format"] == "password"  # a secret: the UI hides it
-    assert fields["default_module"]["schema"]["default"] == "txt2video"
+    # No module is filled in (each API version has its own first module); every version is offered.
+    assert "default" not in fields["default_module"]["schema"]
+    assert fields["api_version"]["schema"]["enum"] == ["v2", "v3", "v4"]
+    assert fields["api_version"]["schema"]["default"] == "v2"
 
 
 def test_pacing_fields_name_the_vendor_limits() -> None:

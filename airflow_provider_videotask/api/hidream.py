@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_provider_videotask.api.batch import Page
@@ -31,8 +32,57 @@ from airflow_provider_videotask.api.models import TaskState, VideoTask
 
 VENDOR = "HiDream"
 DEFAULT_BASE_URL = "https://www.hidreamai.com"
-MODULES = ("txt2video", "img2video", "video_edit")
 DEFAULT_MODULE = "txt2video"
+DEFAULT_API_VERSION = "v2"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """One generation of HiDream's public video API (a connection's extra ``api_version``).
+
+    - v2 (the default): the pages under https://www.hidreamai.com/docs/pixeling/, with a batch results
+      endpoint (/docs/pixeling/batch_result/batch_video_result.html).
+    - v3: the pages under https://hidreamai.com/doc/ (txt2video, img2video, keyframe2video), same host and
+      token. No v3 batch results page exists, so each task is read on its own (its /results page).
+    - v4: the gateway HiDream's own client uses (HiDream-ai/hidream-api-gen, scripts/common/task_client.py
+      and base_video.py): vivago.ai, model families as modules, ``module`` and ``version`` in the body,
+      one /results read per task (the client knows no batch read). It has no public pages.
+    """
+
+    api_version: str
+    base_url: str
+    modules: tuple[str, ...]
+    batch_reads: bool
+    module_in_body: bool = False
+    # Where a sub-task's video given as a bare id lives (None: only URLs are read). HiDream's vivago.ai
+    # clients turn an id into https://media.vivago.ai/<id>.mp4 (HiDream-ai/vivago-agent-cli,
+    # internal/artifact/url.go; hidream-model-gen, scripts/cli_utils.py, which drops a "v_" prefix).
+    media_base_url: str | None = None
+
+    @property
+    def default_module(self) -> str:
+        return self.modules[0]
+
+    def path(self, module: str) -> str:
+        return f"/api-pub/gw/{self.api_version}/video/{check_module(module, self.api_version)}/async"
+
+
+GATEWAYS = {
+    "v2": Gateway("v2", DEFAULT_BASE_URL, ("txt2video", "img2video", "video_edit"), batch_reads=True),
+    "v3": Gateway("v3", DEFAULT_BASE_URL, ("txt2video", "img2video", "keyframe2video"), batch_reads=False),
+    "v4": Gateway(
+        "v4",
+        "https://vivago.ai",
+        ("hidream-Q2", "hidream-R", "hidream-R2-Audio"),
+        batch_reads=False,
+        module_in_body=True,
+        media_base_url="https://media.vivago.ai",
+    ),
+}
+API_VERSIONS = tuple(GATEWAYS)
+# Every module of every API version (forms, and checks made before the connection is read).
+MODULES = tuple(dict.fromkeys(module for gateway in GATEWAYS.values() for module in gateway.modules))
+
 # The video_edit styles, spelled as the doc spells them ("van_goph"):
 # https://www.hidreamai.com/docs/pixeling/video_edit/video_edit_request.html
 STYLES = (
@@ -50,6 +100,22 @@ STYLES = (
 ASPECT_RATIOS = ("16:9", "1:1", "9:16")
 RESOLUTIONS = (1024, 2048, 4096)
 CAMERA_MOVES = ("camera_move_horizontal", "camera_move_vertical", "camera_move_depth")
+# v3 (https://hidreamai.com/doc/txt2video/request, /doc/img2video/request): one model version, three sizes.
+V3_VERSIONS = ("v2",)
+V3_RESOLUTIONS = ("960*960", "1280*720", "720*1280")
+# v3 keyframe2video (https://hidreamai.com/doc/keyframe2video/request): first and last frame, 5 or 10 s.
+KEYFRAME_VERSIONS = ("v1.0-standard",)
+KEYFRAME_RESOLUTIONS = ("keep",)
+DURATIONS = (5, 10)
+# v4, from HiDream's own client (hidream-api-gen scripts/kling.py, seedance_1_0_pro.py, seedance_1_5_pro.py
+# and references/model-mapping.md): Kling is hidream-Q2, Seedance 1.0 Pro hidream-R, 1.5 Pro hidream-R2-Audio.
+KLING_VERSIONS = ("Q2.5T-std", "Q2.5T-pro", "Q2.6-pro")
+KLING_SOUND_VERSION = "Q2.6-pro"
+KLING_RATIOS = ("16:9", "9:16", "1:1")
+SEEDANCE_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "adaptive")
+SEEDANCE_RESOLUTIONS = ("480p", "720p", "1080p")
+# The single version of a v4 module, sent as HiDream's client sends it when the task names none.
+V4_ONLY_VERSION = {"hidream-R": "R1", "hidream-R2-Audio": "R2-Audio"}
 
 # The long-lived secret is the API key; it buys a token that lives one day ("当前token令牌有效期为1天"):
 # https://www.hidreamai.com/docs/pixeling/user/token.html
@@ -71,44 +137,151 @@ NOT_AVAILABLE_CODES = frozenset({2031})
 AUTH_CODES = frozenset({401, 403, 40101})
 
 
-def _base(module: str) -> str:
-    return f"/api-pub/gw/v2/video/{check_module(module)}/async"
+def gateway_of(api_version: Any) -> Gateway:
+    """The API generation a connection's extra ``api_version`` names (unset: v2)."""
+    chosen = as_str(api_version) or DEFAULT_API_VERSION
+    if chosen not in GATEWAYS:
+        raise VideoTaskValidationError(
+            f"extra 'api_version' must be one of {', '.join(API_VERSIONS)}, got {api_version!r}"
+        )
+    return GATEWAYS[chosen]
 
 
-def check_module(module: str) -> str:
-    if module not in MODULES:
-        raise VideoTaskValidationError(f"module must be one of {', '.join(MODULES)}, got {module!r}")
-    return module
+def check_module(module: str, api_version: str | None = None) -> str:
+    """A module of that API version (None: of any), or a refusal that names the version serving it."""
+    allowed = GATEWAYS[api_version].modules if api_version else MODULES
+    if module in allowed:
+        return module
+    served_by = [gateway.api_version for gateway in GATEWAYS.values() if module in gateway.modules]
+    where = f" of HiDream's {api_version} API" if api_version else ""
+    hint = (
+        f"; {module!r} is served by {' and '.join(served_by)}: set the connection's extra 'api_version'"
+        if served_by
+        else ""
+    )
+    raise VideoTaskValidationError(f"module must be one of {', '.join(allowed)}{where}, got {module!r}{hint}")
 
 
-def validate_submit(module: str, fields: Mapping[str, Any]) -> None:
-    """Refuse what HiDream's doc pages say it refuses, before anything is paid for; the message names the field.
+def validate_submit(module: str, fields: Mapping[str, Any], api_version: str | None = DEFAULT_API_VERSION) -> None:
+    """Refuse what HiDream's pages (or, for v4, its own client) refuse, before anything is paid; the
+    message names the field.
 
     Each module gets its own page's rules only; a field a module's page does not document is passed
-    through unchecked (the vendor decides).
+    through unchecked (the vendor decides). With ``api_version=None`` (a DAG being parsed: the connection
+    is not read then) a task is refused only if no API version serving its module would take it; the
+    hook checks again against the connection's own version before sending.
     """
-    check_module(module)
-    if module == "txt2video":
-        # https://www.hidreamai.com/docs/pixeling/txt2video/txt2video_request.html: prompt required;
-        # aspect_ratio (16:9, 1:1, 9:16); resolution_ratio (1024, 2048, 4096); camera moves -5..5
-        # (the page's own example sends -5 and 5); motion_strength 0..30.
+    check_module(module, api_version)
+    versions = [api_version] if api_version else [v for v, g in GATEWAYS.items() if module in g.modules]
+    refusals = []
+    for version in versions:
+        try:
+            _RULES[version, module](module, fields)
+            return
+        except VideoTaskValidationError as refusal:
+            refusals.append(refusal)
+    raise refusals[0]
+
+
+def _v2_txt2video(module: str, fields: Mapping[str, Any]) -> None:
+    # https://www.hidreamai.com/docs/pixeling/txt2video/txt2video_request.html: prompt required;
+    # aspect_ratio (16:9, 1:1, 9:16); resolution_ratio (1024, 2048, 4096); camera moves -5..5
+    # (the page's own example sends -5 and 5); motion_strength 0..30.
+    _require(module, fields, "prompt")
+    _one_of(fields, "aspect_ratio", ASPECT_RATIOS)
+    _one_of(fields, "resolution_ratio", RESOLUTIONS)
+    _check_motion(fields)
+
+
+def _v2_img2video(module: str, fields: Mapping[str, Any]) -> None:
+    # https://hidreamai.com/doc/img2video/request: image required (URL or base64), prompt optional;
+    # camera moves and motion_strength with txt2video's ranges. (No v2 img2video page is public.)
+    _require(module, fields, "image")
+    _check_motion(fields)
+
+
+def _v2_video_edit(module: str, fields: Mapping[str, Any]) -> None:
+    # https://www.hidreamai.com/docs/pixeling/video_edit/video_edit_request.html: video_name (URL or
+    # base64) required, and one of prompt or style ("prompt和style选填一项").
+    _require(module, fields, "video_name")
+    style = fields.get("style")
+    if not as_str(fields.get("prompt")) and style is None:
+        raise VideoTaskValidationError("HiDream video_edit needs either 'prompt' or 'style'")
+    _one_of(fields, "style", STYLES)
+
+
+def _v3_txt2video(module: str, fields: Mapping[str, Any]) -> None:
+    # https://hidreamai.com/doc/txt2video/request: prompt required; negative_prompt; version "v2" only;
+    # resolution 960*960, 1280*720 or 720*1280 (instead of v2's aspect_ratio and resolution_ratio);
+    # camera moves and motion_strength as in v2.
+    _require(module, fields, "prompt")
+    _v3_common(fields)
+
+
+def _v3_img2video(module: str, fields: Mapping[str, Any]) -> None:
+    # https://hidreamai.com/doc/img2video/request: as txt2video, with image (URL or base64) required
+    # and prompt optional.
+    _require(module, fields, "image")
+    _v3_common(fields)
+
+
+def _v3_common(fields: Mapping[str, Any]) -> None:
+    _one_of(fields, "version", V3_VERSIONS)
+    _one_of(fields, "resolution", V3_RESOLUTIONS)
+    _check_motion(fields)
+
+
+def _v3_keyframe2video(module: str, fields: Mapping[str, Any]) -> None:
+    # https://hidreamai.com/doc/keyframe2video/request: images = [first frame, last frame] (URLs or
+    # base64) required; version "v1.0-standard"; resolution "keep"; duration 5 or 10.
+    images = fields.get("images")
+    if not (isinstance(images, (list, tuple)) and len(images) == 2 and all(as_str(image) for image in images)):
+        raise VideoTaskValidationError(
+            f"HiDream keyframe2video needs 'images' as [first frame, last frame] (two URLs or base64), got {images!r}"
+        )
+    _one_of(fields, "version", KEYFRAME_VERSIONS)
+    _one_of(fields, "resolution", KEYFRAME_RESOLUTIONS)
+    _one_of(fields, "duration", DURATIONS)
+
+
+def _v4_kling(module: str, fields: Mapping[str, Any]) -> None:
+    # hidream-api-gen scripts/kling.py: version required (Q2.5T-std, Q2.5T-pro, Q2.6-pro); duration 5 or
+    # 10; wh_ratio 16:9, 9:16 or 1:1; sound "on" or "off", and "on" only for Q2.6-pro from images (the
+    # client refuses it otherwise, before sending).
+    if fields.get("version") is None:
+        raise VideoTaskValidationError(f"HiDream {module} needs a 'version': one of {', '.join(KLING_VERSIONS)}")
+    _one_of(fields, "version", KLING_VERSIONS)
+    _one_of(fields, "duration", DURATIONS)
+    _one_of(fields, "wh_ratio", KLING_RATIOS)
+    _one_of(fields, "sound", ("on", "off"))
+    if fields.get("sound") == "on" and (fields.get("version") != KLING_SOUND_VERSION or not fields.get("images")):
+        raise VideoTaskValidationError(f"HiDream {module}: sound 'on' needs version {KLING_SOUND_VERSION} and 'images'")
+
+
+def _v4_seedance(ratios: Sequence[str]) -> Callable[[str, Mapping[str, Any]], None]:
+    def check(module: str, fields: Mapping[str, Any]) -> None:
+        # hidream-api-gen scripts/seedance_1_0_pro.py and seedance_1_5_pro.py: prompt required; duration
+        # 5 or 10; resolution 480p, 720p or 1080p; wh_ratio as listed (1.5 Pro adds "keep").
         _require(module, fields, "prompt")
-        _one_of(fields, "aspect_ratio", ASPECT_RATIOS)
-        _one_of(fields, "resolution_ratio", RESOLUTIONS)
-        _check_motion(fields)
-    elif module == "img2video":
-        # https://hidreamai.com/doc/img2video/request: image required (URL or base64), prompt optional;
-        # camera moves and motion_strength with txt2video's ranges. (No v2 img2video page is public.)
-        _require(module, fields, "image")
-        _check_motion(fields)
-    else:
-        # https://www.hidreamai.com/docs/pixeling/video_edit/video_edit_request.html: video_name (URL or
-        # base64) required, and one of prompt or style ("prompt和style选填一项").
-        _require(module, fields, "video_name")
-        style = fields.get("style")
-        if not as_str(fields.get("prompt")) and style is None:
-            raise VideoTaskValidationError("HiDream video_edit needs either 'prompt' or 'style'")
-        _one_of(fields, "style", STYLES)
+        _one_of(fields, "version", (V4_ONLY_VERSION[module],))
+        _one_of(fields, "duration", DURATIONS)
+        _one_of(fields, "wh_ratio", ratios)
+        _one_of(fields, "resolution", SEEDANCE_RESOLUTIONS)
+
+    return check
+
+
+_RULES: dict[tuple[str, str], Callable[[str, Mapping[str, Any]], None]] = {
+    ("v2", "txt2video"): _v2_txt2video,
+    ("v2", "img2video"): _v2_img2video,
+    ("v2", "video_edit"): _v2_video_edit,
+    ("v3", "txt2video"): _v3_txt2video,
+    ("v3", "img2video"): _v3_img2video,
+    ("v3", "keyframe2video"): _v3_keyframe2video,
+    ("v4", "hidream-Q2"): _v4_kling,
+    ("v4", "hidream-R"): _v4_seedance(SEEDANCE_RATIOS),
+    ("v4", "hidream-R2-Audio"): _v4_seedance((*SEEDANCE_RATIOS, "keep")),
+}
 
 
 def _require(module: str, fields: Mapping[str, Any], name: str) -> None:
@@ -134,20 +307,29 @@ def _check_motion(fields: Mapping[str, Any]) -> None:
         raise VideoTaskValidationError(f"motion_strength must be a number from 0 to 30, got {strength!r}")
 
 
-def submit_request(module: str, fields: Mapping[str, Any]) -> ApiRequest:
-    """Create a video task. Fields the provider does not know are passed through unchanged."""
-    validate_submit(module, fields)
+def submit_request(module: str, fields: Mapping[str, Any], api_version: str = DEFAULT_API_VERSION) -> ApiRequest:
+    """Create a video task. Fields the provider does not know are passed through unchanged; v4 carries
+    ``module`` (and a single-version module's ``version``) in the body, as HiDream's client sends them."""
+    validate_submit(module, fields, api_version)
+    gateway = GATEWAYS[api_version]
     body = {key: value for key, value in fields.items() if value is not None}
-    return ApiRequest("POST", _base(module), json=body, action=f"{module} submit", paid=True)
+    if gateway.module_in_body:
+        only_version = {"version": V4_ONLY_VERSION[module]} if module in V4_ONLY_VERSION else {}
+        body = {**only_version, **body, "module": module}  # the path's module, whatever a payload said
+    return ApiRequest("POST", gateway.path(module), json=body, action=f"{module} submit", paid=True)
 
 
-def result_request(module: str, task_id: str) -> ApiRequest:
-    return ApiRequest("GET", f"{_base(module)}/results", params={"task_id": task_id}, action=f"{module} result")
+def result_request(module: str, task_id: str, api_version: str = DEFAULT_API_VERSION) -> ApiRequest:
+    path = f"{GATEWAYS[api_version].path(module)}/results"
+    return ApiRequest("GET", path, params={"task_id": task_id}, action=f"{module} result")
 
 
 def batch_request(module: str, task_ids: Sequence[str]) -> ApiRequest:
+    """v2's batch read (https://www.hidreamai.com/docs/pixeling/batch_result/batch_video_result.html)."""
     body: dict[str, Any] = {"task_id_list": list(task_ids)}
-    return ApiRequest("POST", f"{_base(module)}/results/batch", json=body, action=f"{module} batch results")
+    return ApiRequest(
+        "POST", f"{GATEWAYS['v2'].path(module)}/results/batch", json=body, action=f"{module} batch results"
+    )
 
 
 def token_request() -> ApiRequest:
@@ -229,8 +411,9 @@ def parse_submit(result: Any) -> str:
     return task_id
 
 
-def parse_task(document: Any) -> VideoTask:
-    """One ``{task_id, sub_task_results}`` document as a VideoTask (see API_NOTES.md section 3).
+def parse_task(document: Any, gateway: Gateway = GATEWAYS[DEFAULT_API_VERSION]) -> VideoTask:
+    """One ``{task_id, sub_task_results}`` document as a VideoTask (see API_NOTES.md section 3); every
+    API version answers in this shape.
 
     As HiDream's own client reads it (hidream-api-gen, scripts/common/task_client.py): any sub-task
     failed (3) or refused by review (4) fails the task; all done (1) with their videos is success; a
@@ -239,7 +422,7 @@ def parse_task(document: Any) -> VideoTask:
     """
     doc = as_dict(document)
     task_id = as_str(doc.get("task_id")) or ""
-    subs = [as_dict(sub) for sub in as_list(doc.get("sub_task_results"))]
+    subs = [_with_video_url(as_dict(sub), gateway) for sub in as_list(doc.get("sub_task_results"))]
     if not subs:
         return VideoTask(task_id=task_id, state=TaskState.UNKNOWN, raw=doc)
     states = [_sub_state(sub) for sub in subs]
@@ -268,6 +451,16 @@ def parse_task(document: Any) -> VideoTask:
     )
 
 
+def parse_one(result: Any, task_id: str, gateway: Gateway) -> Page:
+    """A single /results answer, as a page of one (v3 and v4 read each task on its own)."""
+    if not isinstance(result, dict):
+        raise VideoTaskResponseError(
+            f"result answer: result should be an object, got {type(result).__name__}", vendor=VENDOR, retryable=True
+        )
+    task = parse_task(result, gateway)
+    return Page([task if task.task_id else replace(task, task_id=task_id)])
+
+
 def parse_batch(result: Any) -> Page:
     """A batch answer's tasks (matched to the ids asked by ``api/batch.py``); no paging."""
     if not isinstance(result, list):
@@ -277,6 +470,15 @@ def parse_batch(result: Any) -> Page:
             retryable=True,
         )
     return Page([task for document in result if (task := parse_task(document)).task_id])
+
+
+def _with_video_url(sub: dict[str, Any], gateway: Gateway) -> dict[str, Any]:
+    """A sub-task whose ``video`` is a bare id gets its URL on the gateway's media host, if it has one."""
+    video = as_str(sub.get("video"))
+    if gateway.media_base_url is None or video is None or video.startswith(("http://", "https://")):
+        return sub
+    name = video.removeprefix("v_")
+    return {**sub, "video": f"{gateway.media_base_url}/{name}{'' if name.endswith('.mp4') else '.mp4'}"}
 
 
 def _sub_state(sub: Mapping[str, Any]) -> TaskState:

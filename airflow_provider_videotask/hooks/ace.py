@@ -96,7 +96,9 @@ class AceDataCloudHook(VideoTaskHook):
         """The service a read is for (the ``module`` of the waiting layers)."""
         return self.service(module).name
 
-    def _batch_step(self, task_ids: Sequence[str], offset: int, module: str | None) -> Step:
+    def _batch_step(
+        self, task_ids: Sequence[str], offset: int, module: str | None, settings: ConnectionSettings
+    ) -> Step:
         return Step(ace.batch_request(self.service(module).name, task_ids, offset), self._parse_batch)
 
     def _parse_batch(self, body: Any) -> Any:

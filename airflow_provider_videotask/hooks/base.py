@@ -223,7 +223,10 @@ class VideoTaskHook(BaseHook):
     def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str | None:
         raise NotImplementedError
 
-    def _batch_step(self, task_ids: Sequence[str], offset: int, module: str | None) -> Step:
+    def _batch_step(
+        self, task_ids: Sequence[str], offset: int, module: str | None, settings: ConnectionSettings
+    ) -> Step:
+        """The request reading ``task_ids`` (``offset``: the page), and how to read its answer."""
         raise NotImplementedError
 
     def _credential(self, settings: ConnectionSettings, refused: str | None) -> Flow[str]:
@@ -330,7 +333,7 @@ class VideoTaskHook(BaseHook):
         resolved = self.resolve_module(module, settings)
         plan = read_batch(
             ids,
-            lambda chunk, offset: self._batch_step(chunk, offset, resolved),
+            lambda chunk, offset: self._batch_step(chunk, offset, resolved, settings),
             batch_size=settings.batch_size,
             refused=self._refused,
         )

@@ -1,17 +1,17 @@
-"""HiDream hook: submit video tasks and read their results (txt2video, img2video, video_edit)."""
+"""HiDream hook: submit video tasks and read their results, on the API version its connection names."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_videotask.api import hidream
-from airflow_provider_videotask.api.batch import Step
+from airflow_provider_videotask.api.batch import Page, Step
 from airflow_provider_videotask.api.common import ApiRequest, as_str
-from airflow_provider_videotask.api.errors import VideoTaskApiError
+from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskValidationError
 from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.hooks.base import ConnectionSettings, Flow, VideoTaskHook, _Mask
 from airflow_provider_videotask.hooks.retry import RetryPolicy
@@ -37,9 +37,10 @@ class HiDreamHook(VideoTaskHook):
 
     :param conn_id: the Airflow connection (type ``hidream``). Its password is the API key, which the
         hook exchanges for a day-long token (cached per process, renewed before it expires); its host
-        an optional base URL; its extras ``request_timeout``, ``batch_size``, ``api_user_id``,
-        ``default_module``, and ``token`` (a raw token used as it is instead of the API key: it
-        expires within a day and is never renewed).
+        an optional base URL (default: the API version's host); its extras ``api_version`` (``v2``, the
+        default, ``v3`` or ``v4``: see ``api/hidream.py``), ``request_timeout``, ``batch_size`` (v2 only:
+        v3 and v4 read each task on its own), ``api_user_id``, ``default_module``, and ``token`` (a raw
+        token used as it is instead of the API key: it is never renewed).
     :param api_user_id: the ``API-User-ID`` header for this hook's calls, overriding the connection's.
     :param retry_policy: how reads are retried; submits are never retried.
 
@@ -74,16 +75,21 @@ class HiDreamHook(VideoTaskHook):
         ``fields`` are the vendor's body fields (``prompt``, ``image``, ``video_name``, ``style``,
         ``aspect_ratio`` ...); fields this provider does not know are passed through unchanged.
         """
-        resolved = self.resolve_module(module, self.get_settings())
-        task_id = self._run(self._submit(hidream.submit_request(resolved, fields), hidream.parse_submit, resolved))
-        self.log.info("Submitted HiDream %s task %s", resolved, task_id)
+        settings = self.get_settings()
+        resolved, version = self.resolve_module(module, settings), api_version(settings)
+        request = hidream.submit_request(resolved, fields, version)
+        task_id = self._run(self._submit(request, hidream.parse_submit, resolved))
+        self.log.info("Submitted HiDream %s task %s (API %s)", resolved, task_id, version)
         return task_id
 
     def get_task(self, task_id: str, module: str | None = None) -> VideoTask:
-        """One task through the single-result endpoint (``get_tasks`` is cheaper for several)."""
-        request = hidream.result_request(self.resolve_module(module, self.get_settings()), task_id)
-        task = hidream.parse_task(self._run(self._call(request)))
-        return task if task.task_id else replace(task, task_id=task_id)
+        """One task through the single-result endpoint (``get_tasks`` is cheaper for several on v2)."""
+        settings = self.get_settings()
+        request = hidream.result_request(self.resolve_module(module, settings), task_id, api_version(settings))
+        page: Page = self._run(
+            self._call(request, parse=lambda result: hidream.parse_one(result, task_id, _gateway(settings)))
+        )
+        return page.tasks[0]
 
     # ----- credentials: the API key buys a token ---------------------------------------------------
 
@@ -147,9 +153,39 @@ class HiDreamHook(VideoTaskHook):
     def _read_response(self, status_code: int, text: str, retry_after: float | None) -> Any:
         return hidream.read_response(status_code, text, retry_after)
 
-    def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:
-        chosen = module or as_str(settings.extra("default_module")) or hidream.DEFAULT_MODULE
-        return hidream.check_module(chosen)
+    def _settings_from(self, conn: Any, extras: Mapping[str, Any]) -> ConnectionSettings:
+        try:
+            gateway = hidream.gateway_of((extras or {}).get("api_version"))
+        except VideoTaskValidationError as error:
+            raise VideoTaskValidationError(f"connection {self.conn_id!r}: {error}") from None
+        settings = super()._settings_from(conn, extras)
+        if not conn.host:  # each API version has its own host (v4: vivago.ai)
+            settings = replace(settings, base_url=gateway.base_url)
+        if not gateway.batch_reads:  # one task per read: the poller's chunks are single ids
+            settings = replace(settings, batch_size=1)
+        return settings
 
-    def _batch_step(self, task_ids: Sequence[str], offset: int, module: str | None) -> Step:
-        return Step(hidream.batch_request(module or hidream.DEFAULT_MODULE, task_ids), hidream.parse_batch)
+    def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:
+        gateway = _gateway(settings)
+        chosen = module or as_str(settings.extra("default_module")) or gateway.default_module
+        return hidream.check_module(chosen, gateway.api_version)
+
+    def _batch_step(
+        self, task_ids: Sequence[str], offset: int, module: str | None, settings: ConnectionSettings
+    ) -> Step:
+        gateway = _gateway(settings)
+        resolved = module or gateway.default_module
+        if gateway.batch_reads:
+            return Step(hidream.batch_request(resolved, task_ids), hidream.parse_batch)
+        [task_id] = task_ids  # batch_size is 1 for these (see _settings_from)
+        request = hidream.result_request(resolved, task_id, gateway.api_version)
+        return Step(request, lambda result: hidream.parse_one(result, task_id, gateway))
+
+
+def api_version(settings: ConnectionSettings) -> str:
+    """The API version a connection's extra ``api_version`` names (checked when it was read)."""
+    return _gateway(settings).api_version
+
+
+def _gateway(settings: ConnectionSettings) -> hidream.Gateway:
+    return hidream.gateway_of(settings.extra("api_version"))

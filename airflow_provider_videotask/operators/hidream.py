@@ -1,4 +1,4 @@
-"""HiDreamVideoOperator: generate a HiDream video (txt2video, img2video, video_edit) and return its URLs."""
+"""HiDreamVideoOperator: generate a HiDream video (any module of the connection's API version) and return its URLs."""
 
 from __future__ import annotations
 
@@ -15,13 +15,31 @@ from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS
 class HiDreamVideoOperator(VideoGenerationOperator):
     """Submit one HiDream video task (paid, sent once), wait for it, return its video URLs.
 
-    :param module: ``txt2video`` (default), ``img2video`` or ``video_edit``.
-    :param prompt: what to generate (txt2video: required; templated).
+    The connection's extra ``api_version`` says which API the task goes to (v2 by default); each
+    argument is sent only when set, and checked against that version's rules before paying.
+
+    :param module: v2: ``txt2video`` (default), ``img2video`` or ``video_edit``; v3: ``txt2video``,
+        ``img2video`` or ``keyframe2video``; v4: ``hidream-Q2`` (Kling), ``hidream-R`` (Seedance 1.0
+        Pro) or ``hidream-R2-Audio`` (Seedance 1.5 Pro).
+    :param prompt: what to generate (txt2video, hidream-R, hidream-R2-Audio: required; templated).
+    :param negative_prompt: what not to show (v3, v4; templated).
     :param image: the image to animate, URL or base64 (img2video: required; templated).
+    :param images: a list of images, URLs or base64: keyframe2video's [first frame, last frame]
+        (required), or v4's input images (templated).
     :param video: the video to restyle, URL or base64 (video_edit: required; sent as ``video_name``; templated).
     :param style: video_edit style, one of the vendor's list (``anime``, ``watercolor``, ...).
-    :param aspect_ratio: ``16:9``, ``1:1`` or ``9:16``.
-    :param resolution_ratio: 1024, 2048 or 4096.
+    :param version: the model version: v3 ``v2`` (keyframe2video ``v1.0-standard``); v4 hidream-Q2
+        ``Q2.5T-std``, ``Q2.5T-pro`` or ``Q2.6-pro`` (required); hidream-R ``R1``, hidream-R2-Audio
+        ``R2-Audio`` (filled in when unset).
+    :param aspect_ratio: v2: ``16:9``, ``1:1`` or ``9:16``.
+    :param resolution_ratio: v2: 1024, 2048 or 4096.
+    :param resolution: v3: ``960*960``, ``1280*720`` or ``720*1280`` (keyframe2video ``keep``); v4
+        Seedance: ``480p``, ``720p`` or ``1080p``.
+    :param wh_ratio: v4 aspect ratio: hidream-Q2 ``16:9``, ``9:16`` or ``1:1``; Seedance adds ``4:3``,
+        ``3:4`` and ``adaptive`` (hidream-R2-Audio also ``keep``).
+    :param duration: seconds, 5 or 10 (keyframe2video, v4).
+    :param sound: hidream-Q2: ``on`` or ``off`` (``on`` needs ``Q2.6-pro`` and ``images``).
+    :param generate_audio: Seedance on v4: generate a soundtrack.
     :param motion_strength: 0 to 30.
     :param camera_move_horizontal: camera pan, -5 to 5.
     :param camera_move_vertical: camera tilt, -5 to 5.
@@ -36,7 +54,8 @@ class HiDreamVideoOperator(VideoGenerationOperator):
     """
 
     template_fields: Sequence[str] = (
-        "prompt", "image", "video", "style", "payload", "notify_url", "api_user_id", *OUTPUT_TEMPLATE_FIELDS,
+        "prompt", "negative_prompt", "image", "images", "video", "style", "payload", "notify_url", "api_user_id",
+        *OUTPUT_TEMPLATE_FIELDS,
     )  # fmt: skip
 
     def __init__(
@@ -44,11 +63,19 @@ class HiDreamVideoOperator(VideoGenerationOperator):
         *,
         module: str = hidream.DEFAULT_MODULE,
         prompt: str | None = None,
+        negative_prompt: str | None = None,
         image: str | None = None,
+        images: list[str] | None = None,
         video: str | None = None,
         style: str | None = None,
+        version: str | None = None,
         aspect_ratio: str | None = None,
         resolution_ratio: int | None = None,
+        resolution: str | None = None,
+        wh_ratio: str | None = None,
+        duration: int | None = None,
+        sound: str | None = None,
+        generate_audio: bool | None = None,
         motion_strength: float | None = None,
         camera_move_horizontal: int | None = None,
         camera_move_vertical: int | None = None,
@@ -62,11 +89,19 @@ class HiDreamVideoOperator(VideoGenerationOperator):
         super().__init__(conn_id=hidream_conn_id, **kwargs)
         self.hidream_module = hidream.check_module(module)
         self.prompt = prompt
+        self.negative_prompt = negative_prompt
         self.image = image
+        self.images = images
         self.video = video
         self.style = style
+        self.version = version
         self.aspect_ratio = aspect_ratio
         self.resolution_ratio = resolution_ratio
+        self.resolution = resolution
+        self.wh_ratio = wh_ratio
+        self.duration = duration
+        self.sound = sound
+        self.generate_audio = generate_audio
         self.motion_strength = motion_strength
         self.camera_move_horizontal = camera_move_horizontal
         self.camera_move_vertical = camera_move_vertical
@@ -89,11 +124,19 @@ class HiDreamVideoOperator(VideoGenerationOperator):
         """The submit body: ``payload`` first, the named arguments over it."""
         named = {
             "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
             "image": self.image,
+            "images": self.images,
             "video_name": self.video,
             "style": self.style,
+            "version": self.version,
             "aspect_ratio": self.aspect_ratio,
             "resolution_ratio": self.resolution_ratio,
+            "resolution": self.resolution,
+            "wh_ratio": self.wh_ratio,
+            "duration": self.duration,
+            "sound": self.sound,
+            "generate_audio": self.generate_audio,
             "motion_strength": self.motion_strength,
             "camera_move_horizontal": self.camera_move_horizontal,
             "camera_move_vertical": self.camera_move_vertical,
@@ -103,7 +146,9 @@ class HiDreamVideoOperator(VideoGenerationOperator):
         return {**(self.payload or {}), **{key: value for key, value in named.items() if value is not None}}
 
     def validate(self) -> None:
-        hidream.validate_submit(self.module, self.fields())
+        # Against every API version serving the module: the connection (and its api_version) is not read
+        # here; the hook checks the task against the connection's own version before sending it.
+        hidream.validate_submit(self.module, self.fields(), api_version=None)
 
     def submit(self) -> str:
         return self.hook.submit(self.module, **self.fields())

@@ -1,4 +1,8 @@
-"""The sandbox's HiDream: the API key exchange, submits under per-minute limits, single and batch results."""
+"""The sandbox's HiDream: the API key exchange, submits under per-minute limits, single and batch results.
+
+Every API version is served on one host: v2 with its batch results, v3 and v4 (the gateway of HiDream's
+own client) with single results only, as their sources show them (see ``api/hidream.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,25 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_videotask.sandbox.world import Handler
 
-MODULES = ("txt2video", "img2video", "video_edit")
-PATH = re.compile(r"^/api-pub/gw/v2/video/(?P<module>[a-z0-9_]+)/async(?P<rest>/results(?:/batch)?)?/?$")
+MODULES = {
+    "v2": ("txt2video", "img2video", "video_edit"),
+    "v3": ("txt2video", "img2video", "keyframe2video"),
+    "v4": ("hidream-Q2", "hidream-R", "hidream-R2-Audio"),
+}
+PATH = re.compile(
+    r"^/api-pub/gw/(?P<version>v[0-9]+)/video/(?P<module>[A-Za-z0-9_.-]+)/async(?P<rest>/results(?:/batch)?)?/?$"
+)
 EXCHANGE_PATH = "/prod-api/user/apikey2token"
-REQUIRED = {"txt2video": "prompt", "img2video": "image", "video_edit": "video_name"}
+# What each module's page (v4: HiDream's client) requires.
+REQUIRED = {
+    "txt2video": "prompt",
+    "img2video": "image",
+    "video_edit": "video_name",
+    "keyframe2video": "images",
+    "hidream-Q2": "version",
+    "hidream-R": "prompt",
+    "hidream-R2-Audio": "prompt",
+}
 _STATUS = {"queued": 0, "running": 2, "succeeded": 1, "failed": 3, "rejected": 4}
 
 
@@ -39,7 +58,9 @@ def exchange(handler: Handler) -> None:
     envelope(handler, {"token": token, "expire_time": expire_time})
 
 
-def serve(handler: Handler, method: str, module: str, rest: str, query: dict[str, list[str]], body: Any) -> None:
+def serve(
+    handler: Handler, method: str, version: str, module: str, rest: str, query: dict[str, list[str]], body: Any
+) -> None:
     state = handler.server.state
     is_submit = rest == ""
     route = {"": "hidream_submit", "/results": "hidream_result", "/results/batch": "hidream_batch"}[rest]
@@ -51,7 +72,9 @@ def serve(handler: Handler, method: str, module: str, rest: str, query: dict[str
         return
     if handler.apply_fault("hidream", is_submit):
         return
-    if module not in MODULES:
+    if version not in MODULES or (rest == "/results/batch" and version != "v2"):
+        handler.send_json(404, error_document(404, f"no API at {method} {version}/video/{module}/async{rest}"))
+    elif module not in MODULES[version]:
         envelope(handler, None, 2031, f"model {module} not available to this account")
     elif is_submit and method == "POST" and isinstance(body, dict):
         _submit(handler, module, body)

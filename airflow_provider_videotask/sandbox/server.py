@@ -81,7 +81,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         elif path == hidream.EXCHANGE_PATH and method == "GET":
             hidream.exchange(self)
         elif match := hidream.PATH.match(url.path):
-            hidream.serve(self, method, match.group("module"), match.group("rest") or "", parse_qs(url.query), body)
+            version, module, rest = match.group("version", "module", "rest")
+            hidream.serve(self, method, version, module, rest or "", parse_qs(url.query), body)
         elif path in ace.PATHS and method == "POST":
             ace.serve(self, path, body)
         else:

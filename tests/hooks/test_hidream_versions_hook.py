@@ -1,0 +1,157 @@
+"""HiDream's v3 and v4 through the hook, the shared poller and the sensor, against the sandbox.
+
+Neither version documents a batch read, so every waiting task is one /results read per cycle, run
+``parallel_reads`` at a time by the poller; v2 connections keep their batch reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.hooks.hidream import HiDreamHook
+from airflow_provider_videotask.sandbox import Sandbox
+from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
+from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
+from tests.conftest import FakeClock, RecordingTI, set_connection
+from tests.test_fault_matrix import MATRIX
+
+# (api_version, module, submit fields)
+TASKS = [
+    pytest.param("v3", "txt2video", {"prompt": "a harbour", "resolution": "1280*720"}, id="v3-txt2video"),
+    pytest.param("v3", "keyframe2video", {"images": ["https://a/1.png", "https://a/2.png"]}, id="v3-keyframe2video"),
+    pytest.param("v4", "hidream-Q2", {"version": "Q2.5T-std", "prompt": "a harbour"}, id="v4-kling"),
+    pytest.param("v4", "hidream-R", {"prompt": "a harbour"}, id="v4-seedance"),
+    pytest.param("v4", "hidream-R2-Audio", {"prompt": "a harbour", "generate_audio": True}, id="v4-seedance-audio"),
+]
+
+
+@pytest.fixture
+def versions(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    for api_version in ("v2", "v3", "v4"):
+        set_connection(monkeypatch, f"hidream_{api_version}", "hidream", sandbox.url, api_version=api_version)
+    return sandbox
+
+
+@pytest.mark.parametrize(("api_version", "module", "fields"), TASKS)
+def test_a_task_is_submitted_and_read_on_its_api_version(
+    api_version: str, module: str, fields: dict[str, Any], versions: Sandbox
+) -> None:
+    hook = HiDreamHook(f"hidream_{api_version}")
+    task_id = hook.submit(module, **fields)
+    [task] = hook.get_tasks([task_id], module)
+    assert task.state.value == "succeeded"
+    assert task.video_urls[0].startswith(f"{versions.url}/_sandbox/videos/")
+    assert hook.get_task(task_id, module).video_urls == task.video_urls
+    [stored] = versions.state.tasks.values()
+    assert stored.module == module
+    if api_version == "v4":
+        assert stored.request["module"] == module  # in the body too, as HiDream's client sends it
+    counts = versions.counts()
+    assert counts["hidream_batch"] == 0  # no batch endpoint is documented for v3 or v4
+    assert counts["hidream_result"] == 2
+
+
+def test_v2_still_reads_in_batches_and_v3_reads_one_task_per_request(versions: Sandbox) -> None:
+    ids = {v: [HiDreamHook(f"hidream_{v}").submit(prompt=f"clip {n}") for n in range(3)] for v in ("v2", "v3")}
+    HiDreamHook("hidream_v2").get_tasks(ids["v2"])
+    assert (versions.counts()["hidream_batch"], versions.counts()["hidream_result"]) == (1, 0)
+    HiDreamHook("hidream_v3").get_tasks(ids["v3"])
+    assert (versions.counts()["hidream_batch"], versions.counts()["hidream_result"]) == (1, 3)
+
+
+def test_a_module_of_another_version_is_refused_before_anything_is_sent(versions: Sandbox) -> None:
+    with pytest.raises(VideoTaskValidationError, match=r"'video_edit' is served by v2"):
+        HiDreamHook("hidream_v4").submit("video_edit", video_name="https://v", style="anime")
+    with pytest.raises(VideoTaskValidationError, match="needs a 'version'"):
+        HiDreamHook("hidream_v4").submit("hidream-Q2", prompt="x")
+    assert versions.counts()["hidream_submit"] == 0
+
+
+def test_an_unknown_api_version_names_the_connection_and_the_extra(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_connection(monkeypatch, "hidream_bad", "hidream", sandbox.url, api_version="v9")
+    with pytest.raises(VideoTaskValidationError, match=r"connection 'hidream_bad': extra 'api_version' must be one of"):
+        HiDreamHook("hidream_bad").submit(prompt="x")
+
+
+def test_each_version_defaults_to_its_own_host_and_first_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HIDREAM_V4_NOHOST", '{"conn_type": "hidream", "password": "k", "extra": {"api_version": "v4"}}'
+    )
+    hook = HiDreamHook("hidream_v4_nohost")
+    settings = hook.get_settings()
+    assert settings.base_url == "https://vivago.ai"
+    assert settings.batch_size == 1
+    assert hook.resolve_module(None, settings) == "hidream-Q2"
+
+
+@pytest.mark.parametrize(("api_version", "module", "fields"), TASKS)
+async def test_waits_share_the_poller_with_one_read_per_task(
+    api_version: str, module: str, fields: dict[str, Any], versions: Sandbox
+) -> None:
+    hook = HiDreamHook(f"hidream_{api_version}")
+    ids = [await asyncio.to_thread(hook.submit, module, **fields) for _ in range(3)]
+    triggers = [
+        VideoTaskTrigger(f"hidream_{api_version}", [task_id], module=module, poll_interval=0.05) for task_id in ids
+    ]
+
+    async def first(trigger: VideoTaskTrigger) -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    events = await asyncio.wait_for(asyncio.gather(*(first(t) for t in triggers)), timeout=30)
+    assert [event["status"] for event in events] == ["success"] * 3
+    assert all(event["tasks"][0]["video_urls"] for event in events)
+    counts = versions.counts()
+    assert counts["hidream_batch"] == 0
+    assert counts["hidream_result"] >= 3  # every task read on its own
+
+
+@pytest.mark.parametrize("api_version", ["v3", "v4"])
+def test_the_sensor_waits_on_each_version(api_version: str, versions: Sandbox) -> None:
+    module = "txt2video" if api_version == "v3" else "hidream-R"
+    task_id = HiDreamHook(f"hidream_{api_version}").submit(module, prompt="a lighthouse")
+    sensor = VideoTaskSensor(
+        task_id="wait", video_task_ids=[task_id], conn_id=f"hidream_{api_version}", module=module, poke_interval=0.01
+    )
+    [url] = sensor.execute({"ti": RecordingTI()})
+    assert url.startswith(f"{versions.url}/_sandbox/videos/")
+
+
+# The fault matrix's rows of the reader (not of the auth rules, which are v2's and tested there), on the
+# single-task reads of v3 and v4 through the shared poller.
+READER_ROWS = [name for name in MATRIX if "401" not in name and "403" not in name]
+
+
+@pytest.mark.parametrize("api_version", ["v3", "v4"])
+@pytest.mark.parametrize("fault", READER_ROWS)
+async def test_fault_matrix_of_single_task_reads(
+    fault: str, api_version: str, versions: Sandbox, monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    FakeClock().install(monkeypatch)  # waits between retries and polls are recorded, not slept
+    set_connection(monkeypatch, "faulty", "hidream", versions.url, api_version=api_version, request_timeout=1)
+    module = "txt2video" if api_version == "v3" else "hidream-R"
+    row = MATRIX[fault]
+    task_id = await asyncio.to_thread(HiDreamHook("faulty").submit, module, prompt="a boat")
+    versions.add_fault(only="reads", **row.options)
+    trigger = VideoTaskTrigger("faulty", [task_id], module=module, poll_interval=0.05, max_consecutive_errors=2)
+
+    async def wait() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    event = await asyncio.wait_for(wait(), timeout=60)
+    if row.fails_with is None:
+        assert event["status"] == "success", event["message"]
+        assert event["tasks"][0]["video_urls"], event
+        return
+    assert event["status"] == "error", event
+    for needle in row.fails_with:
+        assert needle in event["message"], f"{needle!r} not in {event['message']}"
