@@ -12,6 +12,10 @@ paths share every rule here.
   whole request. The chunk is then split in halves until the refused ids stand alone (at most about
   2·log2(chunk) extra requests per refused id, once: they are remembered in ``refused``), so only
   those ids read as failed and every other id of the batch is still answered.
+- Single-task reads (``refused=None``: HiDream v3 and v4, which document no batch read): a 4xx on one
+  task's read is a failed read, raised for the waiting rules to bound, never a verdict on the task. The
+  address of those reads is less documented than a batch's, and a task read as failed may be
+  submitted again by a retry.
 """
 
 from __future__ import annotations
@@ -53,22 +57,24 @@ def read_batch(
     plan: PlanRequest,
     *,
     batch_size: int,
-    refused: MutableMapping[str, VideoTaskApiError],
+    refused: MutableMapping[str, VideoTaskApiError] | None,
 ) -> BatchRead:
     """Every id's task, in the caller's order: found, refused (failed) or ``unknown``."""
     found: dict[str, VideoTask] = {}
-    pending = [task_id for task_id in unique(task_ids) if task_id not in refused]
+    pending = [task_id for task_id in unique(task_ids) if refused is None or task_id not in refused]
     for chunk in chunked(pending, batch_size):
         found.update((yield from _read_chunk(chunk, plan, refused)))
-    return [found.get(task_id) or _refused_task(task_id, refused) for task_id in task_ids]
+    return [found.get(task_id) or _refused_task(task_id, refused or {}) for task_id in task_ids]
 
 
 def _read_chunk(
-    chunk: list[str], plan: PlanRequest, refused: MutableMapping[str, VideoTaskApiError]
+    chunk: list[str], plan: PlanRequest, refused: MutableMapping[str, VideoTaskApiError] | None
 ) -> Generator[Step, Page, dict[str, VideoTask]]:
     try:
         return (yield from _read_pages(chunk, plan))
     except VideoTaskRequestError as error:
+        if refused is None:
+            raise
         if len(chunk) == 1:
             refused[chunk[0]] = error
             return {}

@@ -153,9 +153,10 @@ def check_module(module: str, api_version: str | None = None) -> str:
     if module in allowed:
         return module
     served_by = [gateway.api_version for gateway in GATEWAYS.values() if module in gateway.modules]
-    where = f" of HiDream's {api_version} API" if api_version else ""
+    where = f" on HiDream's {api_version} API (the connection's extra 'api_version')" if api_version else ""
     hint = (
-        f"; {module!r} is served by {' and '.join(served_by)}: set the connection's extra 'api_version'"
+        f", which is served by {' and '.join(served_by)}: pass one of the modules above, or use a "
+        f"connection whose api_version is {served_by[0]}"
         if served_by
         else ""
     )
@@ -167,20 +168,14 @@ def validate_submit(module: str, fields: Mapping[str, Any], api_version: str | N
     message names the field.
 
     Each module gets its own page's rules only; a field a module's page does not document is passed
-    through unchecked (the vendor decides). With ``api_version=None`` (a DAG being parsed: the connection
-    is not read then) a task is refused only if no API version serving its module would take it; the
-    hook checks again against the connection's own version before sending.
+    through unchecked (the vendor decides). ``api_version=None`` is a DAG being parsed, before its
+    connection (and so its API version) is read: the rules of the first version serving the module apply
+    then (v2's for txt2video and img2video, which take every valid v3 task of theirs, as v3 only adds
+    fields), and the hook checks the task against the connection's own version before sending it.
     """
     check_module(module, api_version)
-    versions = [api_version] if api_version else [v for v, g in GATEWAYS.items() if module in g.modules]
-    refusals = []
-    for version in versions:
-        try:
-            _RULES[version, module](module, fields)
-            return
-        except VideoTaskValidationError as refusal:
-            refusals.append(refusal)
-    raise refusals[0]
+    version = api_version or next(v for v, gateway in GATEWAYS.items() if module in gateway.modules)
+    _RULES[version, module](module, fields)
 
 
 def _v2_txt2video(module: str, fields: Mapping[str, Any]) -> None:
@@ -452,7 +447,10 @@ def parse_task(document: Any, gateway: Gateway = GATEWAYS[DEFAULT_API_VERSION]) 
 
 
 def parse_one(result: Any, task_id: str, gateway: Gateway) -> Page:
-    """A single /results answer, as a page of one (v3 and v4 read each task on its own)."""
+    """A single /results answer, as a page of one (v3 and v4 read each task on its own). No result, or an
+    empty one, is a task the vendor does not know (yet): unknown, for the waiting rules' grace period."""
+    if result is None or result == {}:
+        return Page([VideoTask.unknown(task_id)])
     if not isinstance(result, dict):
         raise VideoTaskResponseError(
             f"result answer: result should be an object, got {type(result).__name__}", vendor=VENDOR, retryable=True

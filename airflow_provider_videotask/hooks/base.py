@@ -93,6 +93,8 @@ class ConnectionSettings:
     timeout: float
     extras: Mapping[str, Any] = field(repr=False)
     batch_size: int = DEFAULT_BATCH_SIZE
+    # False: each task is read on its own (no batch read is documented), so a 4xx is a failed read.
+    batch_reads: bool = True
     parallel_reads: int = DEFAULT_PARALLEL_READS
     max_submits_per_minute: int | None = None
     max_concurrent_tasks: int | None = None
@@ -335,7 +337,7 @@ class VideoTaskHook(BaseHook):
             ids,
             lambda chunk, offset: self._batch_step(chunk, offset, resolved, settings),
             batch_size=settings.batch_size,
-            refused=self._refused,
+            refused=self._refused if settings.batch_reads else None,
         )
         page: Any = None
         error: VideoTaskApiError | None = None

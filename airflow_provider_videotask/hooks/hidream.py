@@ -56,7 +56,10 @@ class HiDreamHook(VideoTaskHook):
     hook_name = "HiDream"
     vendor = hidream.VENDOR
     default_base_url = hidream.DEFAULT_BASE_URL
-    console = "your HiDream account's generation history (https://www.hidreamai.com)"
+    console = (
+        "your HiDream account's generation history (https://www.hidreamai.com; https://vivago.ai for a "
+        "connection whose api_version is v4)"
+    )
     secret_name = "API key"  # noqa: S105 - a label, not a secret
 
     def __init__(
@@ -123,8 +126,19 @@ class HiDreamHook(VideoTaskHook):
     def _auth_failure(
         self, error: VideoTaskApiError, settings: ConnectionSettings, request: ApiRequest
     ) -> VideoTaskApiError:
+        on_v4 = api_version(settings) == "v4"
         if request.credential == "api_key":
-            error.message = "the API key was refused: check the connection's password ('API key')"
+            error.message = "the API key was refused: check the connection's password ('API key')" + (
+                "; that vivago.ai (api_version v4) takes an API key is not documented: HiDream's own v4 client "
+                "sends a vivago.ai token, which goes in the connection's extra 'token'"
+                if on_v4
+                else ""
+            )
+        elif as_str(settings.extra("token")) and on_v4:
+            error.message = (
+                "the vivago.ai token in the connection's extra 'token' was refused; it may have expired (a "
+                "raw token is never renewed): put a fresh one there"
+            )
         elif as_str(settings.extra("token")):
             error.message = (
                 "the token in the connection's extra 'token' was refused; it may have expired (HiDream "
@@ -162,7 +176,7 @@ class HiDreamHook(VideoTaskHook):
         if not conn.host:  # each API version has its own host (v4: vivago.ai)
             settings = replace(settings, base_url=gateway.base_url)
         if not gateway.batch_reads:  # one task per read: the poller's chunks are single ids
-            settings = replace(settings, batch_size=1)
+            settings = replace(settings, batch_size=1, batch_reads=False)
         return settings
 
     def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:

@@ -146,8 +146,8 @@ class HiDreamVideoOperator(VideoGenerationOperator):
         return {**(self.payload or {}), **{key: value for key, value in named.items() if value is not None}}
 
     def validate(self) -> None:
-        # Against every API version serving the module: the connection (and its api_version) is not read
-        # here; the hook checks the task against the connection's own version before sending it.
+        # By the module's first API version: the connection (and its api_version) is not read here; the
+        # hook checks the task against the connection's own version before sending it.
         hidream.validate_submit(self.module, self.fields(), api_version=None)
 
     def submit(self) -> str:

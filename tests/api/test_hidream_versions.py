@@ -150,18 +150,28 @@ def test_what_each_source_refuses_is_refused_before_paying(
 
 
 def test_a_module_of_another_version_names_the_version_serving_it() -> None:
-    with pytest.raises(VideoTaskValidationError, match=r"'video_edit' is served by v2.*api_version"):
+    with pytest.raises(
+        VideoTaskValidationError, match=r"got 'video_edit', which is served by v2: pass one of the modules above, or"
+    ):
         hidream.submit_request("video_edit", {"video_name": "https://v", "style": "anime"}, "v3")
-    with pytest.raises(VideoTaskValidationError, match="of HiDream's v2 API"):
+    with pytest.raises(VideoTaskValidationError, match=r"on HiDream's v2 API \(the connection's extra 'api_version'\)"):
         hidream.submit_request("hidream-Q2", {"version": "Q2.5T-std"})
 
 
-def test_without_a_version_a_task_is_refused_only_if_no_version_would_take_it() -> None:
-    # v2's aspect_ratio rule is not v3's: before the connection is read, either page may apply.
-    hidream.validate_submit("txt2video", {"prompt": "x", "aspect_ratio": "4:3"}, api_version=None)
-    hidream.validate_submit("txt2video", {"prompt": "x", "resolution": "1280*720"}, api_version=None)
-    with pytest.raises(VideoTaskValidationError, match="prompt"):
-        hidream.validate_submit("txt2video", {"resolution": "1280*720"}, api_version=None)
+@pytest.mark.parametrize(("api_version", "module", "fields"), DOCUMENTED_REQUESTS)
+def test_before_the_connection_is_read_every_documented_request_passes(
+    api_version: str, module: str, fields: dict[str, Any]
+) -> None:
+    """A DAG being parsed checks a task by its module's first version (v2 for txt2video and img2video):
+    that must never refuse a valid task of another version."""
+    hidream.validate_submit(module, fields, api_version=None)
+
+
+def test_before_the_connection_is_read_the_modules_first_version_checks() -> None:
+    with pytest.raises(VideoTaskValidationError, match="aspect_ratio"):
+        hidream.validate_submit("txt2video", {"prompt": "x", "aspect_ratio": "4:3"}, api_version=None)
+    with pytest.raises(VideoTaskValidationError, match="duration"):
+        hidream.validate_submit("keyframe2video", {"images": ["a", "b"], "duration": 7}, api_version=None)
     with pytest.raises(VideoTaskValidationError, match="version"):
         hidream.validate_submit("hidream-Q2", {"prompt": "x"}, api_version=None)
 
@@ -218,6 +228,12 @@ def test_a_v4_video_given_as_a_bare_id_is_read_as_its_media_url(video: str, url:
 def test_a_bare_id_is_not_made_into_a_url_where_no_media_host_is_known() -> None:
     [task] = hidream.parse_one(result(1, "v_abc123"), "t-1", hidream.GATEWAYS["v3"]).tasks
     assert task.video_urls == ("v_abc123",)
+
+
+@pytest.mark.parametrize("answer", [None, {}], ids=["null", "empty"])
+def test_no_result_is_a_task_not_known_yet(answer: Any) -> None:
+    [task] = hidream.parse_one(answer, "t-3", hidream.GATEWAYS["v3"]).tasks
+    assert (task.task_id, task.state) == ("t-3", TaskState.UNKNOWN)
 
 
 def test_an_answer_without_the_task_id_is_the_task_asked_for() -> None:

@@ -7,11 +7,12 @@ Neither version documents a batch read, so every waiting task is one /results re
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
-from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.api.errors import VideoTaskRequestError, VideoTaskValidationError
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
@@ -27,6 +28,13 @@ TASKS = [
     pytest.param("v4", "hidream-R", {"prompt": "a harbour"}, id="v4-seedance"),
     pytest.param("v4", "hidream-R2-Audio", {"prompt": "a harbour", "generate_audio": True}, id="v4-seedance-audio"),
 ]
+
+
+@pytest.fixture
+def sandbox_limited(monkeypatch: pytest.MonkeyPatch) -> Any:
+    with Sandbox(duration=0) as server:  # HiDream's documented limits, as by default
+        set_connection(monkeypatch, "hidream_v3", "hidream", server.url, api_version="v3")
+        yield server
 
 
 @pytest.fixture
@@ -64,7 +72,7 @@ def test_v2_still_reads_in_batches_and_v3_reads_one_task_per_request(versions: S
 
 
 def test_a_module_of_another_version_is_refused_before_anything_is_sent(versions: Sandbox) -> None:
-    with pytest.raises(VideoTaskValidationError, match=r"'video_edit' is served by v2"):
+    with pytest.raises(VideoTaskValidationError, match=r"'video_edit', which is served by v2"):
         HiDreamHook("hidream_v4").submit("video_edit", video_name="https://v", style="anime")
     with pytest.raises(VideoTaskValidationError, match="needs a 'version'"):
         HiDreamHook("hidream_v4").submit("hidream-Q2", prompt="x")
@@ -122,6 +130,63 @@ def test_the_sensor_waits_on_each_version(api_version: str, versions: Sandbox) -
     )
     [url] = sensor.execute({"ti": RecordingTI()})
     assert url.startswith(f"{versions.url}/_sandbox/videos/")
+
+
+def test_a_refused_single_read_is_a_failed_read_never_a_failed_task(versions: Sandbox) -> None:
+    """A 4xx on v3's one-task read raises (bounded by the waiting rules) and is not remembered; on v2 the
+    same refusal of an id in a batch fails that task, as the batch page allows."""
+    v3, v2 = HiDreamHook("hidream_v3"), HiDreamHook("hidream_v2")
+    ids = {hook: hook.submit(prompt="a boat") for hook in (v3, v2)}
+    versions.refuse_ids(*ids.values())
+    with pytest.raises(VideoTaskRequestError, match="HTTP 400"):
+        v3.get_tasks([ids[v3]])
+    [task] = v2.get_tasks([ids[v2]])
+    assert task.state.value == "failed"
+    versions.state.refused_ids.clear()
+    [task] = v3.get_tasks([ids[v3]])  # read again, not remembered as refused
+    assert task.state.value == "succeeded"
+
+
+async def test_a_refused_single_read_ends_only_its_own_wait_as_an_error(versions: Sandbox) -> None:
+    hook = HiDreamHook("hidream_v4")
+    bad, good = [await asyncio.to_thread(hook.submit, "hidream-R", prompt=f"clip {n}") for n in range(2)]
+    versions.refuse_ids(bad)
+
+    async def first(task_id: str) -> dict[str, Any]:
+        trigger = VideoTaskTrigger(
+            "hidream_v4", [task_id], module="hidream-R", poll_interval=0.05, max_consecutive_errors=2
+        )
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    failed, succeeded = await asyncio.wait_for(asyncio.gather(first(bad), first(good)), timeout=30)
+    assert failed["status"] == "error"
+    assert "HTTP 400" in failed["message"]
+    assert succeeded["status"] == "success"
+
+
+def test_a_v4_connection_with_only_a_vivago_token_needs_no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As HiDream's own v4 client runs: the token sent as it is (no exchange), and nothing in the password."""
+    with Sandbox(duration=0, token="vivago-token") as sandbox:
+        document = {
+            "conn_type": "hidream",
+            "host": sandbox.url,
+            "extra": {"api_version": "v4", "token": "vivago-token"},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_HIDREAM_TOKEN_ONLY", json.dumps(document))
+        hook = HiDreamHook("hidream_token_only")
+        [task] = hook.get_tasks([hook.submit("hidream-Q2", version="Q2.5T-pro", prompt="a boat")])
+        assert task.state.value == "succeeded"
+        assert sandbox.counts()["hidream_token"] == 0
+
+
+def test_v2_limits_do_not_apply_to_other_versions(sandbox_limited: Sandbox) -> None:
+    """The sandbox's documented per-minute limits are v2's (10 txt2video a minute); v3 has none documented."""
+    hook = HiDreamHook("hidream_v3")
+    for n in range(12):
+        hook.submit(prompt=f"clip {n}")
+    assert sandbox_limited.counts()["hidream_submit"] == 12
 
 
 # The fault matrix's rows of the reader (not of the auth rules, which are v2's and tested there), on the

@@ -37,13 +37,13 @@ def test_every_new_module_runs_through_the_operator(sandbox: Sandbox, monkeypatc
     assert sandbox.counts()["hidream_batch"] == 0
 
 
-def test_what_no_api_version_would_take_fails_when_the_dag_is_parsed() -> None:
+def test_what_the_modules_first_version_refuses_fails_when_the_dag_is_parsed() -> None:
     with pytest.raises(VideoTaskValidationError, match="keyframe2video needs 'images'"):
         HiDreamVideoOperator(task_id="t", module="keyframe2video", images=["https://only-one"])
     with pytest.raises(VideoTaskValidationError, match="module must be one of"):
         HiDreamVideoOperator(task_id="t", module="hidream-Z", prompt="x")
-    # v2's rule or v3's: which applies is known once the connection is read, before paying.
-    HiDreamVideoOperator(task_id="t", prompt="x", resolution="1280*720")
+    # v3's own fields wait for the connection's version, read before paying.
+    HiDreamVideoOperator(task_id="t", prompt="x", resolution="1920*1080", version="v9")
 
 
 def test_the_connections_version_decides_before_paying(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,6 +51,6 @@ def test_the_connections_version_decides_before_paying(sandbox: Sandbox, monkeyp
     operator = HiDreamVideoOperator(
         task_id="t", hidream_conn_id="hidream_v2", module="keyframe2video", images=["a", "b"]
     )
-    with pytest.raises(VideoTaskValidationError, match=r"'keyframe2video' is served by v3"):
+    with pytest.raises(VideoTaskValidationError, match=r"'keyframe2video', which is served by v3"):
         operator.submit()
     assert sandbox.counts()["hidream_submit"] == 0
