@@ -26,6 +26,7 @@ import heapq
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections import Counter
@@ -58,8 +59,13 @@ class Run:
 
 
 class StateStore(dict[str, Any]):
+    """Airflow 3.3's task state store, as the operator uses it (the task id, the in-flight submit mark)."""
+
     def set(self, key: str, value: Any) -> None:
         self[key] = value
+
+    def delete(self, key: str) -> None:
+        self.pop(key, None)
 
 
 class TaskInstance:
@@ -123,8 +129,10 @@ def run_mode(mode: str, n: int, retry_after: bool) -> dict[str, Any]:
                 with timers_lock:
                     heapq.heappush(timers, (deferred.trigger.moment.timestamp(), index, deferred.kwargs or {}))
                     timers_lock.notify()
-            except Exception:
+            except Exception as error:
                 run.add(failed=1)
+                if run.failed == 1:  # a failure is a figure too: say what the first one was
+                    print(f"{mode} N={n}: first failure: {type(error).__name__}: {error}"[:300], file=sys.stderr)
                 pending.release()
             finally:
                 run.add(slot_seconds=time.monotonic() - started)
