@@ -17,8 +17,8 @@ from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import FakeClock, RecordingTI, set_connection
-from tests.test_fault_matrix import MATRIX
+from tests.conftest import FakeClock, RecordingTI, first_event, set_connection
+from tests.test_fault_matrix import MATRIX, assert_outcome
 
 # (api_version, module, submit fields)
 TASKS = [
@@ -107,13 +107,7 @@ async def test_waits_share_the_poller_with_one_read_per_task(
     triggers = [
         VideoTaskTrigger(f"hidream_{api_version}", [task_id], module=module, poll_interval=0.05) for task_id in ids
     ]
-
-    async def first(trigger: VideoTaskTrigger) -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("no event")
-
-    events = await asyncio.wait_for(asyncio.gather(*(first(t) for t in triggers)), timeout=30)
+    events = await asyncio.wait_for(asyncio.gather(*(first_event(t) for t in triggers)), timeout=30)
     assert [event["status"] for event in events] == ["success"] * 3
     assert all(event["tasks"][0]["video_urls"] for event in events)
     counts = versions.counts()
@@ -152,15 +146,19 @@ async def test_a_refused_single_read_ends_only_its_own_wait_as_an_error(versions
     bad, good = [await asyncio.to_thread(hook.submit, "hidream-R", prompt=f"clip {n}") for n in range(2)]
     versions.refuse_ids(bad)
 
-    async def first(task_id: str) -> dict[str, Any]:
-        trigger = VideoTaskTrigger(
-            "hidream_v4", [task_id], module="hidream-R", poll_interval=0.05, max_consecutive_errors=2
-        )
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("no event")
-
-    failed, succeeded = await asyncio.wait_for(asyncio.gather(first(bad), first(good)), timeout=30)
+    failed, succeeded = await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                first_event(
+                    VideoTaskTrigger(
+                        "hidream_v4", [i], module="hidream-R", poll_interval=0.05, max_consecutive_errors=2
+                    )
+                )
+                for i in (bad, good)
+            )
+        ),
+        timeout=30,
+    )
     assert failed["status"] == "error"
     assert "HTTP 400" in failed["message"]
     assert succeeded["status"] == "success"
@@ -206,17 +204,4 @@ async def test_fault_matrix_of_single_task_reads(
     task_id = await asyncio.to_thread(HiDreamHook("faulty").submit, module, prompt="a boat")
     versions.add_fault(only="reads", **row.options)
     trigger = VideoTaskTrigger("faulty", [task_id], module=module, poll_interval=0.05, max_consecutive_errors=2)
-
-    async def wait() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("no event")
-
-    event = await asyncio.wait_for(wait(), timeout=60)
-    if row.fails_with is None:
-        assert event["status"] == "success", event["message"]
-        assert event["tasks"][0]["video_urls"], event
-        return
-    assert event["status"] == "error", event
-    for needle in row.fails_with:
-        assert needle in event["message"], f"{needle!r} not in {event['message']}"
+    assert_outcome(row, await asyncio.wait_for(first_event(trigger), timeout=60))
