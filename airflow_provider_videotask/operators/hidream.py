@@ -129,7 +129,8 @@ class HiDreamVideoOperator(VideoGenerationOperator):
             "images": self.images,
             "video_name": self.video,
             "style": self.style,
-            "version": self.version,
+            # A v4 module's only version, named here too so a price table keyed by version sees it.
+            "version": self.version or hidream.V4_ONLY_VERSION.get(self.module),
             "aspect_ratio": self.aspect_ratio,
             "resolution_ratio": self.resolution_ratio,
             "resolution": self.resolution,

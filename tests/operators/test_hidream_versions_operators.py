@@ -54,3 +54,9 @@ def test_the_connections_version_decides_before_paying(sandbox: Sandbox, monkeyp
     with pytest.raises(VideoTaskValidationError, match=r"'keyframe2video', which is served by v3"):
         operator.submit()
     assert sandbox.counts()["hidream_submit"] == 0
+
+
+def test_a_v4_modules_only_version_is_in_the_fields_a_price_sees() -> None:
+    operator = HiDreamVideoOperator(task_id="t", module="hidream-R", prompt="x")
+    assert operator.fields()["version"] == "R1"
+    assert "version" not in HiDreamVideoOperator(task_id="t", prompt="x").fields()
