@@ -80,18 +80,21 @@ def serve(
         _submit(handler, version, module, body)
     elif rest == "/results" and method == "GET":
         task_id = (query.get("task_id") or [""])[0]
-        if state.refuses([task_id]) is not None:
-            handler.send_json(400, error_document(400, f"invalid task_id: {task_id}"))
-            return
-        envelope(handler, _document(handler, task_id, module))
+        if not _refused(handler, [task_id]):
+            envelope(handler, _document(handler, task_id, module))
     elif rest == "/results/batch" and method == "POST" and isinstance(ids, list):
-        refused = state.refuses(ids)
-        if refused is not None:
-            handler.send_json(400, error_document(400, f"invalid task_id: {refused}"))
-            return
-        envelope(handler, [_document(handler, task_id, module) for task_id in ids])
+        if not _refused(handler, ids):
+            envelope(handler, [_document(handler, task_id, module) for task_id in ids])
     else:
         envelope(handler, None, 1001, "bad request")
+
+
+def _refused(handler: Handler, ids: list[Any]) -> bool:
+    """An id the sandbox was told to refuse fails the whole read (single or batch) with HTTP 400."""
+    refused = handler.server.state.refuses(ids)
+    if refused is not None:
+        handler.send_json(400, error_document(400, f"invalid task_id: {refused}"))
+    return refused is not None
 
 
 def _auth_problem(handler: Handler) -> str | None:
