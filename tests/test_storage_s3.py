@@ -1,5 +1,8 @@
 """Keeping the videos on S3: the same ObjectStoragePath code a user runs, against a real S3-compatible
-server (moto in server mode, on a free port, started here) through an Airflow ``aws`` connection."""
+server (moto in server mode, on a free port, started here) through an Airflow ``aws`` connection.
+
+These need the ``test-s3`` extra (the Amazon provider, s3fs, moto's server), which scripts/bootstrap.sh
+installs on every Airflow CI proves: without it this module fails to import rather than being skipped."""
 
 from __future__ import annotations
 
@@ -9,21 +12,16 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+import s3fs  # noqa: F401  (the filesystem behind s3:// paths: missing, the module fails here, saying so)
+from moto.server import ThreadedMotoServer
 
-pytest.importorskip(
-    "s3fs",
-    reason="the s3 extra is not installed (pip install 'airflow-provider-videotask[test-s3]'); it cannot be on "
-    "Airflow 3.3, which pins python-dateutil 4.0 where botocore needs < 3",
-)
-boto3 = pytest.importorskip("boto3")
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-from airflow_provider_videotask.operators.store_videos import StoreVideosOperator  # noqa: E402
-from airflow_provider_videotask.sandbox import Sandbox  # noqa: E402
-from airflow_provider_videotask.sandbox.server import CLIP  # noqa: E402
-from airflow_provider_videotask.storage import VideoStore, VideoToStore  # noqa: E402
-from tests.conftest import SENTINEL_TOKEN, RecordingTI  # noqa: E402
+from airflow_provider_videotask.operators.store_videos import StoreVideosOperator
+from airflow_provider_videotask.sandbox import Sandbox
+from airflow_provider_videotask.sandbox.server import CLIP
+from airflow_provider_videotask.storage import VideoStore, VideoToStore
+from tests.conftest import SENTINEL_TOKEN, RecordingTI
 
 BUCKET = "videos"
 ACCESS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
