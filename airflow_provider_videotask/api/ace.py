@@ -17,8 +17,9 @@ state and the video, which :func:`parse_task` reads for all of them, as Ace's ow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_videotask.api.batch import Page
@@ -56,19 +57,23 @@ _STATE_KEYS = ("state", "status")
 
 @dataclass(frozen=True)
 class Service:
-    """One video service on Ace Data Cloud, as its ``api/<service>.py`` declares it.
+    """One video service on Ace Data Cloud, as its ``api/<service>.py`` declares it (or, for a service with
+    no module, :func:`generic`).
 
     :param name: the path segment (``/<name>/videos``), also the ``service`` argument of the sensor.
     :param title: how logs and errors name it.
-    :param body: the submit body from the operator's fields (validated first; ``None`` values dropped).
-    :param models: the documented models (empty: the service takes none), and the default.
+    :param body: the submit body from the operator's fields, checked first (``None`` values dropped).
+    :param documented: each enumerated field's documented values (``model`` among them; an empty tuple:
+        the service documents none). A value outside them is sent with a warning (:func:`unlisted`):
+        Ace adds models and options every month, and refuses an unknown one for free (HTTP 400, no task).
+    :param default_model: the model sent when none is given (None: none is sent).
     :param source: the page its facts come from.
     """
 
     name: str
     title: str
     body: Callable[[Mapping[str, Any]], dict[str, Any]]
-    models: tuple[str, ...] = ()
+    documented: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     default_model: str | None = None
     source: str = ""
 
@@ -80,16 +85,68 @@ class Service:
     def tasks_path(self) -> str:
         return f"/{self.name}/tasks"
 
-    def check_model(self, model: Any) -> str | None:
-        if model is None or not self.models:
-            if model is not None:
-                raise VideoTaskValidationError(f"{self.title} takes no model, got model={model!r}")
-            return self.default_model
-        if model not in self.models:
-            raise VideoTaskValidationError(
-                f"{self.title}: model must be one of {', '.join(self.models)}, got {model!r}"
-            )
-        return str(model)
+    @property
+    def models(self) -> tuple[Any, ...]:
+        return self.documented.get("model", ())
+
+
+# The video services Ace's own SDK calls by name with its generic video call (AceDataCloud/SDK, python/src/
+# acedatacloud/resources/video.py). Another name is sent too, with a warning (``unlisted``).
+SDK_SERVICES = ("sora", "luma", "veo", "kling", "hailuo", "seedance", "wan", "pika", "pixverse")
+# Ace's path pattern (``/{service}/videos``, AceDataCloud/SDK python/src/acedatacloud/resources/video.py): a
+# name that is not one path segment would send the request somewhere else.
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+def check_service_name(name: Any) -> str:
+    """A service name that can stand in Ace's path pattern, or a refusal saying what one looks like."""
+    if not isinstance(name, str) or not SERVICE_NAME.match(name):
+        raise VideoTaskValidationError(
+            f"service must be an Ace Data Cloud video service's name as its path spells it (lowercase letters, "
+            f"digits, '-' or '_', e.g. 'kling' or 'sora'), got {name!r}"
+        )
+    return name
+
+
+def generic(name: str) -> Service:
+    """A service the provider has no module for: the request is the operator's fields as they are (prompt,
+    model, ``payload``), as Ace's own SDK sends any service's (``video.generate``); its answer is read by
+    :func:`parse_task` like every other's."""
+    check_service_name(name)
+
+    def body(fields: Mapping[str, Any]) -> dict[str, Any]:
+        if fields.get("prompt") is not None:
+            require(spec, fields, "prompt")
+        return dict(fields)
+
+    spec = Service(
+        name=name,
+        title=name.capitalize(),
+        body=body,
+        source="AceDataCloud/SDK python/src/acedatacloud/resources/video.py (the generic video call)",
+    )
+    return spec
+
+
+def unlisted(service: Service, body: Mapping[str, Any]) -> list[str]:
+    """One warning for each enumerated field of ``body`` whose value the service's sources do not list: it is
+    sent all the same (the vendor judges it; a refusal is free and fails the task at once)."""
+    warnings = []
+    if service.name not in SDK_SERVICES:
+        warnings.append(
+            f"{service.title}: service {service.name!r} is not among the video services Ace's SDK names "
+            f"({', '.join(SDK_SERVICES)}); it is sent as given, and {VENDOR} decides: a refusal costs nothing"
+        )
+    for name, values in service.documented.items():
+        value = body.get(name)
+        if value is None or value in values:
+            continue
+        listed = ", ".join(map(str, values)) if values else "none"
+        warnings.append(
+            f"{service.title}: {name}={value!r} is not among the documented values ({listed}; source: "
+            f"{service.source}); it is sent as given, and {VENDOR} decides: a refusal costs nothing"
+        )
+    return warnings
 
 
 def submit_request(service: Service, fields: Mapping[str, Any]) -> ApiRequest:
@@ -123,14 +180,6 @@ def require(service: Service, fields: Mapping[str, Any], *names: str, why: str =
             raise VideoTaskValidationError(f"{service.title}: {name} must be a string, got {type(value).__name__}")
         if not as_str(value):
             raise VideoTaskValidationError(f"{service.title}{why} needs a non-empty {name!r}")
-
-
-def check_choice(service: Service, fields: Mapping[str, Any], name: str, choices: Sequence[Any]) -> None:
-    """A field left unset, or one of the documented values."""
-    value = fields.get(name)
-    if value is not None and value not in choices:
-        allowed = ", ".join(map(repr, choices))
-        raise VideoTaskValidationError(f"{service.title}: {name} must be one of {allowed}, got {value!r}")
 
 
 def check_url(service: Service, fields: Mapping[str, Any], *names: str) -> None:
@@ -192,16 +241,27 @@ def parse_submit(body: Any, vendor: str = VENDOR) -> str:
 
 def parse_task(document: Any) -> VideoTask:
     """One task document as a VideoTask, in the order Ace's own clients decide (docs/vendors.md, "How the
-    provider reads each vendor"):
+    provider reads each vendor"; the SDK is AceDataCloud/SDK python/src/acedatacloud/_runtime/tasks.py):
 
-    1. no ``response`` yet: queued;
-    2. an ``error`` in the response (an object or a string), a failure word, or ``success: false`` on a
-       finished record or with an error code: failed; the error outranks ``success: true`` (Nexior,
-       Preview.vue: isFailure);
+    1. the record is its ``response``; without one, the record itself (the SDK reads it so: a top-level
+       ``status: failed`` and ``finished_at`` is a failed task), which says nothing yet while it holds no
+       state word and no ``finished_at``: queued;
+    2. a failure word, or an ``error`` object with a ``code`` (every tasks guide's failure:
+       ``{"success": false, "error": {"code", "message"}}``), or ``success: false`` / any ``error`` on a
+       finished record (``finished_at``): failed, outranking ``success: true`` (Nexior, Preview.vue:
+       isFailure);
     3. a done word: succeeded with its ``video_url``s, or ``missing_video`` when there is none;
     4. a waiting word: queued or running; a word nobody documents: running, ``unrecognised_state`` set;
-    5. no word at all: a finished record (``finished_at``) with a video is succeeded, without one
-       ``missing_video``; otherwise running.
+    5. no word at all: a finished record with a video is succeeded (PixVerse's records carry no word),
+       without one ``missing_video``; otherwise running.
+
+    A string error, or an error object without a code, on a record not yet finished is what the SDK
+    reads as "a note in passing" (tasks.py: "a string is a note in passing"; its tests keep ``"error":
+    "temporary"`` waiting), while Nexior shows any error as a failure: it holds the verdict. The task is
+    waited on as running with ``unrecognised_state`` naming the error (even beside a done word), so the
+    waiting rules fail it after ``unrecognised_state_grace_period`` unless ``finished_at`` (failed) or a
+    failure word decides first. Failing it at once could fail a task that then succeeds, and a retry
+    would pay for it again; succeeding at once could hand on a video the vendor said went wrong.
     """
     doc = as_dict(document)
     task = _read_state(doc)
@@ -215,21 +275,24 @@ def parse_task(document: Any) -> VideoTask:
 def _read_state(doc: dict[str, Any]) -> VideoTask:
     task_id = as_str(doc.get("id")) or ""
     response = doc.get("response")
+    finished = doc.get("finished_at") is not None or as_dict(response).get("finished_at") is not None
     if not isinstance(response, dict):
-        return VideoTask(task_id=task_id, state=TaskState.QUEUED, raw=doc)
-    # ``data`` is a list (Hailuo, Veo), one object (Seedance), or absent (Kling, Luma, Wan: flat); an item
-    # may hold its video under ``content`` (Seedance's platform spec).
+        if _state_word(doc) is None and not finished:
+            return VideoTask(task_id=task_id, state=TaskState.QUEUED, raw=doc)
+        response = doc
+    # ``data`` is a list (Hailuo, Veo, Sora, Pika, PixVerse), one object (Seedance), or absent (Kling, Luma,
+    # Wan: flat); an item may hold its video under ``content`` (Seedance's platform spec). Only ``video_url``
+    # is a video: Luma's ``thumbnail_url`` and Seedance's ``last_frame_url`` are pictures.
     raw = response.get("data")
     data = [item for item in map(as_dict, raw if isinstance(raw, list) else [raw]) if item]
     words = [word for item in [response, *data] if (word := _state_word(item))]
     holders = [*data, *(as_dict(item.get("content")) for item in data), response]
     urls = tuple(unique(url for item in holders if (url := as_str(item.get("video_url")))))
-    finished = doc.get("finished_at") is not None or response.get("finished_at") is not None
-    failure = _failure(response, words, finished)
+    failure, doubt = _failure(response, words, finished)
     if failure is not None:
         return VideoTask(task_id=task_id, state=TaskState.FAILED, error=failure, raw=doc)
     done = any(word in _DONE_WORDS for word in words) or (not words and finished)
-    if done and urls:
+    if done and urls and doubt is None:
         # The ids an ``extend`` takes: ``response.video_id`` (Kling, Luma), the ``id`` of a ``data`` item that
         # holds its video itself (Veo; a Seedance item's is Ark's task id, its video under ``content``).
         listed = [
@@ -242,17 +305,13 @@ def _read_state(doc: dict[str, Any]) -> VideoTask:
         return VideoTask(
             task_id=task_id, state=TaskState.SUCCEEDED, progress=1.0, video_urls=urls, video_ids=video_ids, raw=doc
         )
-    if done:
+    if done and doubt is None:
         return VideoTask(task_id=task_id, state=TaskState.RUNNING, missing_video=True, raw=doc)
-    if words and all(word in _QUEUED_WORDS for word in words):
+    if doubt is None and words and all(word in _QUEUED_WORDS for word in words):
         return VideoTask(task_id=task_id, state=TaskState.QUEUED, raw=doc)
     unknown = [word for word in words if word not in _QUEUED_WORDS | _RUNNING_WORDS]
-    return VideoTask(
-        task_id=task_id,
-        state=TaskState.RUNNING,
-        unrecognised_state=f"state {', '.join(map(repr, unknown))}" if unknown else None,
-        raw=doc,
-    )
+    odd = ", ".join(filter(None, [f"state {', '.join(map(repr, unknown))}" if unknown else None, doubt]))
+    return VideoTask(task_id=task_id, state=TaskState.RUNNING, unrecognised_state=odd or None, raw=doc)
 
 
 def _state_word(item: Mapping[str, Any]) -> str | None:
@@ -263,18 +322,23 @@ def _state_word(item: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _failure(response: Mapping[str, Any], words: Sequence[str], finished: bool) -> str | None:
-    """Why the task failed, or None when it has not."""
+def _failure(response: Mapping[str, Any], words: Sequence[str], finished: bool) -> tuple[str | None, str | None]:
+    """Why the task failed (or None), and a failure it only may have had (or None): see :func:`parse_task`."""
     error = response.get("error")
     failed_word = next((word for word in words if word in _FAILED_WORDS), None)
+    coded = isinstance(error, dict) and as_str(error.get("code")) is not None
     has_error = bool(as_dict(error) or as_str(error))
-    if not (has_error or failed_word or (response.get("success") is False and finished)):
-        return None
+    if failed_word or coded or (finished and (has_error or response.get("success") is False)):
+        return _reason(error, failed_word), None
+    return None, (f"an error before the task finished ({_reason(error, None)})" if has_error else None)
+
+
+def _reason(error: Any, failed_word: str | None) -> str:
     if isinstance(error, dict):
         message = as_str(error.get("message")) or as_str(error.get("detail"))
         code = as_str(error.get("code"))
         if message or code:
-            return f"{code}: {message}" if code and message else message or code
+            return f"{code}: {message}" if code and message else message or code or ""
     if as_str(error):
         return str(error)
     return f"task state is {failed_word!r}" if failed_word else "the vendor reports the task finished unsuccessfully"

@@ -27,15 +27,11 @@ def validate_submit(fields: Mapping[str, Any]) -> None:
     ``first_image_url``, a link ("Base64 encoding is not supported": AceDataCloud/APIs,
     hailuo/docs/hailuo_videos_api_integration_guide.md). No prompt length limit is documented.
     """
-    model = SERVICE.check_model(fields.get("model"))
+    model = fields.get("model") or DEFAULT_MODEL
     ace.require(SERVICE, fields, "prompt", why=f" {model}")
     if model in IMAGE_MODELS and not fields.get("first_image_url"):
         raise VideoTaskValidationError(f"Hailuo {model} needs 'first_image_url' (an http(s) URL of the image)")
     ace.check_url(SERVICE, fields, "first_image_url")
-
-
-def check_model(model: str) -> str:
-    return SERVICE.check_model(model) or DEFAULT_MODEL
 
 
 def _body(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,7 +43,7 @@ SERVICE = ace.Service(
     name="hailuo",
     title=VENDOR,
     body=_body,
-    models=MODELS,
+    documented={"model": MODELS},
     default_model=DEFAULT_MODEL,
     source="https://platform.acedata.cloud/documents/hailuo-videos (AceDataCloud/Docs, openapi/hailuo.json)",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -64,7 +65,7 @@ class Gateway:
         return self.modules[0]
 
     def path(self, module: str) -> str:
-        return f"/api-pub/gw/{self.api_version}/video/{check_module(module, self.api_version)}/async"
+        return f"/api-pub/gw/{self.api_version}/video/{check_module(module)}/async"
 
 
 GATEWAYS = {
@@ -147,25 +148,33 @@ def gateway_of(api_version: Any) -> Gateway:
     return GATEWAYS[chosen]
 
 
-def check_module(module: str, api_version: str | None = None) -> str:
-    """A module of that API version (None: of any), or a refusal that names the version serving it."""
-    allowed = GATEWAYS[api_version].modules if api_version else MODULES
-    if module in allowed:
-        return module
-    served_by = [gateway.api_version for gateway in GATEWAYS.values() if module in gateway.modules]
-    where = f" on HiDream's {api_version} API (the connection's extra 'api_version')" if api_version else ""
-    hint = (
-        f", which is served by {' and '.join(served_by)}: pass one of the modules above, or use a "
-        f"connection whose api_version is {served_by[0]}"
-        if served_by
-        else ""
-    )
-    raise VideoTaskValidationError(f"module must be one of {', '.join(allowed)}{where}, got {module!r}{hint}")
+# A module is a path segment (``/video/<module>/async``): anything else would address another endpoint.
+MODULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_module(module: Any) -> str:
+    """A module name that can stand in HiDream's path. Whether the connection's API version serves it is
+    the vendor's to say (:func:`unlisted` warns when its pages do not list it there)."""
+    if not isinstance(module, str) or not MODULE_NAME.match(module):
+        raise VideoTaskValidationError(
+            f"module must be a HiDream module's name as its path spells it (e.g. {', '.join(MODULES)}), got {module!r}"
+        )
+    return module
+
+
+def _version_for(module: str, api_version: str | None) -> str | None:
+    """The version whose rules apply: the connection's, or (a DAG being parsed, ``api_version=None``) the
+    first version serving the module; None for a module no version documents."""
+    if api_version is not None:
+        return api_version
+    return next((v for v, gateway in GATEWAYS.items() if module in gateway.modules), None)
 
 
 def validate_submit(module: str, fields: Mapping[str, Any], api_version: str | None = DEFAULT_API_VERSION) -> None:
-    """Refuse what HiDream's pages (or, for v4, its own client) refuse, before anything is paid; the
-    message names the field.
+    """Refuse what would surely be refused or would buy a wrong video, before anything is paid; the message
+    names the field. Required fields, fields that exclude each other and numeric ranges come from HiDream's
+    pages (v4: its own client); a value of an enumerated field that they do not list goes to HiDream with
+    a warning (:func:`unlisted`), and so does a module they do not list for the API version.
 
     Each module gets its own page's rules only; a field a module's page does not document is passed
     through unchecked (the vendor decides). ``api_version=None`` is a DAG being parsed, before its
@@ -173,18 +182,81 @@ def validate_submit(module: str, fields: Mapping[str, Any], api_version: str | N
     then (v2's for txt2video and img2video, which take every valid v3 task of theirs, as v3 only adds
     fields), and the hook checks the task against the connection's own version before sending it.
     """
-    check_module(module, api_version)
-    version = api_version or next(v for v, gateway in GATEWAYS.items() if module in gateway.modules)
-    _RULES[version, module](module, fields)
+    check_module(module)
+    version = _version_for(module, api_version)
+    rule = _RULES.get((version, module)) if version else None
+    if rule is not None:
+        rule(module, fields)
+
+
+def unlisted(module: str, fields: Mapping[str, Any], api_version: str = DEFAULT_API_VERSION) -> list[str]:
+    """One warning for a module the API version's sources do not list, and one for each enumerated field
+    whose value they do not list: each is sent as given, and HiDream decides (a refusal is an envelope
+    code, free: no task is made)."""
+    gateway = GATEWAYS[api_version]
+    if module not in gateway.modules:
+        served_by = [g.api_version for g in GATEWAYS.values() if module in g.modules]
+        where = f" (documented on {' and '.join(served_by)}: use a connection of that api_version)" if served_by else ""
+        return [
+            f"HiDream {api_version}: module {module!r} is not among the documented modules "
+            f"({', '.join(gateway.modules)}){where}; it is sent as given, and HiDream decides: a refusal costs nothing"
+        ]
+    warnings = []
+    for name, values in _DOCUMENTED.get((api_version, module), {}).items():
+        value = fields.get(name)
+        if value is not None and value not in values:
+            warnings.append(
+                f"HiDream {module}: {name}={value!r} is not among the documented values "
+                f"({', '.join(map(str, values))}; source: {_SOURCES[api_version, module]}); it is sent as given, "
+                "and HiDream decides: a refusal costs nothing"
+            )
+    return warnings
+
+
+# Where each module's rules come from (cited in warnings and in docs/vendors.md).
+_SOURCES = {
+    ("v2", "txt2video"): "https://www.hidreamai.com/docs/pixeling/txt2video/txt2video_request.html",
+    ("v2", "img2video"): "https://hidreamai.com/doc/img2video/request",
+    ("v2", "video_edit"): "https://www.hidreamai.com/docs/pixeling/video_edit/video_edit_request.html",
+    ("v3", "txt2video"): "https://hidreamai.com/doc/txt2video/request",
+    ("v3", "img2video"): "https://hidreamai.com/doc/img2video/request",
+    ("v3", "keyframe2video"): "https://hidreamai.com/doc/keyframe2video/request",
+    ("v4", "hidream-Q2"): "HiDream-ai/hidream-api-gen scripts/kling.py",
+    ("v4", "hidream-R"): "HiDream-ai/hidream-api-gen scripts/seedance_1_0_pro.py",
+    ("v4", "hidream-R2-Audio"): "HiDream-ai/hidream-api-gen scripts/seedance_1_5_pro.py",
+}
+# The enumerated fields each source lists: a value outside them is sent with a warning (``unlisted``).
+_DOCUMENTED: dict[tuple[str, str], dict[str, tuple[Any, ...]]] = {
+    ("v2", "txt2video"): {"aspect_ratio": ASPECT_RATIOS, "resolution_ratio": RESOLUTIONS},
+    ("v2", "video_edit"): {"style": STYLES},
+    ("v3", "txt2video"): {"version": V3_VERSIONS, "resolution": V3_RESOLUTIONS},
+    ("v3", "img2video"): {"version": V3_VERSIONS, "resolution": V3_RESOLUTIONS},
+    ("v3", "keyframe2video"): {"version": KEYFRAME_VERSIONS, "resolution": KEYFRAME_RESOLUTIONS, "duration": DURATIONS},
+    ("v4", "hidream-Q2"): {
+        "version": KLING_VERSIONS,
+        "duration": DURATIONS,
+        "wh_ratio": KLING_RATIOS,
+        "sound": ("on", "off"),
+    },
+    ("v4", "hidream-R"): {
+        "version": (V4_ONLY_VERSION["hidream-R"],),
+        "duration": DURATIONS,
+        "wh_ratio": SEEDANCE_RATIOS,
+        "resolution": SEEDANCE_RESOLUTIONS,
+    },
+    ("v4", "hidream-R2-Audio"): {
+        "version": (V4_ONLY_VERSION["hidream-R2-Audio"],),
+        "duration": DURATIONS,
+        "wh_ratio": (*SEEDANCE_RATIOS, "keep"),
+        "resolution": SEEDANCE_RESOLUTIONS,
+    },
+}
 
 
 def _v2_txt2video(module: str, fields: Mapping[str, Any]) -> None:
-    # https://www.hidreamai.com/docs/pixeling/txt2video/txt2video_request.html: prompt required;
-    # aspect_ratio (16:9, 1:1, 9:16); resolution_ratio (1024, 2048, 4096); camera moves -5..5
-    # (the page's own example sends -5 and 5); motion_strength 0..30.
+    # v2 txt2video page: prompt required; camera moves -5..5 (the page's own example sends -5 and 5);
+    # motion_strength 0..30. (aspect_ratio and resolution_ratio: _DOCUMENTED.)
     _require(module, fields, "prompt")
-    _one_of(fields, "aspect_ratio", ASPECT_RATIOS)
-    _one_of(fields, "resolution_ratio", RESOLUTIONS)
     _check_motion(fields)
 
 
@@ -196,74 +268,50 @@ def _v2_img2video(module: str, fields: Mapping[str, Any]) -> None:
 
 
 def _v2_video_edit(module: str, fields: Mapping[str, Any]) -> None:
-    # https://www.hidreamai.com/docs/pixeling/video_edit/video_edit_request.html: video_name (URL or
-    # base64) required, and one of prompt or style ("prompt和style选填一项").
+    # v2 video_edit page: video_name (URL or base64) required, and one of prompt or style
+    # ("prompt和style选填一项").
     _require(module, fields, "video_name")
-    style = fields.get("style")
-    if not as_str(fields.get("prompt")) and style is None:
+    if not as_str(fields.get("prompt")) and fields.get("style") is None:
         raise VideoTaskValidationError("HiDream video_edit needs either 'prompt' or 'style'")
-    _one_of(fields, "style", STYLES)
 
 
 def _v3_txt2video(module: str, fields: Mapping[str, Any]) -> None:
-    # https://hidreamai.com/doc/txt2video/request: prompt required; negative_prompt; version "v2" only;
-    # resolution 960*960, 1280*720 or 720*1280 (instead of v2's aspect_ratio and resolution_ratio);
-    # camera moves and motion_strength as in v2.
+    # v3 txt2video page: prompt required; camera moves and motion_strength as in v2 (version and
+    # resolution, which replace v2's aspect_ratio and resolution_ratio: _DOCUMENTED).
     _require(module, fields, "prompt")
-    _v3_common(fields)
+    _check_motion(fields)
 
 
 def _v3_img2video(module: str, fields: Mapping[str, Any]) -> None:
-    # https://hidreamai.com/doc/img2video/request: as txt2video, with image (URL or base64) required
-    # and prompt optional.
+    # v3 img2video page: as txt2video, with image (URL or base64) required and prompt optional.
     _require(module, fields, "image")
-    _v3_common(fields)
-
-
-def _v3_common(fields: Mapping[str, Any]) -> None:
-    _one_of(fields, "version", V3_VERSIONS)
-    _one_of(fields, "resolution", V3_RESOLUTIONS)
     _check_motion(fields)
 
 
 def _v3_keyframe2video(module: str, fields: Mapping[str, Any]) -> None:
-    # https://hidreamai.com/doc/keyframe2video/request: images = [first frame, last frame] (URLs or
-    # base64) required; version "v1.0-standard"; resolution "keep"; duration 5 or 10.
+    # v3 keyframe2video page: images = [first frame, last frame] (URLs or base64) required.
     images = fields.get("images")
     if not (isinstance(images, (list, tuple)) and len(images) == 2 and all(as_str(image) for image in images)):
         raise VideoTaskValidationError(
             f"HiDream keyframe2video needs 'images' as [first frame, last frame] (two URLs or base64), got {images!r}"
         )
-    _one_of(fields, "version", KEYFRAME_VERSIONS)
-    _one_of(fields, "resolution", KEYFRAME_RESOLUTIONS)
-    _one_of(fields, "duration", DURATIONS)
 
 
 def _v4_kling(module: str, fields: Mapping[str, Any]) -> None:
-    # hidream-api-gen scripts/kling.py: version required (Q2.5T-std, Q2.5T-pro, Q2.6-pro); duration 5 or
-    # 10; wh_ratio 16:9, 9:16 or 1:1; sound "on" or "off", and "on" only for Q2.6-pro from images (the
-    # client refuses it otherwise, before sending).
-    if fields.get("version") is None:
+    # hidream-api-gen scripts/kling.py: version required; sound "on" only for Q2.6-pro from images (the
+    # client refuses it otherwise, before sending; a version it does not know is the vendor's to judge).
+    version = fields.get("version")
+    if version is None:
         raise VideoTaskValidationError(f"HiDream {module} needs a 'version': one of {', '.join(KLING_VERSIONS)}")
-    _one_of(fields, "version", KLING_VERSIONS)
-    _one_of(fields, "duration", DURATIONS)
-    _one_of(fields, "wh_ratio", KLING_RATIOS)
-    _one_of(fields, "sound", ("on", "off"))
-    if fields.get("sound") == "on" and (fields.get("version") != KLING_SOUND_VERSION or not fields.get("images")):
+    if fields.get("sound") == "on" and (
+        (version in KLING_VERSIONS and version != KLING_SOUND_VERSION) or not fields.get("images")
+    ):
         raise VideoTaskValidationError(f"HiDream {module}: sound 'on' needs version {KLING_SOUND_VERSION} and 'images'")
 
 
-def _v4_seedance(ratios: Sequence[str]) -> Callable[[str, Mapping[str, Any]], None]:
-    def check(module: str, fields: Mapping[str, Any]) -> None:
-        # hidream-api-gen scripts/seedance_1_0_pro.py and seedance_1_5_pro.py: prompt required; duration
-        # 5 or 10; resolution 480p, 720p or 1080p; wh_ratio as listed (1.5 Pro adds "keep").
-        _require(module, fields, "prompt")
-        _one_of(fields, "version", (V4_ONLY_VERSION[module],))
-        _one_of(fields, "duration", DURATIONS)
-        _one_of(fields, "wh_ratio", ratios)
-        _one_of(fields, "resolution", SEEDANCE_RESOLUTIONS)
-
-    return check
+def _v4_seedance(module: str, fields: Mapping[str, Any]) -> None:
+    # hidream-api-gen scripts/seedance_1_0_pro.py and seedance_1_5_pro.py: prompt required.
+    _require(module, fields, "prompt")
 
 
 _RULES: dict[tuple[str, str], Callable[[str, Mapping[str, Any]], None]] = {
@@ -274,20 +322,14 @@ _RULES: dict[tuple[str, str], Callable[[str, Mapping[str, Any]], None]] = {
     ("v3", "img2video"): _v3_img2video,
     ("v3", "keyframe2video"): _v3_keyframe2video,
     ("v4", "hidream-Q2"): _v4_kling,
-    ("v4", "hidream-R"): _v4_seedance(SEEDANCE_RATIOS),
-    ("v4", "hidream-R2-Audio"): _v4_seedance((*SEEDANCE_RATIOS, "keep")),
+    ("v4", "hidream-R"): _v4_seedance,
+    ("v4", "hidream-R2-Audio"): _v4_seedance,
 }
 
 
 def _require(module: str, fields: Mapping[str, Any], name: str) -> None:
     if not as_str(fields.get(name)):
         raise VideoTaskValidationError(f"HiDream {module} needs a non-empty '{name}'")
-
-
-def _one_of(fields: Mapping[str, Any], name: str, allowed: Sequence[Any]) -> None:
-    value = fields.get(name)
-    if value is not None and value not in allowed:
-        raise VideoTaskValidationError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
 
 
 def _check_motion(fields: Mapping[str, Any]) -> None:

@@ -24,12 +24,9 @@ ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 
 def validate_submit(fields: Mapping[str, Any]) -> None:
     """The spec requires ``action``; text2video and image2video need a prompt (the SDK checks it),
-    image2video a ``start_image_url``, extend a ``video_id`` (of a finished Kling video)."""
-    SERVICE.check_model(fields.get("model"))
+    image2video a ``start_image_url``, extend a ``video_id`` (of a finished Kling video). Models, modes and
+    aspect ratios the spec does not list go to Ace with a warning (``ace.unlisted``)."""
     action = fields.get("action") or "text2video"
-    ace.check_choice(SERVICE, fields, "action", ACTIONS)
-    ace.check_choice(SERVICE, fields, "mode", MODES)
-    ace.check_choice(SERVICE, fields, "aspect_ratio", ASPECT_RATIOS)
     if action in ("text2video", "image2video"):
         ace.require(SERVICE, fields, "prompt", why=f" {action}")
     if action == "image2video":
@@ -48,7 +45,7 @@ SERVICE = ace.Service(
     name="kling",
     title="Kling",
     body=_body,
-    models=MODELS,
+    documented={"model": MODELS, "action": ACTIONS, "mode": MODES, "aspect_ratio": ASPECT_RATIOS},
     default_model=DEFAULT_MODEL,
     source="https://platform.acedata.cloud/documents/kling-videos (AceDataCloud/APIs kling/docs/kling_videos.md)",
 )

@@ -17,8 +17,6 @@ ACTIONS = ("generate", "extend")
 
 
 def validate_submit(fields: Mapping[str, Any]) -> None:
-    SERVICE.check_model(fields.get("model"))
-    ace.check_choice(SERVICE, fields, "action", ACTIONS)
     if (fields.get("action") or "generate") == "extend":
         if not (fields.get("video_id") or fields.get("video_url")):
             raise VideoTaskValidationError("Luma extend needs 'video_id' (of a finished Luma video) or 'video_url'")
@@ -36,5 +34,6 @@ SERVICE = ace.Service(
     name="luma",
     title="Luma",
     body=_body,
+    documented={"model": (), "action": ACTIONS},
     source="https://platform.acedata.cloud/documents/luma-videos (AceDataCloud/APIs luma/docs/luma_videos.md)",
 )

@@ -45,9 +45,6 @@ def content(fields: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def validate_submit(fields: Mapping[str, Any]) -> None:
-    SERVICE.check_model(fields.get("model"))
-    ace.check_choice(SERVICE, fields, "resolution", RESOLUTIONS)
-    ace.check_choice(SERVICE, fields, "ratio", RATIOS)
     # Images may be links or base64 data URLs (seedance/docs/seedance_videos.md): neither is refused here.
     if fields.get("prompt") is not None:
         ace.require(SERVICE, fields, "prompt")
@@ -69,7 +66,7 @@ SERVICE = ace.Service(
     name="seedance",
     title="Seedance",
     body=_body,
-    models=MODELS,
+    documented={"model": MODELS, "resolution": RESOLUTIONS, "ratio": RATIOS},
     default_model=DEFAULT_MODEL,
     source="https://platform.acedata.cloud/documents/seedance-videos (AceDataCloud/SDK scripts/specs/0083b874-*.json)",
 )

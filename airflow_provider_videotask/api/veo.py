@@ -23,10 +23,7 @@ IMAGES = {"image2video": (1, 2), "ingredients2video": (1, 3)}
 
 
 def validate_submit(fields: Mapping[str, Any]) -> None:
-    SERVICE.check_model(fields.get("model"))
     action = fields.get("action") or "text2video"
-    ace.check_choice(SERVICE, fields, "action", ACTIONS)
-    ace.check_choice(SERVICE, fields, "resolution", RESOLUTIONS)
     if action == "get1080p":
         ace.require(SERVICE, fields, "video_id", why=" get1080p")
         return
@@ -53,7 +50,7 @@ SERVICE = ace.Service(
     name="veo",
     title="Veo",
     body=_body,
-    models=MODELS,
+    documented={"model": MODELS, "action": ACTIONS, "resolution": RESOLUTIONS},
     default_model=DEFAULT_MODEL,
     source="https://platform.acedata.cloud/documents/veo-videos (AceDataCloud/APIs veo/docs/veo_videos.md)",
 )

@@ -26,9 +26,7 @@ RESOLUTIONS = ("480P", "720P", "1080P")
 
 
 def validate_submit(fields: Mapping[str, Any]) -> None:
-    model = SERVICE.check_model(fields.get("model"))
-    ace.check_choice(SERVICE, fields, "action", ACTIONS)
-    ace.check_choice(SERVICE, fields, "resolution", RESOLUTIONS)
+    model = fields.get("model") or DEFAULT_MODEL
     ace.require(SERVICE, fields, "prompt", why=f" {model}")
     if model in IMAGE_MODELS and not fields.get("image_url"):
         raise VideoTaskValidationError(f"Wan {model} needs 'image_url' (the first frame, an http(s) URL)")
@@ -47,7 +45,7 @@ SERVICE = ace.Service(
     name="wan",
     title="Wan",
     body=_body,
-    models=MODELS,
+    documented={"model": MODELS, "action": ACTIONS, "resolution": RESOLUTIONS},
     default_model=DEFAULT_MODEL,
     source="https://platform.acedata.cloud/documents/wan-videos (AceDataCloud/SDK scripts/specs/6a4ecdbf-*.json)",
 )

@@ -10,7 +10,7 @@ from airflow_provider_videotask.api.batch import Step
 from airflow_provider_videotask.api.common import ApiRequest
 from airflow_provider_videotask.api.errors import VideoTaskRequestError, VideoTaskValidationError
 from airflow_provider_videotask.api.models import VideoTask
-from airflow_provider_videotask.api.services import SERVICES
+from airflow_provider_videotask.api.services import service_named
 from airflow_provider_videotask.hooks.base import ConnectionSettings, VideoTaskHook
 from airflow_provider_videotask.hooks.retry import RetryPolicy
 
@@ -54,6 +54,8 @@ class AceDataCloudHook(VideoTaskHook):
         """Create one video task of ``service`` (paid; sent once, never retried, always ``async``); its id."""
         spec = self.service(service)
         request = ace.submit_request(spec, {key: value for key, value in fields.items() if value is not None})
+        for warning in ace.unlisted(spec, request.json or {}):
+            self.log.warning("%s", warning)
         task_id = self._run(self._submit(request, lambda body: ace.parse_submit(body, spec.title), spec.name))
         model = (request.json or {}).get("model")
         self.log.info("Submitted %s %stask %s", spec.title, f"{model} " if model else "", task_id)
@@ -74,13 +76,15 @@ class AceDataCloudHook(VideoTaskHook):
         return task if task.task_id else VideoTask.unknown(task_id)
 
     def service(self, name: str | None) -> ace.Service:
-        """The service called ``name``, or an error listing those there are."""
-        if name not in SERVICES:
+        """The service called ``name``: its module's (``api/services.py``), or the generic request for any
+        other name of Ace's path pattern."""
+        try:
+            return service_named(name)
+        except VideoTaskValidationError as error:
             raise VideoTaskValidationError(
                 f"connection {self.conn_id!r} serves every Ace Data Cloud video service: name one with "
-                f"service=... ({', '.join(SERVICES)}), got {name!r}"
-            )
-        return SERVICES[name]
+                f"service=... (e.g. {', '.join(ace.SDK_SERVICES)}); {error}"
+            ) from None
 
     def _headers(self, settings: ConnectionSettings, request: ApiRequest, token: str | None) -> dict[str, str]:
         return {

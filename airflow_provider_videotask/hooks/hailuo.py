@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow_provider_videotask.api import hailuo
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
-from airflow_provider_videotask.api.services import SERVICES
+from airflow_provider_videotask.api.services import service_named
 from airflow_provider_videotask.hooks.ace import AceDataCloudHook
 from airflow_provider_videotask.hooks.base import ConnectionSettings
 from airflow_provider_videotask.hooks.retry import RetryPolicy
@@ -56,9 +56,10 @@ class HailuoHook(AceDataCloudHook):
         ``acedatacloud`` connection of one account share their pacing, and its reads of running tasks)."""
         if module is None:
             return "hailuo"
-        if module not in SERVICES:
+        try:
+            return service_named(module).name
+        except VideoTaskValidationError as error:
             raise VideoTaskValidationError(
                 f"module={module!r} does not apply to the Hailuo connection {self.conn_id!r}: leave it unset "
-                "(an acedatacloud connection serves the other Ace Data Cloud services)"
-            )
-        return module
+                f"(an acedatacloud connection serves the other Ace Data Cloud services); {error}"
+            ) from None

@@ -81,6 +81,8 @@ class HiDreamHook(VideoTaskHook):
         settings = self.get_settings()
         resolved, version = self.resolve_module(module, settings), api_version(settings)
         request = hidream.submit_request(resolved, fields, version)
+        for warning in hidream.unlisted(resolved, fields, version):
+            self.log.warning("%s", warning)
         task_id = self._run(self._submit(request, hidream.parse_submit, resolved))
         self.log.info("Submitted HiDream %s task %s (API %s)", resolved, task_id, version)
         return task_id
@@ -182,7 +184,7 @@ class HiDreamHook(VideoTaskHook):
     def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str:
         gateway = _gateway(settings)
         chosen = module or as_str(settings.extra("default_module")) or gateway.default_module
-        return hidream.check_module(chosen, gateway.api_version)
+        return hidream.check_module(chosen)
 
     def _batch_step(
         self, task_ids: Sequence[str], offset: int, module: str | None, settings: ConnectionSettings

@@ -39,7 +39,7 @@ class HailuoVideoOperator(VideoGenerationOperator):
     ) -> None:
         super().__init__(conn_id=hailuo_conn_id, **kwargs)
         self.prompt = prompt
-        self.model = hailuo.check_model(model)
+        self.model = model or hailuo.DEFAULT_MODEL
         self.first_image_url = first_image_url
         self.callback_url = callback_url
         self.hailuo_conn_id = hailuo_conn_id

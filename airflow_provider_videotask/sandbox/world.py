@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from airflow_provider_videotask.api.services import SERVICES
+from airflow_provider_videotask.api.ace import SERVICE_NAME
 
 FAULT_KINDS = (
     "rate_limit",
@@ -142,7 +142,7 @@ class SubmitLimit:
         only bounds running tasks."""
         key, _, rule = text.partition("=")
         vendor, _, scope = key.partition(":")
-        if vendor not in ("hidream", *SERVICES) or not scope or not rule:
+        if not SERVICE_NAME.match(vendor) or not scope or not rule:
             raise ValueError(f"a submit limit reads VENDOR:SCOPE=N/SECONDS[,active=K][,no-retry-after], got {text!r}")
         values: dict[str, Any] = {}
         for part in rule.split(","):
