@@ -213,6 +213,16 @@ def read_response(status_code: int, text: str, retry_after: float | None = None,
         )
     if not isinstance(body, dict):
         raise unreadable_body(vendor, status_code, text)
+    if as_str(error.get("code")) and not any(key in document for key in ("id", "items", "task_id")):
+        # An error document with a 2xx status: the same refusal as with a 4xx (a batch holding an id Ace
+        # will not read is then split to find it: api/batch.py).
+        raise error_for_status(
+            vendor=vendor,
+            status_code=status_code,
+            vendor_code=as_str(error.get("code")),
+            vendor_message=as_str(error.get("message")),
+            trace_id=trace_id,
+        )
     return body
 
 

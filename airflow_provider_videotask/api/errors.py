@@ -102,7 +102,9 @@ class VideoTaskAuthError(VideoTaskApiError):
 
 
 class VideoTaskRequestError(VideoTaskApiError):
-    """The vendor refused this request as it stands (HTTP 400, 404, 422 ...): sending it again cannot help.
+    """The vendor refused this request as it stands (HTTP 400, 404, 422 ..., or an error code in a 2xx
+    answer): sending it again cannot help, unless ``retryable`` says the vendor's code may be passing
+    (HiDream publishes no code table).
 
     In a batch read this usually means one id the vendor will not take; the hooks then split the batch to
     find it, so only that id's waiters fail (see ``api/batch.py``).
@@ -197,7 +199,7 @@ def submit_fate(error: VideoTaskApiError) -> SubmitFate:
     if not error.sent:
         # The submit never left: only a verdict on the account or the request itself ends the task.
         final = (VideoTaskAuthError, VideoTaskQuotaError, VideoTaskRequestError, VideoTaskValidationError)
-        return SubmitFate.REJECTED if isinstance(error, final) else SubmitFate.REFUSED
+        return SubmitFate.REJECTED if isinstance(error, final) and not error.retryable else SubmitFate.REFUSED
     if isinstance(error, (VideoTaskTransportError, VideoTaskServerError, VideoTaskResponseError)):
         return SubmitFate.UNKNOWN
     return SubmitFate.REJECTED

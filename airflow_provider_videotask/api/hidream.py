@@ -25,6 +25,7 @@ from airflow_provider_videotask.api.common import (
 from airflow_provider_videotask.api.errors import (
     VideoTaskApiError,
     VideoTaskAuthError,
+    VideoTaskRequestError,
     VideoTaskResponseError,
     VideoTaskValidationError,
     error_for_status,
@@ -427,9 +428,10 @@ def read_response(status_code: int, text: str, retry_after: float | None = None)
     elif number in NOT_AVAILABLE_CODES:
         message = "the model is not available to this account"
     else:
-        # No code table is published, so an unknown code may be a busy gateway: a read is free and is
-        # tried again within the hooks' retry budget (a submit never is: it is paid).
-        message, retryable = "the request was refused", True
+        # No code table is published: an unknown code refuses this request (a batch holding an id the
+        # gateway will not read is split to find it: api/batch.py), but may also be a busy gateway, so a
+        # read is tried again within the hooks' retry budget (a submit never is: it is paid).
+        kind, message, retryable = VideoTaskRequestError, "the request was refused", True
     raise kind(
         message,
         vendor=VENDOR,

@@ -46,6 +46,7 @@ from airflow_provider_videotask.api.errors import (
     VideoTaskAuthError,
     VideoTaskError,
     VideoTaskRateLimitError,
+    VideoTaskRequestError,
     VideoTaskTransportError,
     VideoTaskValidationError,
 )
@@ -350,7 +351,7 @@ class VideoTaskHook(BaseHook):
                 return stop.value
             page, error = None, None
             try:
-                page = yield from self._call(step.request, parse=step.parse)
+                page = yield from self._call(step.request, parse=step.parse, retry_refusals=not step.split_on_refusal)
             except VideoTaskApiError as failure:
                 error = failure
 
@@ -406,12 +407,16 @@ class VideoTaskHook(BaseHook):
 
     # ----- one call: retries and auth refresh, written once for both paths ------------------------
 
-    def _call(self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None) -> Flow[Any]:
+    def _call(
+        self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None, retry_refusals: bool = True
+    ) -> Flow[Any]:
         """Send ``request`` and read the answer (with ``parse``, if given).
 
         A failed read is retried as the policy allows (an answer of the wrong shape is as worth another
         try as a lost one); a paid request never is. An auth refusal re-reads the connection and tries
         once more where that can help (a new API key, a fresh token): a refused call was not billed.
+        ``retry_refusals=False``: a refusal of the request as it stands is raised at once (a batch read
+        that is split instead, see ``api/batch.py``).
         """
         settings: ConnectionSettings = yield _Settings(fresh=False)
         retries, refused = 0, None
@@ -438,6 +443,8 @@ class VideoTaskHook(BaseHook):
                 )
                 settings, refused = fresh, token or ""
             except VideoTaskApiError as error:
+                if isinstance(error, VideoTaskRequestError) and not retry_refusals:
+                    raise
                 delay = self._next_delay(retries, request, error)
                 if delay is None:
                     raise

@@ -250,10 +250,10 @@ def test_batch_result_of_the_wrong_type_is_a_retryable_response_error() -> None:
             id="http-503",
         ),
         pytest.param(
-            200, {"code": "7", "message": "odd", "request_id": "r-1"}, VideoTaskApiError, True, "code 7", id="code-7"
+            200, {"code": "7", "message": "odd", "request_id": "r-1"}, VideoTaskRequestError, True, "code 7", id="code-7"
         ),
         pytest.param(
-            200, {"code": -1, "message": "busy", "request_id": "r-1"}, VideoTaskApiError, True, "code -1", id="code-neg"
+            200, {"code": -1, "message": "busy", "request_id": "r-1"}, VideoTaskRequestError, True, "code -1", id="code-neg"
         ),
     ],
 )

@@ -12,12 +12,18 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_videotask.api.errors import VideoTaskRequestError, VideoTaskValidationError
+from airflow_provider_videotask.api.errors import (
+    SubmitFate,
+    VideoTaskApiError,
+    VideoTaskRequestError,
+    VideoTaskValidationError,
+    submit_fate,
+)
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import FakeClock, RecordingTI, first_event, set_connection
+from tests.conftest import FakeClock, LogCapture, RecordingTI, first_event, set_connection
 from tests.test_fault_matrix import MATRIX, assert_outcome
 
 # (api_version, module, submit fields)
@@ -71,12 +77,19 @@ def test_v2_still_reads_in_batches_and_v3_reads_one_task_per_request(versions: S
     assert (versions.counts()["hidream_batch"], versions.counts()["hidream_result"]) == (1, 3)
 
 
-def test_a_module_of_another_version_is_refused_before_anything_is_sent(versions: Sandbox) -> None:
-    with pytest.raises(VideoTaskValidationError, match=r"'video_edit', which is served by v2"):
+def test_a_module_of_another_version_goes_to_the_vendor_with_a_warning_and_its_refusal_is_free(
+    versions: Sandbox, logs: LogCapture
+) -> None:
+    """Whether vivago.ai serves a module is vivago.ai's to say: its refusal (code 2031) makes no task."""
+    with pytest.raises(VideoTaskApiError, match="code 2031") as caught:
         HiDreamHook("hidream_v4").submit("video_edit", video_name="https://v", style="anime")
-    with pytest.raises(VideoTaskValidationError, match="needs a 'version'"):
+    assert submit_fate(caught.value) is SubmitFate.REJECTED
+    assert logs.count("module 'video_edit' is not among the documented modules") == 1
+    assert "(documented on v2: use a connection of that api_version)" in logs.text
+    assert versions.counts()["tasks_created"] == 0
+    with pytest.raises(VideoTaskValidationError, match="needs a 'version'"):  # a required field: never sent
         HiDreamHook("hidream_v4").submit("hidream-Q2", prompt="x")
-    assert versions.counts()["hidream_submit"] == 0
+    assert versions.counts()["hidream_submit"] == 1
 
 
 def test_an_unknown_api_version_names_the_connection_and_the_extra(

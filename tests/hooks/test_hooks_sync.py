@@ -256,8 +256,9 @@ def test_hidream_code_other_than_zero_is_an_error_with_code_and_message() -> Non
 
 
 def test_module_on_a_hailuo_connection_is_refused() -> None:
-    with pytest.raises(VideoTaskValidationError, match="module='txt2video' does not apply to the Hailuo connection"):
-        HailuoHook().get_tasks(["a"], module="txt2video")
+    """Any Ace service's name reads that service with the Hailuo connection's token; what is no name is refused."""
+    with pytest.raises(VideoTaskValidationError, match="module='txt2video/async' does not apply to the Hailuo"):
+        HailuoHook().get_tasks(["a"], module="txt2video/async")
 
 
 @pytest.mark.parametrize(
