@@ -297,6 +297,11 @@ def summarize(tasks: Sequence[VideoTask]) -> str:
     text = f"{done} of {len(tasks)} video tasks done ({states})"
     if progresses:
         text += f", mean progress {100 * sum(progresses) / len(progresses):.0f}%"
+    # What the vendor reports that this provider cannot read, raw, so a wait ending at its deadline says it.
+    odd = [f"{task.task_id}: {task.unrecognised_state}" for task in tasks if task.unrecognised_state]
+    if odd:
+        more = f" and {len(odd) - 3} more" if len(odd) > 3 else ""
+        text += f"; the vendor reports what this provider does not know: {'; '.join(odd[:3])}{more}"
     return text
 
 

@@ -89,12 +89,22 @@ def serve(
         envelope(handler, None, 1001, "bad request")
 
 
+# HiDream publishes no code table (api/hidream.py): the code of an unreadable id is the sandbox's own.
+INVALID_TASK_ID_CODE = 1002
+
+
 def _refused(handler: Handler, ids: list[Any]) -> bool:
-    """An id the sandbox was told to refuse fails the whole read (single or batch) with HTTP 400."""
+    """An id the sandbox was told to refuse fails the whole read (single or batch): HTTP 400, or HTTP 200
+    with an envelope code (``Sandbox.refuse_ids(how=...)``)."""
     refused = handler.server.state.refuses(ids)
-    if refused is not None:
-        handler.send_json(400, error_document(400, f"invalid task_id: {refused}"))
-    return refused is not None
+    if refused is None:
+        return False
+    task_id, how = refused
+    if how == "code":
+        envelope(handler, None, INVALID_TASK_ID_CODE, f"task_id is invalid: {task_id}")
+    else:
+        handler.send_json(400, error_document(400, f"invalid task_id: {task_id}"))
+    return True
 
 
 def _auth_problem(handler: Handler) -> str | None:
@@ -129,6 +139,8 @@ def _document(handler: Handler, task_id: Any, module: str) -> dict[str, Any]:
     status: int = _STATUS[phase]
     if phase == "succeeded" and "odd_state" in task.variant:
         status = 7  # a status nobody documents
+    if "status" in task.variant and phase not in ("queued", "failed", "rejected"):
+        status = int(task.variant["status"])  # [status=N]: this status, from the start of the run on
     subs = []
     for sub_id in task.sub_ids:
         video = (

@@ -83,8 +83,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         elif match := hidream.PATH.match(url.path):
             version, module, rest = match.group("version", "module", "rest")
             hidream.serve(self, method, version, module, rest or "", parse_qs(url.query), body)
-        elif path in ace.PATHS and method == "POST":
-            ace.serve(self, path, body)
+        elif (match := ace.PATH.match(path)) and method == "POST":
+            ace.serve(self, match["service"], match["kind"], body)
         else:
             self.send_json(404, ace.error_document("no_api", f"no API at {method} {url.path}"))
 
@@ -345,10 +345,14 @@ class Sandbox:
         with self.state.lock:
             self.state.faults.clear()
 
-    def refuse_ids(self, *task_ids: str) -> None:
-        """Answer HTTP 400 to any batch read that holds one of these ids (the whole batch fails)."""
+    def refuse_ids(self, *task_ids: str, how: str = "http") -> None:
+        """Refuse any read that holds one of these ids (a batch fails whole): with HTTP 400 (``how="http"``),
+        or with HTTP 200 and the vendor's error code in the body (``how="code"``: HiDream's envelope,
+        Ace's error document)."""
+        if how not in ("http", "code"):
+            raise ValueError(f"how must be 'http' or 'code', got {how!r}")
         with self.state.lock:
-            self.state.refused_ids.update(task_ids)
+            self.state.refused_ids.update(dict.fromkeys(task_ids, how))
 
     def rotate_api_key(self, api_key: str) -> None:
         """HiDream: accept only this API key from now on; tokens bought with another stop working."""

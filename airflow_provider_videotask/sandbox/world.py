@@ -102,7 +102,8 @@ class SandboxTask:
     outcome: str  # "succeeded" | "failed" | "rejected"
     videos: int = 1
     sub_ids: list[str] = field(default_factory=list)
-    # How the finished task reads, from prompt keywords: [no_video], [odd_state], [word=W], [key=status].
+    # How the task reads, from prompt keywords (docs/sandbox.md): [no_video], [odd_state], [word=W],
+    # [key=status], [status=N], [top_level_failed], [finished_no_outcome], [passing_error].
     variant: dict[str, str] = field(default_factory=dict)
     account: str = ""  # who submitted it (the HiDream API key or token, the Ace token)
 
@@ -113,8 +114,10 @@ def prompt_options(prompt: str, default_duration: float) -> tuple[str, float, in
     outcome = "rejected" if "[reject]" in text else "failed" if "[fail]" in text else "succeeded"
     duration_match = re.search(r"\[duration=(\d+(?:\.\d+)?)\]", text)
     videos_match = re.search(r"\[videos=(\d+)\]", text)
-    variant = {name: "1" for name in ("no_video", "odd_state") if f"[{name}]" in text}
+    flags = ("no_video", "odd_state", "top_level_failed", "finished_no_outcome", "passing_error")
+    variant = {name: "1" for name in flags if f"[{name}]" in text}
     variant.update(re.findall(r"\[(word|key)=([a-z_]+)\]", text))
+    variant.update(re.findall(r"\[(status)=(-?\d+)\]", text))
     variant.update(re.findall(r"\[(video_bytes)=(\d+)\]", text))
     return (
         outcome,
@@ -182,7 +185,8 @@ class SandboxState:
         self.tasks: dict[str, SandboxTask] = {}
         self.faults: list[Fault] = []
         self.counts: Counter[str] = Counter()
-        self.refused_ids: set[str] = set()
+        # Ids a read refuses, and how: "http" (HTTP 400) or "code" (HTTP 200 and an error code in the body).
+        self.refused_ids: dict[str, str] = {}
         self.answering = 0  # requests being answered right now
         self.batches: deque[BatchRead] = deque(maxlen=1000)  # the latest batch reads
         # Accepted submits per (account, vendor, scope), on the sandbox clock, and counts per account.
@@ -358,10 +362,10 @@ class SandboxState:
             return None
         return task
 
-    def refuses(self, ids: Any) -> str | None:
-        """The first id of ``ids`` the sandbox was told to refuse (a batch holding it fails whole)."""
+    def refuses(self, ids: Any) -> tuple[str, str] | None:
+        """The first id of ``ids`` the sandbox was told to refuse, and how (a batch holding it fails whole)."""
         with self.lock:
-            return next((i for i in ids if isinstance(i, str) and i in self.refused_ids), None)
+            return next(((i, self.refused_ids[i]) for i in ids if isinstance(i, str) and i in self.refused_ids), None)
 
     def phase(self, task: SandboxTask) -> tuple[str, float]:
         """(``queued`` | ``running`` | the outcome, progress 0..1) at the sandbox clock's now."""
