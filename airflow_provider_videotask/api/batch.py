@@ -13,8 +13,9 @@ paths share every rule here.
   an error code (HiDream's envelope, Ace's error document). The chunk is then split in halves at once
   (no retries of a refused chunk) until the refused ids stand alone (about 2·log2(chunk) extra requests
   per refused id, once: they are remembered in ``refused``), so only those ids read as failed and
-  every other id of the batch is still answered. A lone id gets the hooks' retries first; a refusal
-  that may be passing (``retryable``) is pinned on it only if other ids were answered (``_Reader``).
+  every other id of the batch is still answered. A refusal that may be passing (``retryable``) is
+  pinned on an id only if other ids were answered and the id alone, retried, is refused still
+  (``_Reader``).
 - Single-task reads (``refused=None``: HiDream v3 and v4, which document no batch read): a 4xx on one
   task's read is a failed read, raised for the waiting rules to bound, never a verdict on the task. The
   address of those reads is less documented than a batch's, and a task read as failed may be
@@ -44,12 +45,12 @@ class Page:
 
 @dataclass(frozen=True)
 class Step:
-    """One request to send, and how to read its answer. ``split_on_refusal``: a refusal of this request
+    """One request to send, and how to read its answer. ``retry_refusal=False``: a refusal of this request
     is not tried again as it stands, since the batch is split instead (see the module's docstring)."""
 
     request: ApiRequest
     parse: Callable[[object], Page]
-    split_on_refusal: bool = False
+    retry_refusal: bool = True
 
 
 # (ids of the chunk, offset of the page) -> the request and its parser
@@ -69,47 +70,64 @@ def read_batch(
     pending = [task_id for task_id in unique(task_ids) if refused is None or task_id not in refused]
     for chunk in chunked(pending, batch_size):
         reader.found.update((yield from reader.chunk(chunk)))
-    return reader.result(task_ids)
+    yield from reader.confirm()
+    return [reader.found.get(task_id) or _refused_task(task_id, refused or {}) for task_id in task_ids]
 
 
 class _Reader:
     """One read of many ids: what was found, and which ids were refused.
 
-    A refusal that another try might not repeat (HiDream's envelope codes: no table says which are
-    final) is pinned on an id only if the vendor answered other ids in the same read; otherwise it is
-    the gateway's, not an id's, and the read fails as a whole (a failed poll, which the waiting rules
-    ride out), so no task is failed for a passing fault.
+    Splitting is the retry of a refused chunk: no request of a split is tried again as it stands. A
+    refusal that another try might not repeat (``retryable``: HiDream's envelope codes, which no table
+    explains) is pinned on a lone id only once the vendor answered other ids in the same read and that
+    id, read alone again with the hooks' retries, is still refused. Otherwise it is the gateway's, not an
+    id's: the read fails as a whole (a failed poll, which the waiting rules ride out), and no task fails
+    for a passing fault. A gateway refusing every id costs one read per split (2n - 1), no waits.
     """
 
     def __init__(self, plan: PlanRequest, refused: MutableMapping[str, VideoTaskApiError] | None) -> None:
         self.plan = plan
         self.refused = refused
         self.found: dict[str, VideoTask] = {}
-        self.doubtful: dict[str, VideoTaskRequestError] = {}  # refused, but maybe only for now
+        self.doubtful: list[str] = []  # lone ids refused with a code that may be passing
+        self.doubt: VideoTaskRequestError | None = None
         self.answered = False
 
     def chunk(self, chunk: list[str]) -> Generator[Step, Page, dict[str, VideoTask]]:
         try:
-            return (yield from self._pages(chunk))
+            return (yield from self._pages(chunk, retry_refusal=self.refused is None))
         except VideoTaskRequestError as error:
             if self.refused is None:
                 raise
             if len(chunk) == 1:
-                (self.doubtful if error.retryable else self.refused)[chunk[0]] = error
+                if error.retryable:
+                    self.doubtful.append(chunk[0])
+                    self.doubt = error
+                else:
+                    self.refused[chunk[0]] = error
                 return {}
             middle = len(chunk) // 2
             found = yield from self.chunk(chunk[:middle])
             found.update((yield from self.chunk(chunk[middle:])))
             return found
 
-    def _pages(self, chunk: list[str]) -> Generator[Step, Page, dict[str, VideoTask]]:
+    def confirm(self) -> Generator[Step, Page, None]:
+        """Read each doubtful id alone once more, with retries, now that the vendor answered others."""
+        if self.doubt is not None and not self.answered:
+            raise self.doubt
+        for task_id in self.doubtful:
+            try:
+                self.found.update((yield from self._pages([task_id], retry_refusal=True)))
+            except VideoTaskRequestError as error:
+                assert self.refused is not None  # doubts arise only where refusals are remembered
+                self.refused[task_id] = error
+
+    def _pages(self, chunk: list[str], *, retry_refusal: bool) -> Generator[Step, Page, dict[str, VideoTask]]:
         wanted = set(chunk)
         found: dict[str, VideoTask] = {}
         offset = 0
-        # Splitting is the retry of a refused chunk of several ids; a lone id gets the hooks' retries.
-        split = self.refused is not None and len(chunk) > 1
         for _ in range(MAX_PAGES):
-            page = yield replace(self.plan(chunk, offset), split_on_refusal=split)
+            page = yield replace(self.plan(chunk, offset), retry_refusal=retry_refusal)
             self.answered = True
             for task in page.tasks:
                 if task.task_id in wanted:
@@ -118,13 +136,6 @@ class _Reader:
             if page.total is None or not page.tasks or offset >= page.total or len(found) == len(wanted):
                 break
         return found
-
-    def result(self, task_ids: Sequence[str]) -> list[VideoTask]:
-        if self.doubtful and not self.answered:
-            raise next(iter(self.doubtful.values()))
-        if self.refused is not None:
-            self.refused.update(self.doubtful)
-        return [self.found.get(task_id) or _refused_task(task_id, self.refused or {}) for task_id in task_ids]
 
 
 def _refused_task(task_id: str, refused: MutableMapping[str, VideoTaskApiError]) -> VideoTask:

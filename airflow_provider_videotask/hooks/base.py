@@ -351,7 +351,7 @@ class VideoTaskHook(BaseHook):
                 return stop.value
             page, error = None, None
             try:
-                page = yield from self._call(step.request, parse=step.parse, retry_refusals=not step.split_on_refusal)
+                page = yield from self._call(step.request, parse=step.parse, retry_refusals=step.retry_refusal)
             except VideoTaskApiError as failure:
                 error = failure
 

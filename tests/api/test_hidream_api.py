@@ -250,10 +250,20 @@ def test_batch_result_of_the_wrong_type_is_a_retryable_response_error() -> None:
             id="http-503",
         ),
         pytest.param(
-            200, {"code": "7", "message": "odd", "request_id": "r-1"}, VideoTaskRequestError, True, "code 7", id="code-7"
+            200,
+            {"code": "7", "message": "odd", "request_id": "r-1"},
+            VideoTaskRequestError,
+            True,
+            "code 7",
+            id="code-7",
         ),
         pytest.param(
-            200, {"code": -1, "message": "busy", "request_id": "r-1"}, VideoTaskRequestError, True, "code -1", id="code-neg"
+            200,
+            {"code": -1, "message": "busy", "request_id": "r-1"},
+            VideoTaskRequestError,
+            True,
+            "code -1",
+            id="code-neg",
         ),
     ],
 )
@@ -390,7 +400,9 @@ def test_each_module_checks_only_its_own_rules(module: str, fields: dict[str, An
         pytest.param("txt2vid", {"prompt": "x"}, "module 'txt2vid' is not among the documented modules", id="module"),
     ],
 )
-def test_a_value_the_pages_do_not_list_is_sent_with_one_warning(module: str, fields: dict[str, Any], named: str) -> None:
+def test_a_value_the_pages_do_not_list_is_sent_with_one_warning(
+    module: str, fields: dict[str, Any], named: str
+) -> None:
     """Validation guards money, not menus: HiDream may have added the value since its pages; its refusal
     (an envelope code) is free."""
     request = hidream.submit_request(module, fields)

@@ -143,6 +143,7 @@ def test_a_module_of_another_version_names_the_version_serving_it() -> None:
     assert "(documented on v2: use a connection of that api_version)" in warning
     assert "(txt2video, img2video, keyframe2video)" in warning
 
+
 @pytest.mark.parametrize(
     ("api_version", "module", "fields", "names"),
     [
@@ -170,7 +171,6 @@ def test_a_value_the_source_does_not_list_goes_to_the_vendor_with_a_warning(
     assert {key: value for key, value in (request.json or {}).items() if key in fields} == fields
     [warning] = hidream.unlisted(module, fields, api_version)
     assert names in warning and "sent as given" in warning
-
 
 
 @pytest.mark.parametrize(("api_version", "module", "fields"), DOCUMENTED_REQUESTS)

@@ -49,7 +49,7 @@ def test_the_sensor_reads_each_service_through_one_connection(service: str, sand
 
 def test_an_acedatacloud_sensor_must_name_its_service(sandbox_conns: Sandbox) -> None:
     sensor = VideoTaskSensor(task_id="wait", video_task_ids=["t"], conn_id="acedatacloud_default", poke_interval=0.01)
-    with pytest.raises(VideoTaskValidationError, match=r"name one with service=\.\.\. \(hailuo, kling, veo"):
+    with pytest.raises(VideoTaskValidationError, match=r"name one with service=\.\.\. \(e\.g\. sora, luma, veo"):
         sensor.execute({"ti": RecordingTI()})
 
 
@@ -66,7 +66,7 @@ def test_a_literal_the_service_refuses_fails_at_parse_time() -> None:
     with pytest.raises(VideoTaskValidationError, match="Kling image2video needs a non-empty 'start_image_url'"):
         KlingVideoOperator(task_id="generate", action="image2video", prompt="x")
     with pytest.raises(VideoTaskValidationError, match="serves every Ace Data Cloud video service"):
-        AceVideoOperator(task_id="generate", service="sora", prompt="x")
+        AceVideoOperator(task_id="generate", service="sora/videos", prompt="x")
 
 
 def test_a_failed_video_fails_the_task_without_retries(sandbox_conns: Sandbox) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskValidationError
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
-from tests.conftest import set_connection
+from tests.conftest import LogCapture, set_connection
 from tests.dag_runs import task_states, xcoms
 
 TASKS = {
@@ -40,20 +40,27 @@ def test_every_new_module_runs_through_the_operator(sandbox: Sandbox, monkeypatc
 def test_what_the_modules_first_version_refuses_fails_when_the_dag_is_parsed() -> None:
     with pytest.raises(VideoTaskValidationError, match="keyframe2video needs 'images'"):
         HiDreamVideoOperator(task_id="t", module="keyframe2video", images=["https://only-one"])
-    with pytest.raises(VideoTaskValidationError, match="module must be one of"):
-        HiDreamVideoOperator(task_id="t", module="hidream-Z", prompt="x")
+    with pytest.raises(VideoTaskValidationError, match="module must be a HiDream module's name"):
+        HiDreamVideoOperator(task_id="t", module="hidream Z", prompt="x")
+    HiDreamVideoOperator(task_id="t", module="hidream-Z", prompt="x")  # a module of next month: HiDream judges it
     # v3's own fields wait for the connection's version, read before paying.
     HiDreamVideoOperator(task_id="t", prompt="x", resolution="1920*1080", version="v9")
 
 
-def test_the_connections_version_decides_before_paying(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_connections_version_decides_and_its_refusal_is_free(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, logs: LogCapture
+) -> None:
     set_connection(monkeypatch, "hidream_v2", "hidream", sandbox.url)
     operator = HiDreamVideoOperator(
         task_id="t", hidream_conn_id="hidream_v2", module="keyframe2video", images=["a", "b"]
     )
-    with pytest.raises(VideoTaskValidationError, match=r"'keyframe2video', which is served by v3"):
+    with pytest.raises(VideoTaskApiError, match="code 2031"):
         operator.submit()
-    assert sandbox.counts()["hidream_submit"] == 0
+    assert "module 'keyframe2video' is not among the documented modules (txt2video, img2video, video_edit) " in (
+        logs.text
+    )
+    assert "(documented on v3: use a connection of that api_version)" in logs.text
+    assert sandbox.counts()["tasks_created"] == 0
 
 
 def test_a_v4_modules_only_version_is_in_the_fields_a_price_sees() -> None:

@@ -89,10 +89,52 @@ def test_hailuo_submit_retrieve_and_batch(slow_sandbox: Sandbox, clock: ManualCl
     assert item["response"]["data"][0]["state"] == "succeeded"
 
 
-def test_hailuo_refuses_a_blocking_submit(sandbox: Sandbox) -> None:
-    answer = requests.post(f"{sandbox.url}/hailuo/videos", json={"prompt": "boat"}, headers=AUTH)
-    assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "bad_request"
+def test_a_submit_without_async_is_answered_with_the_finished_result() -> None:
+    """As Ace answers one: when the video is done, with the body the task's ``response`` holds."""
+    with Sandbox(duration=0.3) as server:
+        answer = requests.post(f"{server.url}/hailuo/videos", json={"prompt": "boat"}, headers=AUTH)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["success"] is True and body["data"][0]["state"] == "succeeded"
+        assert body["data"][0]["video_url"].startswith(f"{server.url}/_sandbox/videos/")
+        assert server.state.phase(server.task(body["task_id"]))[0] == "succeeded"  # not answered before it was
+
+
+@pytest.mark.parametrize("service", ["sora", "pika", "pixverse", "hunyuan"])
+def test_any_service_name_is_served(sandbox: Sandbox, service: str) -> None:
+    submitted = requests.post(f"{sandbox.url}/{service}/videos", json={"prompt": "boat", "async": True}, headers=AUTH)
+    task_id = submitted.json()["task_id"]
+    body = {"ids": [task_id], "action": "retrieve_batch"}
+    [item] = requests.post(f"{sandbox.url}/{service}/tasks", json=body, headers=AUTH).json()["items"]
+    assert item["response"]["data"][0]["video_url"].endswith(".mp4")
+    assert ("state" in item["response"]["data"][0]) is (service != "pixverse")  # PixVerse's items carry no word
+
+
+def test_a_model_ace_does_not_serve_is_refused_and_makes_no_task(sandbox: Sandbox) -> None:
+    body = {"prompt": "boat", "model": "kling-v9-imaginary", "async": True}
+    answer = requests.post(f"{sandbox.url}/kling/videos", json=body, headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (
+        400,
+        {"code": "bad_request", "message": "model is invalid."},
+    )
+    newer = requests.post(f"{sandbox.url}/kling/videos", json={**body, "model": "kling-v3-turbo"}, headers=AUTH)
+    assert newer.status_code == 200
+    assert sandbox.counts()["tasks_created"] == 1
+
+
+def test_luma_and_seedance_hold_a_picture_before_the_video(sandbox: Sandbox) -> None:
+    """A reader that takes the first URL it finds would take the picture: Luma's thumbnail_url, Seedance's
+    last_frame_url (their tasks guides)."""
+    for service, body in (
+        ("luma", {"prompt": "x"}),
+        ("seedance", {"model": "doubao-seedance-2-0-260128", "content": [{"type": "text", "text": "x"}]}),
+    ):
+        task_id = requests.post(f"{sandbox.url}/{service}/videos", json={**body, "async": True}, headers=AUTH).json()
+        read = {"id": task_id["task_id"], "action": "retrieve"}
+        response = requests.post(f"{sandbox.url}/{service}/tasks", json=read, headers=AUTH).json()["response"]
+        holder = response.get("data") or response
+        urls = [key for key, value in holder.items() if key.endswith("_url") and value]
+        assert urls[0] in ("thumbnail_url", "last_frame_url") and "video_url" in urls
 
 
 def test_token_is_required_and_checked() -> None:

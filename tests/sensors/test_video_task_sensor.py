@@ -53,8 +53,8 @@ def test_bad_task_ids_fail_at_run_time_naming_the_argument(
 
 
 def test_module_on_a_hailuo_connection_is_refused(context: dict[str, Any], sandbox_conns: Sandbox) -> None:
-    with pytest.raises(VideoTaskValidationError, match="module='txt2video' does not apply to the Hailuo connection"):
-        sensor(conn_id="hailuo_default", module="txt2video").execute(context)
+    with pytest.raises(VideoTaskValidationError, match="module='txt2video/x' does not apply to the Hailuo connection"):
+        sensor(conn_id="hailuo_default", module="txt2video/x").execute(context)
 
 
 def test_a_single_id_is_accepted_and_tasks_already_done_need_no_trigger(
