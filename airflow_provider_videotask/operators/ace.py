@@ -25,10 +25,12 @@ from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS
 class AceVideoOperator(VideoGenerationOperator):
     """Submit one video task to an Ace Data Cloud service (paid, sent once), wait for it, return its URLs.
 
-    :param service: ``kling``, ``veo``, ``luma``, ``wan``, ``seedance`` or ``hailuo`` (templated, so it can be
-        mapped over).
+    :param service: any Ace video service by name (templated, so it can be mapped over): ``kling``, ``veo``,
+        ``luma``, ``wan``, ``seedance`` and ``hailuo`` with their documented checks, ``sora``, ``pika``,
+        ``pixverse`` or any other through the generic request (the fields as they are).
     :param prompt: what to generate (templated).
-    :param model: the service's model (default: the service's own; Luma takes none).
+    :param model: the service's model (default: the service's own; a model its sources do not list is sent
+        with a warning, and the vendor decides).
     :param payload: any further fields of the service's request, passed through as they are (templated).
     :param acedatacloud_conn_id: the Airflow connection (type ``acedatacloud``): one token for every service.
 

@@ -21,7 +21,9 @@ from airflow_provider_videotask.sandbox.world import (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_videotask.sandbox",
-        description="A local stand-in for the HiDream and Hailuo video APIs (see the package docstring).",
+        description="A local stand-in for the vendors' video APIs: HiDream (v2, v3, v4 gateways) and every Ace "
+        "Data Cloud video service by name (hailuo, kling, veo, luma, wan, seedance, sora, pika, pixverse, any "
+        "other); see docs/sandbox.md.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8090, help="port, 0 for any free one (default: %(default)s)")
@@ -87,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"videotask sandbox serving HiDream and Hailuo at {sandbox.url} (Ctrl-C to stop)", flush=True)
+    print(
+        f"videotask sandbox at {sandbox.url} (Ctrl-C to stop), serving HiDream at /api-pub/gw/{{v2,v3,v4}}/video/"
+        "<module>/async and any Ace Data Cloud video service at /<service>/videos and /<service>/tasks (hailuo, "
+        "kling, veo, luma, wan, seedance, sora, pika, pixverse, ...)",
+        flush=True,
+    )
     try:
         sandbox.httpd.serve_forever()
     except KeyboardInterrupt:

@@ -49,8 +49,8 @@ class VideoTaskSensor(BaseSensorOperator):
     :param video_task_ids: vendor task ids (templated): one id, a list, or an upstream task's output.
     :param conn_id: an Airflow connection of type ``hidream``, ``hailuo`` or ``acedatacloud``.
     :param module: HiDream module of the tasks (HiDream only; default: the connection's).
-    :param service: the Ace Data Cloud service of the tasks (``kling``, ``veo``, ``luma``, ``wan``,
-        ``seedance``, ``hailuo``): required with an ``acedatacloud`` connection, which serves them all.
+    :param service: the Ace Data Cloud service of the tasks, any by name (``kling``, ``veo``, ``sora`` ...):
+        required with an ``acedatacloud`` connection, which serves them all.
     :param fail_on: ``"any"`` (default) fails as soon as a task failed or was rejected; ``"all"``
         fails only when every task failed and otherwise returns the URLs of those that succeeded.
     :param unknown_grace_period: seconds an id may stay unknown to the vendor before it counts as
