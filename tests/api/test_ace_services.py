@@ -228,7 +228,9 @@ def test_a_value_the_sources_do_not_list_goes_to_ace_with_one_warning(
     sent = {key: value for key, value in fields.items() if key != "prompt"}  # Seedance's prompt goes in content
     assert {key: request.json[key] for key in sent} == sent
     [warning] = ace.unlisted(service, request.json)
-    assert named in warning and service.source in warning and "a refusal costs nothing" in warning
+    assert named in warning
+    assert service.source in warning
+    assert "a refusal costs nothing" in warning
 
 
 def test_the_documented_values_raise_no_warning() -> None:
@@ -239,7 +241,8 @@ def test_the_documented_values_raise_no_warning() -> None:
 @pytest.mark.parametrize("name", ["sora", "pika", "pixverse"])
 def test_any_service_the_sdk_names_is_served_by_the_generic_request(name: str) -> None:
     service = service_named(name)
-    assert service.name == name and service not in SERVICES.values()
+    assert service.name == name
+    assert service not in SERVICES.values()
     request = ace.submit_request(service, {"prompt": "a fox", "model": "m-1", "size": "large"})
     assert (request.method, request.path, request.paid) == ("POST", f"/{name}/videos", True)
     assert request.json == {"prompt": "a fox", "model": "m-1", "size": "large", "async": True}

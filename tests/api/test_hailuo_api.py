@@ -461,14 +461,16 @@ def test_an_error_without_a_code_before_the_task_finished_holds_the_verdict(resp
     the record is finished the same error fails it."""
     task = ace.parse_task(doc(response))
     assert task.state is TaskState.RUNNING
-    assert task.unrecognised_state is not None and "an error before the task finished" in task.unrecognised_state
+    assert task.unrecognised_state is not None
+    assert "an error before the task finished" in task.unrecognised_state
     assert ace.parse_task(finished(response)).state is TaskState.FAILED
 
 
 def test_a_model_the_docs_do_not_list_is_sent_with_a_warning_naming_them() -> None:
     fields = {"prompt": "x", "model": "minimax-t2v-02"}
     request = ace.submit_request(hailuo.SERVICE, fields)
-    assert request.json is not None and request.json["model"] == "minimax-t2v-02"
+    assert request.json is not None
+    assert request.json["model"] == "minimax-t2v-02"
     [warning] = ace.unlisted(hailuo.SERVICE, request.json)
     assert "model='minimax-t2v-02' is not among the documented values (minimax-t2v, minimax-i2v, " in warning
     assert "openapi/hailuo.json" in warning  # where they come from

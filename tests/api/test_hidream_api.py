@@ -409,7 +409,8 @@ def test_a_value_the_pages_do_not_list_is_sent_with_one_warning(
     assert request.json == fields
     [warning] = hidream.unlisted(module, fields)
     assert named in warning
-    assert "sent as given" in warning and "a refusal costs nothing" in warning
+    assert "sent as given" in warning
+    assert "a refusal costs nothing" in warning
 
 
 def test_the_warning_names_the_documented_values_and_their_source() -> None:

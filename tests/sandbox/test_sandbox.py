@@ -95,7 +95,8 @@ def test_a_submit_without_async_is_answered_with_the_finished_result() -> None:
         answer = requests.post(f"{server.url}/hailuo/videos", json={"prompt": "boat"}, headers=AUTH)
         assert answer.status_code == 200
         body = answer.json()
-        assert body["success"] is True and body["data"][0]["state"] == "succeeded"
+        assert body["success"] is True
+        assert body["data"][0]["state"] == "succeeded"
         assert body["data"][0]["video_url"].startswith(f"{server.url}/_sandbox/videos/")
         assert server.state.phase(server.task(body["task_id"]))[0] == "succeeded"  # not answered before it was
 
@@ -134,7 +135,8 @@ def test_luma_and_seedance_hold_a_picture_before_the_video(sandbox: Sandbox) -> 
         response = requests.post(f"{sandbox.url}/{service}/tasks", json=read, headers=AUTH).json()["response"]
         holder = response.get("data") or response
         urls = [key for key, value in holder.items() if key.endswith("_url") and value]
-        assert urls[0] in ("thumbnail_url", "last_frame_url") and "video_url" in urls
+        assert urls[0] in ("thumbnail_url", "last_frame_url")
+        assert "video_url" in urls
 
 
 def test_token_is_required_and_checked() -> None:
