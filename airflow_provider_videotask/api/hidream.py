@@ -239,17 +239,14 @@ _DOCUMENTED: dict[tuple[str, str], dict[str, tuple[Any, ...]]] = {
         "wh_ratio": KLING_RATIOS,
         "sound": ("on", "off"),
     },
-    ("v4", "hidream-R"): {
-        "version": (V4_ONLY_VERSION["hidream-R"],),
-        "duration": DURATIONS,
-        "wh_ratio": SEEDANCE_RATIOS,
-        "resolution": SEEDANCE_RESOLUTIONS,
-    },
-    ("v4", "hidream-R2-Audio"): {
-        "version": (V4_ONLY_VERSION["hidream-R2-Audio"],),
-        "duration": DURATIONS,
-        "wh_ratio": (*SEEDANCE_RATIOS, "keep"),
-        "resolution": SEEDANCE_RESOLUTIONS,
+    **{
+        ("v4", module): {
+            "version": (V4_ONLY_VERSION[module],),
+            "duration": DURATIONS,
+            "wh_ratio": ratios,
+            "resolution": SEEDANCE_RESOLUTIONS,
+        }
+        for module, ratios in (("hidream-R", SEEDANCE_RATIOS), ("hidream-R2-Audio", (*SEEDANCE_RATIOS, "keep")))
     },
 }
 
