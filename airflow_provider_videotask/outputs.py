@@ -9,7 +9,8 @@ reads). ``return_value`` then holds the stored URIs instead of the vendor URLs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -46,43 +47,84 @@ def output_asset(output_path: str) -> Any:
     return Asset(uri=static)
 
 
-def output_outlets(output_path: str | None, file_name: str, outlets: Any) -> tuple[list[Any], Any]:
-    """The outlets of a task that stores its videos (the user's, and the output's asset), and that
-    asset (None without one). A literal ``output_path`` is checked now, at parse time; a templated one
-    when it is rendered, before anything is paid."""
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where a task keeps its videos, as rendered when it runs: handed down to the storage step, so that
+    nothing below reads the operator back.
+
+    :param path: the ``output_path`` URI (``file:///data/videos/2026-12-04/``).
+    :param conn_id: the Airflow connection of that storage (``output_conn_id``).
+    :param file_name: the name of each video under ``path``.
+    :param asset: the ``Asset`` the output path stands for (None: no asset event).
+    """
+
+    path: str
+    conn_id: str | None = None
+    file_name: str = DEFAULT_FILE_NAME
+    asset: Any = None
+
+
+def declare_output(output_path: str | None, file_name: str, kwargs: dict[str, Any]) -> Any:
+    """Add the output's asset to the task's ``outlets`` in ``kwargs`` (before ``BaseOperator.__init__``
+    reads them) and return it (None without one). A literal ``output_path`` is checked now, at parse time;
+    a templated one when it is rendered, before anything is paid."""
+    outlets = kwargs.get("outlets")
     declared = list(outlets or []) if isinstance(outlets, (list, tuple)) else ([outlets] if outlets else [])
-    if output_path is None:
-        return declared, None
-    if "{{" not in output_path and "{%" not in output_path:
+    asset = None if output_path is None else output_asset(output_path)
+    kwargs["outlets"] = [*declared, asset] if asset is not None else declared
+    if output_path is not None and "{{" not in output_path and "{%" not in output_path:
         check_output(output_path, file_name)
-    asset = output_asset(output_path)
-    return ([*declared, asset] if asset is not None else declared), asset
+    return asset
 
 
-def keeper(context: Context, owner: Any) -> Callable[[Sequence[VideoTask]], list[str]] | None:
-    """The keep step of ``waiting.publish`` for an operator or sensor (``owner``) with an ``output_path``;
-    None when it has none. The records name the owner's vendor and, for an operator, its submit fields."""
-    if owner.output_path is None:
+class KeepsVideos:
+    """The output arguments the operators, the sensor and ``StoreVideosOperator`` share: ``output_path`` and
+    ``file_name`` are template fields, so they live on the task as attributes, and :meth:`output_spec`
+    reads them once rendered."""
+
+    output_path: str | None
+    output_conn_id: str | None
+    file_name: str
+    output_asset: Any
+
+    def _keep_output(self, output_path: str | None, output_conn_id: str | None, file_name: str, asset: Any) -> None:
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.file_name = file_name
+        self.output_asset = asset
+
+    def output_spec(self) -> OutputSpec | None:
+        """Where the videos go, as rendered (None: they are not kept); checked before anything is paid."""
+        if self.output_path is None:
+            return None
+        check_output(self.output_path, self.file_name)
+        return OutputSpec(self.output_path, self.output_conn_id, self.file_name or DEFAULT_FILE_NAME, self.output_asset)
+
+
+def keeper(
+    context: Context, output: OutputSpec | None, vendor: str, parameters: Mapping[str, Any] | None = None
+) -> Callable[[Sequence[VideoTask]], list[str]] | None:
+    """The keep step of ``waiting.publish`` for a task that keeps its videos at ``output`` (None: it does
+    not). The records name the ``vendor`` (the connection type) and, for an operator, its submit fields."""
+    if output is None:
         return None
 
     def keep(tasks: Sequence[VideoTask]) -> list[str]:
         finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")  # when this wait saw them done
-        parameters = owner.fields() if hasattr(owner, "fields") else None
-        return keep_videos(context, videos_of(owner.hook.conn_type, tasks, parameters, finished_at), owner)
+        return keep_videos(context, videos_of(vendor, tasks, parameters, finished_at), output)
 
     return keep
 
 
-def keep_videos(context: Context, videos: Sequence[VideoToStore], owner: Any) -> list[str]:
-    """Store the videos where ``owner`` (an operator or sensor) says; push XCom ``videos``; announce
-    them; return the stored URIs."""
-    store = VideoStore(owner.output_path, conn_id=owner.output_conn_id, file_name=owner.file_name or DEFAULT_FILE_NAME)
+def keep_videos(context: Context, videos: Sequence[VideoToStore], output: OutputSpec) -> list[str]:
+    """Store the videos at ``output``; push XCom ``videos``; announce them; return the stored URIs."""
+    store = VideoStore(output.path, conn_id=output.conn_id, file_name=output.file_name)
     records = store.keep(videos)
     documents = [record.to_dict() for record in records]
     context["ti"].xcom_push(key=VIDEOS_XCOM_KEY, value=documents)
-    _announce(context, owner.output_asset, documents)
+    _announce(context, output.asset, documents)
     _report_lineage(store, records)
-    log.info("Stored %d video(s) under %s", len(records), owner.output_path)
+    log.info("Stored %d video(s) under %s", len(records), output.path)
     return [record.stored_uri for record in records]
 
 

@@ -47,7 +47,18 @@ TASKS_XCOM_KEY = "tasks"
 
 @dataclass(frozen=True)
 class WaitSettings:
-    """How a wait judges what it sees: the wait arguments the sensor, the operators and the trigger share.
+    """How a wait judges what it sees: the wait arguments the sensor, the operators and the trigger share,
+    each declared and defaulted here once (the operators' and the sensor's signatures name these defaults,
+    since Airflow checks ``partial()`` arguments against a signature).
+
+    - ``fail_on``: ``"any"`` fails the wait as soon as one task failed or was rejected; ``"all"`` only when
+      every task failed.
+    - ``unknown_grace_period``: seconds an id may stay unknown to the vendor before it counts as failed.
+    - ``max_consecutive_errors``: failed polls in a row (each after the hook's own retries) before the wait
+      ends with ``error``.
+    - ``unrecognised_state_grace_period``: seconds a task may report a state nobody documents (waited on as
+      running) before it counts as failed.
+    - ``progress_interval``: seconds between two progress lines while the tasks change.
 
     Checked when made, so a bad value fails when the DAG is parsed, naming the argument.
     """
@@ -119,7 +130,7 @@ class Wait:
     """
 
     def __init__(self, settings: WaitSettings, *, started_at: float, deadline: float | None, log: Any) -> None:
-        self.settings = settings
+        self.wait_settings = settings
         self.started_at = started_at
         self.deadline = deadline
         self.log = log
@@ -135,7 +146,7 @@ class Wait:
         by whoever acts on it)."""
         if verdict.over or (
             self._progress is not None
-            and (verdict.message == self._progress[0] or now - self._progress[1] < self.settings.progress_interval)
+            and (verdict.message == self._progress[0] or now - self._progress[1] < self.wait_settings.progress_interval)
         ):
             return None
         self._progress = (verdict.message, now)
@@ -147,9 +158,9 @@ class Wait:
         self.tasks = self._watch.review(tasks, now)
         verdict = judge(
             self.tasks,
-            fail_on=self.settings.fail_on,
+            fail_on=self.wait_settings.fail_on,
             waited=now - self.started_at,
-            unknown_grace_period=self.settings.unknown_grace_period,
+            unknown_grace_period=self.wait_settings.unknown_grace_period,
         )
         verdict = replace(verdict, tasks=[self._timed(task, now) for task in verdict.tasks])
         return verdict if verdict.over else self._timed_out(now) or verdict
@@ -170,7 +181,7 @@ class Wait:
         if not (isinstance(error, VideoTaskApiError) and error.retryable):
             return Verdict("error", self.tasks, str(error) or repr(error))
         self.consecutive_errors += 1
-        limit = self.settings.max_consecutive_errors
+        limit = self.wait_settings.max_consecutive_errors
         if self.consecutive_errors >= limit:
             message = f"gave up after {self.consecutive_errors} failed polls in a row: {error}"
             return Verdict("error", self.tasks, message)

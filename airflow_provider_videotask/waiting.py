@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -86,35 +87,53 @@ class Waiter:
             _sleep(poll_interval if remaining is None else max(0.0, min(poll_interval, remaining)))
 
 
-def defer_wait(
-    task: BaseOperator,
-    hook: VideoTaskHook,
-    video_task_ids: list[str],
-    *,
-    module: str | None,
-    poll_interval: float,
-    settings: WaitSettings,
-    started_at: float,
-    timeout: float,
-) -> NoReturn:
-    """Hand the wait to the triggerer, resuming in ``execute_complete``: one deadline for the trigger and
-    for Airflow's own deferral timeout (both from when the wait began)."""
-    deadline = started_at + timeout
-    task.defer(
-        trigger=VideoTaskTrigger(
-            conn_id=hook.conn_id,
-            video_task_ids=video_task_ids,
-            module=module,
-            poll_interval=poll_interval,
-            deadline=deadline,
-            **settings.as_kwargs(),
-            conn_type=hook.conn_type,
-            wait_started_at=started_at,
-        ),
-        method_name="execute_complete",
-        timeout=timedelta(seconds=max(0.0, deadline - time.time())),
-    )
-    raise AssertionError("defer() returned")  # it raises TaskDeferred
+@dataclass(frozen=True)
+class WaitPlan:
+    """One wait on vendor tasks as an operator or the sensor plans it: polled from the worker
+    (:meth:`waiter`) or handed to the triggerer (:meth:`defer`), with one deadline for both."""
+
+    conn_id: str
+    conn_type: str
+    video_task_ids: list[str]
+    module: str | None
+    poll_interval: float
+    wait_settings: WaitSettings
+    started_at: float
+    timeout: float
+
+    @property
+    def deadline(self) -> float:
+        return self.started_at + self.timeout
+
+    def waiter(self, hook: VideoTaskHook, log: logging.Logger | Any) -> Waiter:
+        return Waiter(
+            hook,
+            self.video_task_ids,
+            module=self.module,
+            settings=self.wait_settings,
+            started_at=self.started_at,
+            deadline=self.deadline,
+            log=log,
+        )
+
+    def defer(self, task: BaseOperator) -> NoReturn:
+        """Hand the wait to the triggerer, resuming in ``execute_complete``: one deadline for the trigger
+        and for Airflow's own deferral timeout (both from when the wait began)."""
+        task.defer(
+            trigger=VideoTaskTrigger(
+                conn_id=self.conn_id,
+                video_task_ids=self.video_task_ids,
+                module=self.module,
+                poll_interval=self.poll_interval,
+                deadline=self.deadline,
+                conn_type=self.conn_type,
+                wait_started_at=self.started_at,
+                **self.wait_settings.as_kwargs(),
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=max(0.0, self.deadline - time.time())),
+        )
+        raise AssertionError("defer() returned")  # it raises TaskDeferred
 
 
 def read_event(event: Any) -> Verdict:

@@ -30,7 +30,7 @@ from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.links import VideoLink
-from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keeper, output_outlets
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keeper
 from airflow_provider_videotask.spend import (
     ESTIMATED_COST_XCOM_KEY,
     RUNNABLE_STATES,
@@ -40,19 +40,16 @@ from airflow_provider_videotask.spend import (
     price_of,
     prices_of,
 )
-from airflow_provider_videotask.storage import DEFAULT_FILE_NAME, check_output
+from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
-    DEFAULT_PROGRESS_INTERVAL,
-    DEFAULT_UNKNOWN_GRACE_PERIOD,
-    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
+    DEFAULT_POLL_INTERVAL,
     Verdict,
     WaitSettings,
     check_seconds,
     judge,
     stopped_waiting,
 )
-from airflow_provider_videotask.waiting import Waiter, defer_wait, publish, push_video_task_ids, read_event
+from airflow_provider_videotask.waiting import WaitPlan, publish, push_video_task_ids, read_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -74,7 +71,7 @@ SUBMIT_IN_FLIGHT_KEY = "videotask_submit_in_flight"
 _sleep = time.sleep
 
 
-class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[misc]
+class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # type: ignore[misc]
     """Submit one video task (paid, sent once), then wait for it and return its video URLs.
 
     Subclasses say how to validate and submit; this class owns the rest. On Airflow 3.3+ the vendor
@@ -127,12 +124,12 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         conn_id: str,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = 2 * 60 * 60,
-        unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
-        unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
-        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        unknown_grace_period: float = WaitSettings.unknown_grace_period,
+        max_consecutive_errors: int = WaitSettings.max_consecutive_errors,
+        unrecognised_state_grace_period: float = WaitSettings.unrecognised_state_grace_period,
+        progress_interval: float = WaitSettings.progress_interval,
         submit_timeout: float = DEFAULT_SUBMIT_TIMEOUT,
         max_videos_per_run: int | None = None,
         max_cost: float | None = None,
@@ -141,7 +138,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         file_name: str = DEFAULT_FILE_NAME,
         **kwargs: Any,
     ) -> None:
-        kwargs["outlets"], output_asset = output_outlets(output_path, file_name, kwargs.get("outlets"))
+        output_asset = declare_output(output_path, file_name, kwargs)
         if "fail_on" in kwargs:
             kwargs.pop("fail_on")
             warnings.warn(
@@ -157,7 +154,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         self.max_videos_per_run = max_videos_per_run
         self.max_cost = max_cost
         check_seconds("poll_interval", poll_interval)
-        self.settings = WaitSettings(
+        self.wait_settings = WaitSettings(
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
             unrecognised_state_grace_period=unrecognised_state_grace_period,
@@ -173,10 +170,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
             raise VideoTaskValidationError(
                 "output_path needs wait_for_completion=True: videos are kept when the task sees them finished"
             )
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.file_name = file_name
-        self.output_asset = output_asset
+        self._keep_output(output_path, output_conn_id, file_name, output_asset)
         self._result: list[str] | None = None
         self._video_task_id: str | None = None  # the paid task this try waits on, once it exists
         # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
@@ -215,8 +209,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
 
     def execute(self, context: Context) -> Any:
         self.validate()
-        if self.output_path is not None:
-            check_output(self.output_path, self.file_name)  # as rendered: known bad before anything is paid
+        self.output_spec()  # as rendered: a bad output is known before anything is paid
         self._guard_spend(context)
         if not RETRY_REATTACHES:
             _warn_no_reattach(self.log)
@@ -386,28 +379,19 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         if not self.wait_for_completion:
             self._result = video_task_ids
             return self._result
-        started_at = time.time()
-        if self.deferrable:
-            defer_wait(
-                self,
-                self.hook,
-                video_task_ids,
-                module=self.module,
-                poll_interval=self.poll_interval,
-                settings=self.settings,
-                started_at=started_at,
-                timeout=self.timeout,
-            )
-        waiter = Waiter(
-            self.hook,
+        plan = WaitPlan(
+            self.conn_id,
+            self.hook.conn_type,
             video_task_ids,
-            module=self.module,
-            settings=self.settings,
-            started_at=started_at,
-            deadline=started_at + self.timeout,
-            log=self.log,
+            self.module,
+            self.poll_interval,
+            self.wait_settings,
+            started_at=time.time(),
+            timeout=self.timeout,
         )
-        self._result = self._publish(context, waiter.wait(self.poll_interval))
+        if self.deferrable:
+            plan.defer(self)
+        self._result = self._publish(context, plan.waiter(self.hook, self.log).wait(self.poll_interval))
         return self._result
 
     def get_job_result(self, external_id: Any, context: Context) -> Any:
@@ -418,7 +402,7 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
         if not self.wait_for_completion:
             return [str(external_id)]
         tasks = self.hook.get_tasks([str(external_id)], self.module)
-        verdict = judge(tasks, fail_on="any", waited=0, unknown_grace_period=self.settings.unknown_grace_period)
+        verdict = judge(tasks, fail_on="any", waited=0, unknown_grace_period=self.wait_settings.unknown_grace_period)
         return self._publish(context, verdict)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
@@ -428,7 +412,12 @@ class VideoGenerationOperator(ResumableJobMixin, BaseOperator):  # type: ignore[
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
         try:
             return publish(
-                context, verdict, self.log, keeper(context, self), vendor=self.hook.conn_type, conn_id=self.conn_id
+                context,
+                verdict,
+                self.log,
+                keeper(context, self.output_spec(), self.hook.conn_type, self.fields()),
+                vendor=self.hook.conn_type,
+                conn_id=self.conn_id,
             )
         except (VideoTaskError, OSError) as error:
             if RETRY_REATTACHES or isinstance(error, VideoTaskValidationError):

@@ -11,14 +11,14 @@ from urllib.parse import urlsplit
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
-from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keep_videos, output_outlets
-from airflow_provider_videotask.storage import DEFAULT_FILE_NAME, VideoToStore, check_output
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keep_videos
+from airflow_provider_videotask.storage import DEFAULT_FILE_NAME, VideoToStore
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class StoreVideosOperator(BaseOperator):
+class StoreVideosOperator(KeepsVideos, BaseOperator):
     """Stream each video URL into object storage, once; the same code as the operators' ``output_path``.
 
     :param video_urls: the URLs (templated): one, a list, or an upstream task's output such as a
@@ -50,21 +50,19 @@ class StoreVideosOperator(BaseOperator):
             raise VideoTaskValidationError(
                 "output_path is required: where to keep the videos, e.g. 'file:///data/videos/'"
             )
-        kwargs["outlets"], self_asset = output_outlets(output_path, file_name, kwargs.get("outlets"))
+        output_asset = declare_output(output_path, file_name, kwargs)
         super().__init__(**kwargs)
         self.video_urls = video_urls
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.file_name = file_name
         self.vendor = vendor
-        self.output_asset = self_asset
+        self._keep_output(output_path, output_conn_id, file_name, output_asset)
 
     def execute(self, context: Context) -> list[str]:
         urls = [self.video_urls] if isinstance(self.video_urls, str) else list(self.video_urls or [])
         for index, url in enumerate(urls):
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise VideoTaskValidationError(f"video_urls[{index}] must be an http(s) URL, got {url!r}")
-        check_output(self.output_path, self.file_name)
+        output = self.output_spec()
+        assert output is not None  # output_path is required
         names = [name_of(url) for url in urls]
         # The same link twice (or two links one name stands for) must not overwrite each other: numbered.
         repeated = {name for name, count in Counter(names).items() if count > 1}
@@ -73,7 +71,7 @@ class StoreVideosOperator(BaseOperator):
         for name, url in zip(names, urls, strict=True):
             seen[name] = seen.get(name, 0) + 1
             videos.append(VideoToStore(self.vendor, name, url, seen[name] if name in repeated else 0))
-        return keep_videos(context, videos, self)
+        return keep_videos(context, videos, output)
 
 
 def name_of(url: str) -> str:

@@ -21,25 +21,21 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
 from airflow_provider_videotask.links import VideoLink
-from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, keeper, output_outlets
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keeper
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
-    DEFAULT_PROGRESS_INTERVAL,
-    DEFAULT_UNKNOWN_GRACE_PERIOD,
-    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
     Verdict,
     WaitSettings,
     check_seconds,
     stopped_waiting,
 )
-from airflow_provider_videotask.waiting import Waiter, defer_wait, publish, push_tasks, read_event
+from airflow_provider_videotask.waiting import Waiter, WaitPlan, publish, push_tasks, read_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class VideoTaskSensor(BaseSensorOperator):
+class VideoTaskSensor(KeepsVideos, BaseSensorOperator):
     """Wait until a batch of HiDream or Ace Data Cloud tasks is over; return their video URLs.
 
     One sensor serves every vendor: the hook follows the connection's type. On success the XCom
@@ -82,10 +78,10 @@ class VideoTaskSensor(BaseSensorOperator):
         module: str | None = None,
         service: str | None = None,
         fail_on: str = "any",
-        unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
-        unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
-        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        unknown_grace_period: float = WaitSettings.unknown_grace_period,
+        max_consecutive_errors: int = WaitSettings.max_consecutive_errors,
+        unrecognised_state_grace_period: float = WaitSettings.unrecognised_state_grace_period,
+        progress_interval: float = WaitSettings.progress_interval,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         task_ids: Any = None,
         output_path: str | None = None,
@@ -93,12 +89,9 @@ class VideoTaskSensor(BaseSensorOperator):
         file_name: str = DEFAULT_FILE_NAME,
         **kwargs: Any,
     ) -> None:
-        kwargs["outlets"], output_asset = output_outlets(output_path, file_name, kwargs.get("outlets"))
+        output_asset = declare_output(output_path, file_name, kwargs)
         super().__init__(**kwargs)
-        self.output_path = output_path
-        self.output_conn_id = output_conn_id
-        self.file_name = file_name
-        self.output_asset = output_asset
+        self._keep_output(output_path, output_conn_id, file_name, output_asset)
         if task_ids is not None:
             warnings.warn(
                 "VideoTaskSensor(task_ids=...) is deprecated: use video_task_ids=... (the vendor's task ids; "
@@ -112,7 +105,7 @@ class VideoTaskSensor(BaseSensorOperator):
         if video_task_ids is None:
             raise VideoTaskValidationError("video_task_ids is required: the vendor task ids to wait for")
         check_seconds("poke_interval", self.poke_interval)
-        self.settings = WaitSettings(
+        self.wait_settings = WaitSettings(
             fail_on=fail_on,
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
@@ -153,13 +146,16 @@ class VideoTaskSensor(BaseSensorOperator):
         return False
 
     def _defer(self, context: Context) -> None:
-        defer_wait(
-            self,
-            self.hook,
+        self._wait_plan(context).defer(self)
+
+    def _wait_plan(self, context: Context) -> WaitPlan:
+        return WaitPlan(
+            self.conn_id,
+            self._conn_type(),
             self.video_task_ids,
-            module=self.module,
-            poll_interval=self.poke_interval,
-            settings=self.settings,
+            self.module,
+            self.poke_interval,
+            self.wait_settings,
             started_at=self._wait_started_at(context),
             timeout=self.timeout,
         )
@@ -178,7 +174,12 @@ class VideoTaskSensor(BaseSensorOperator):
 
     def _publish(self, context: Context, verdict: Verdict) -> list[str]:
         return publish(
-            context, verdict, self.log, keeper(context, self), vendor=self._conn_type(), conn_id=self.conn_id
+            context,
+            verdict,
+            self.log,
+            keeper(context, self.output_spec(), self._conn_type()),
+            vendor=self._conn_type(),
+            conn_id=self.conn_id,
         )
 
     def _conn_type(self) -> str:
@@ -191,16 +192,7 @@ class VideoTaskSensor(BaseSensorOperator):
     def _look(self, context: Context) -> Verdict:
         """Poll once (a ridden-out failed poll reads as pending)."""
         if self._waiter is None:
-            started_at = self._wait_started_at(context)
-            self._waiter = Waiter(
-                self.hook,
-                self.video_task_ids,
-                module=self.module,
-                settings=self.settings,
-                started_at=started_at,
-                deadline=started_at + self.timeout,
-                log=self.log,
-            )
+            self._waiter = self._wait_plan(context).waiter(self.hook, self.log)
         return self._sensor_verdict(context, self._waiter.look())
 
     def _sensor_verdict(self, context: Context, verdict: Verdict) -> Verdict:

@@ -16,11 +16,7 @@ from airflow_provider_videotask.hooks.registry import hook_class
 from airflow_provider_videotask.triggers import poller
 from airflow_provider_videotask.triggers.poller import BatchPoller, Subscription
 from airflow_provider_videotask.wait_rules import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_POLL_INTERVAL,
-    DEFAULT_PROGRESS_INTERVAL,
-    DEFAULT_UNKNOWN_GRACE_PERIOD,
-    DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
     Verdict,
     Wait,
     WaitSettings,
@@ -46,17 +42,13 @@ class VideoTaskTrigger(BaseTrigger):
     :param poll_interval: seconds between two polls; the first poll also waits this long, because
         the sensor has just looked.
     :param deadline: Unix time after which the wait ends with a ``timeout`` event (None: no deadline).
-    :param fail_on: ``"any"`` or ``"all"`` (see ``wait_rules.py``).
-    :param unknown_grace_period: seconds an id may stay unknown to the vendor before it counts as failed.
-    :param max_consecutive_errors: transient poll failures in a row (each after the hook's own
-        retries) before the wait ends with an ``error`` event.
     :param conn_type: the connection's type, resolved by the sensor (None: read from the connection).
     :param wait_started_at: Unix time the wait began (for the unknown grace period).
-    :param unrecognised_state_grace_period: seconds a task may report a state this provider does not
-        know (waited on as running) before it counts as failed.
-    :param progress_interval: seconds between two progress lines while the tasks change.
     :param task_ids: the name ``video_task_ids`` had in 0.1, read from triggers serialized by it.
     :param shared: serialized by 0.1 and ignored: every trigger shares its poller now.
+    :param wait: how the wait judges what it sees, the fields of ``wait_rules.WaitSettings`` (``fail_on``,
+        ``unknown_grace_period``, ``max_consecutive_errors``, ``unrecognised_state_grace_period``,
+        ``progress_interval``), declared and defaulted there only.
 
     Events: ``{"status": "success" | "failed" | "timeout" | "error", "message": str,
     "tasks": [VideoTask.to_dict(), ...], "failed_task_ids": [...]}``.
@@ -69,25 +61,15 @@ class VideoTaskTrigger(BaseTrigger):
         module: str | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         deadline: float | None = None,
-        fail_on: str = "any",
-        unknown_grace_period: float = DEFAULT_UNKNOWN_GRACE_PERIOD,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         conn_type: str | None = None,
         wait_started_at: float | None = None,
-        unrecognised_state_grace_period: float = DEFAULT_UNRECOGNISED_STATE_GRACE_PERIOD,
-        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         task_ids: str | Iterable[str] | None = None,
         shared: Any = None,  # serialized by 0.1; every trigger shares its poller now
+        **wait: Any,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # untyped on Airflow 3.0
         check_seconds("poll_interval", poll_interval)
-        self.settings = WaitSettings(
-            fail_on=fail_on,
-            unknown_grace_period=unknown_grace_period,
-            max_consecutive_errors=max_consecutive_errors,
-            unrecognised_state_grace_period=unrecognised_state_grace_period,
-            progress_interval=progress_interval,
-        )
+        self.wait_settings = WaitSettings(**wait)
         self.conn_id = conn_id
         ids = video_task_ids if video_task_ids is not None else task_ids if task_ids is not None else []
         self.video_task_ids = normalize_task_ids(ids, argument="video_task_ids")
@@ -108,7 +90,7 @@ class VideoTaskTrigger(BaseTrigger):
                 "module": self.module,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                **self.settings.as_kwargs(),
+                **self.wait_settings.as_kwargs(),
                 "conn_type": self.conn_type,
                 "wait_started_at": self.wait_started_at,
             },
@@ -121,7 +103,7 @@ class VideoTaskTrigger(BaseTrigger):
 
     async def _wait(self) -> dict[str, Any]:
         """Follow the tasks until the wait is over; return the one event."""
-        wait = Wait(self.settings, started_at=self.wait_started_at, deadline=self.deadline, log=self.log)
+        wait = Wait(self.wait_settings, started_at=self.wait_started_at, deadline=self.deadline, log=self.log)
         try:
             make_hook = await self._hook_class()
         except VideoTaskError as error:
