@@ -193,13 +193,11 @@ class VideoStore:
             try:
                 return self._download(video)
             except VideoDownloadError as error:
-                delay = self.retry_policy.delay_for(retries, error)  # type: ignore[arg-type]
+                what = f"Storing video {public_url(video.url)}"
+                delay = self.retry_policy.next_delay(retries, error, what, log)  # type: ignore[arg-type]
                 if delay is None:
                     raise
                 retries += 1
-                log.warning(
-                    "Storing video %s failed, retry %d in %.1fs: %s", public_url(video.url), retries, delay, error
-                )
                 _sleep(delay)
 
     def _still_there(self, known: Mapping[str, Any]) -> StoredVideo | None:
@@ -212,67 +210,19 @@ class VideoStore:
             return None  # an unreadable record, or storage that cannot say: download again
 
     def _download(self, video: VideoToStore) -> StoredVideo:
-        if self._session is None:
-            self._session = requests.Session()
-        try:
-            # identity: the bytes counted are the bytes sent, so Content-Length can be checked
-            response = self._session.get(
-                video.url, stream=True, timeout=self.timeout, headers={"Accept-Encoding": "identity"}
-            )
-        except requests.RequestException as error:
-            raise VideoDownloadError(
-                f"could not reach {_host(video.url)}: {type(error).__name__}", retryable=True
-            ) from None
+        response = self._open(video)
         with response:
             self._check_status(video, response)
             content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            expected = _int_or_none(response.headers.get("Content-Length"))
             target = self.root / self.file_name.format(
                 vendor=video.vendor,
                 video_task_id=video.video_task_id,
                 n=f"-{video.n}" if video.n else "",
                 ext=extension(content_type, video.url),
             )
-            partial = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.part"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            digest, size = hashlib.sha256(), 0
-            try:
-                # The digest of a chunk is computed while it is written (hashlib lets go of the GIL), so
-                # checking costs next to no time over a plain copy.
-                with (
-                    partial.open("wb", **self._write_options) as out,  # type: ignore[no-untyped-call]
-                    ThreadPoolExecutor(1, thread_name_prefix="videotask-sha256") as hasher,
-                ):
-                    for chunk in response.iter_content(CHUNK_BYTES):
-                        hashed = hasher.submit(digest.update, chunk)
-                        out.write(chunk)
-                        size += len(chunk)
-                        hashed.result()
-                if expected is not None and size != expected:
-                    raise VideoDownloadError(
-                        f"{_host(video.url)} sent {size} of {expected} bytes of {public_url(video.url)}", retryable=True
-                    )
-                partial.rename(target)
-            except requests.RequestException as error:
-                _remove(partial)
-                promised = f"all {expected} bytes" if expected is not None else "the whole body"
-                raise VideoDownloadError(
-                    f"{_host(video.url)} broke off before sending {promised} of {public_url(video.url)} "
-                    f"({type(error).__name__})",
-                    retryable=True,
-                ) from None
-            except OSError as error:  # the storage refused or dropped the write (a network store, a full disk)
-                _remove(partial)
-                raise VideoDownloadError(f"writing {plain_uri(target)} failed: {error}", retryable=True) from None
-            except BaseException:
-                _remove(partial)
-                raise
+            size, sha256 = self._copy(response, target, video)
         log.info(
-            "Stored video %s at %s (%d bytes, sha256 %s)",
-            public_url(video.url),
-            plain_uri(target),
-            size,
-            digest.hexdigest()[:12],
+            "Stored video %s at %s (%d bytes, sha256 %s)", public_url(video.url), plain_uri(target), size, sha256[:12]
         )
         return StoredVideo(
             vendor=video.vendor,
@@ -282,12 +232,69 @@ class VideoStore:
             stored_uri=plain_uri(target),
             conn_id=self.conn_id,
             bytes=size,
-            sha256=digest.hexdigest(),
+            sha256=sha256,
             content_type=content_type or "application/octet-stream",
             parameters=dict(video.parameters),
             finished_at=video.finished_at,
             stored_at=_now_iso(),
         )
+
+    def _open(self, video: VideoToStore) -> requests.Response:
+        if self._session is None:
+            self._session = requests.Session()
+        try:
+            # identity: the bytes counted are the bytes sent, so Content-Length can be checked
+            return self._session.get(
+                video.url, stream=True, timeout=self.timeout, headers={"Accept-Encoding": "identity"}
+            )
+        except requests.RequestException as error:
+            raise VideoDownloadError(
+                f"could not reach {_host(video.url)}: {type(error).__name__}", retryable=True
+            ) from None
+
+    def _copy(self, response: requests.Response, target: Any, video: VideoToStore) -> tuple[int, str]:
+        """Stream the body under a temporary name beside ``target`` and move it into place once whole: its
+        size and SHA-256. Whatever goes wrong, the temporary file goes (never half a file)."""
+        expected = _int_or_none(response.headers.get("Content-Length"))
+        partial = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.part"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        moved = False
+        try:
+            size, sha256 = self._write(response, partial)
+            if expected is not None and size != expected:
+                raise VideoDownloadError(
+                    f"{_host(video.url)} sent {size} of {expected} bytes of {public_url(video.url)}", retryable=True
+                )
+            partial.rename(target)
+            moved = True
+        except requests.RequestException as error:
+            promised = f"all {expected} bytes" if expected is not None else "the whole body"
+            raise VideoDownloadError(
+                f"{_host(video.url)} broke off before sending {promised} of {public_url(video.url)} "
+                f"({type(error).__name__})",
+                retryable=True,
+            ) from None
+        except OSError as error:  # the storage refused or dropped the write (a network store, a full disk)
+            raise VideoDownloadError(f"writing {plain_uri(target)} failed: {error}", retryable=True) from None
+        finally:
+            if not moved:
+                _remove(partial)
+        return size, sha256
+
+    def _write(self, response: requests.Response, partial: Any) -> tuple[int, str]:
+        """The body into ``partial``, in chunks: its size and SHA-256. The digest of a chunk is computed
+        while it is written (hashlib lets go of the GIL), so checking costs next to no time over a copy."""
+        digest, size = hashlib.sha256(), 0
+        with (
+            partial.open("wb", **self._write_options) as out,  # type: ignore[no-untyped-call]
+            ThreadPoolExecutor(1, thread_name_prefix="videotask-sha256") as hasher,
+        ):
+            for chunk in response.iter_content(CHUNK_BYTES):
+                hashed = hasher.submit(digest.update, chunk)
+                out.write(chunk)
+                size += len(chunk)
+                hashed.result()
+        return size, digest.hexdigest()
 
     @staticmethod
     def _check_status(video: VideoToStore, response: requests.Response) -> None:

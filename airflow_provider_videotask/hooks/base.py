@@ -466,18 +466,7 @@ class VideoTaskHook(BaseHook):
     def _next_delay(self, retries: int, request: ApiRequest, error: VideoTaskApiError) -> float | None:
         """Seconds before the next try, or None to raise. A paid request is never tried twice."""
         policy = NO_RETRY if request.paid else self.retry_policy
-        delay = policy.delay_for(retries, error)
-        if delay is not None:
-            self.log.warning(
-                "%s %s failed, retry %d of %d in %.1fs: %s",
-                self.vendor,
-                request.action,
-                retries + 1,
-                policy.max_retries,
-                delay,
-                error,
-            )
-        return delay
+        return policy.next_delay(retries, error, f"{self.vendor} {request.action}", self.log)
 
     # ----- the two drivers: perform what a flow asks, sync or async ------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_videotask.api.errors import VideoTaskApiError
 
@@ -31,6 +32,16 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * 2**retries_done)
         # "Equal jitter": never less than half the backoff, so waiters spread out but still back off.
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def next_delay(self, retries_done: int, error: VideoTaskApiError, what: str, log: Any) -> float | None:
+        """:meth:`delay_for`, and the warning that says so (what failed, which retry, how long): the one
+        retry decision of the hooks' reads and of the video downloads."""
+        delay = self.delay_for(retries_done, error)
+        if delay is not None:
+            log.warning(
+                "%s failed, retry %d of %d in %.1fs: %s", what, retries_done + 1, self.max_retries, delay, error
+            )
+        return delay
 
 
 NO_RETRY = RetryPolicy(max_retries=0)
