@@ -1,8 +1,9 @@
 """How a batch of task ids is read: in chunks, every page of each, and around the ids a vendor refuses.
 
-Pure: :func:`read_batch` is a generator that yields the requests to send and is sent back what each
-answer parsed to (or thrown the error it ended in). The sync and async hooks drive it alike, so both
-paths share every rule here.
+Pure: :func:`read_batch` is a generator that delegates each request to the caller's ``call`` (a flow
+that sends it and returns what the answer parsed to, or raises the error it ended in), with
+``yield from``; whatever ``call`` yields passes through. The sync and async hooks drive it alike, so
+both paths share every rule here.
 
 - Chunks: at most ``batch_size`` distinct ids per request (neither vendor documents a maximum; Ace
   Data Cloud's own MCP servers recommend at most 50, ``MCPs/hailuo/tools/task_tools.py``).
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, MutableMapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from airflow_provider_videotask.api.common import ApiRequest, chunked, unique
 from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskRequestError
@@ -55,18 +57,21 @@ class Step:
 
 # (ids of the chunk, offset of the page) -> the request and its parser
 PlanRequest = Callable[[Sequence[str], int], Step]
-BatchRead = Generator[Step, Page, list[VideoTask]]
+# A step sent and read: a generator yielding whatever its sender needs done, returning the page.
+Call = Callable[[Step], Generator[Any, Any, Page]]
+BatchRead = Generator[Any, Any, list[VideoTask]]
 
 
 def read_batch(
     task_ids: Sequence[str],
     plan: PlanRequest,
+    call: Call,
     *,
     batch_size: int,
     refused: MutableMapping[str, VideoTaskApiError] | None,
 ) -> BatchRead:
     """Every id's task, in the caller's order: found, refused (failed) or ``unknown``."""
-    reader = _Reader(plan, refused)
+    reader = _Reader(plan, call, refused)
     pending = [task_id for task_id in unique(task_ids) if refused is None or task_id not in refused]
     for chunk in chunked(pending, batch_size):
         reader.found.update((yield from reader.chunk(chunk)))
@@ -85,15 +90,16 @@ class _Reader:
     for a passing fault. A gateway refusing every id costs one read per split (2n - 1), no waits.
     """
 
-    def __init__(self, plan: PlanRequest, refused: MutableMapping[str, VideoTaskApiError] | None) -> None:
+    def __init__(self, plan: PlanRequest, call: Call, refused: MutableMapping[str, VideoTaskApiError] | None) -> None:
         self.plan = plan
+        self.call = call
         self.refused = refused
         self.found: dict[str, VideoTask] = {}
         self.doubtful: list[str] = []  # lone ids refused with a code that may be passing
         self.doubt: VideoTaskRequestError | None = None
         self.answered = False
 
-    def chunk(self, chunk: list[str]) -> Generator[Step, Page, dict[str, VideoTask]]:
+    def chunk(self, chunk: list[str]) -> Generator[Any, Any, dict[str, VideoTask]]:
         try:
             return (yield from self._pages(chunk, retry_refusal=self.refused is None))
         except VideoTaskRequestError as error:
@@ -111,7 +117,7 @@ class _Reader:
             found.update((yield from self.chunk(chunk[middle:])))
             return found
 
-    def confirm(self) -> Generator[Step, Page, None]:
+    def confirm(self) -> Generator[Any, Any, None]:
         """Read each doubtful id alone once more, with retries, now that the vendor answered others."""
         if self.doubt is not None and not self.answered:
             raise self.doubt
@@ -122,12 +128,12 @@ class _Reader:
                 assert self.refused is not None  # doubts arise only where refusals are remembered
                 self.refused[task_id] = error
 
-    def _pages(self, chunk: list[str], *, retry_refusal: bool) -> Generator[Step, Page, dict[str, VideoTask]]:
+    def _pages(self, chunk: list[str], *, retry_refusal: bool) -> Generator[Any, Any, dict[str, VideoTask]]:
         wanted = set(chunk)
         found: dict[str, VideoTask] = {}
         offset = 0
         for _ in range(MAX_PAGES):
-            page = yield replace(self.plan(chunk, offset), retry_refusal=retry_refusal)
+            page = yield from self.call(replace(self.plan(chunk, offset), retry_refusal=retry_refusal))
             self.answered = True
             for task in page.tasks:
                 if task.task_id in wanted:

@@ -7,23 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import hashlib
-import re
-import ssl
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, Union, cast
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
-import certifi
 import httpx
 import requests
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+from airflow.providers.common.compat.sdk import BaseHook
 from asgiref.sync import sync_to_async
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 with contextlib.suppress(ImportError):
     # httpx's first request imports anyio's asyncio backend (~50 ms) in the middle of the triggerer's
@@ -36,7 +28,6 @@ from airflow_provider_videotask.api.common import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_PARALLEL_READS,
     ApiRequest,
-    as_str,
     header,
     normalize_task_ids,
     parse_retry_after,
@@ -58,7 +49,22 @@ from airflow_provider_videotask.connection_form import (
     legacy_ui_field_behaviour,
 )
 from airflow_provider_videotask.hooks import pacing
+from airflow_provider_videotask.hooks.connection import ConnectionSettings, base_url_of, mask
+from airflow_provider_videotask.hooks.flow import (
+    Action,
+    Flow,
+    ReadConnection,
+    Send,
+    Sleep,
+    arun,
+    nothing_to_ask,
+    run,
+)
+from airflow_provider_videotask.hooks.http import requests_connect_phase, short_reason, ssl_context, without_secrets
 from airflow_provider_videotask.hooks.retry import NO_RETRY, RetryPolicy
+
+# Re-exported: what the vendor hooks and users imported from here.
+__all__ = ["ConnectionSettings", "Flow", "VideoTaskHook"]
 
 T = TypeVar("T")
 
@@ -79,104 +85,6 @@ KEEPALIVE_SECONDS = 300.0
 # where every other trigger of the triggerer waits meanwhile. The default batch of 50 tasks is ~40 KB
 # and reads in under 1 ms; 2,000 tasks (a large batch_size) are ~1.5 MB and ~14 ms.
 LARGE_ANSWER_BYTES = 256 * 1024
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """What a hook needs from its Airflow connection. The secret is kept out of ``repr``.
-
-    ``secret`` is the connection's password: the API key (HiDream) or the API token (Ace Data Cloud).
-    """
-
-    conn_id: str
-    base_url: str
-    secret: str = field(repr=False)
-    timeout: float
-    extras: Mapping[str, Any] = field(repr=False)
-    batch_size: int = DEFAULT_BATCH_SIZE
-    # False: each task is read on its own (no batch read is documented), so a 4xx is a failed read.
-    batch_reads: bool = True
-    parallel_reads: int = DEFAULT_PARALLEL_READS
-    max_submits_per_minute: int | None = None
-    max_concurrent_tasks: int | None = None
-
-    def extra(self, name: str) -> Any:
-        """An extra field as the UI stores it; an empty string counts as unset."""
-        value = self.extras.get(name)
-        return None if value == "" else value
-
-    @functools.cached_property
-    def account(self) -> str:
-        """Who pays: a digest of the base URL and credentials, so the secret itself is kept nowhere else.
-        Keys the process-wide caches (HiDream tokens, submit pacing)."""
-        parts = (self.base_url, self.secret, as_str(self.extra("token")) or "")
-        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-# What a call asks of the I/O around it (see VideoTaskHook._call): the sync and async drivers perform
-# these, so the rules of a call (retries, auth refresh, batches) are written once for both paths.
-@dataclass(frozen=True)
-class _Send:
-    settings: ConnectionSettings
-    request: ApiRequest
-    token: str | None = field(repr=False)
-    parse: Callable[[Any], Any] | None = None  # applied to the answer where it is read (see LARGE_ANSWER_BYTES)
-
-
-@dataclass(frozen=True)
-class _Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class _Settings:
-    fresh: bool  # True: read the connection again, whatever its age
-
-
-@dataclass(frozen=True)
-class _Mask:
-    secret: str = field(repr=False)
-
-
-_Action = Union[_Send, _Sleep, _Settings, _Mask]  # noqa: UP007 - a runtime alias on Python 3.10
-Flow = Generator[_Action, Any, T]
-
-
-class _Step:
-    """A flow between two actions: what it asks next (``action``), or what it returned (``value``).
-
-    A driver performs the action and settles it: the result goes back in, or the vendor error is
-    thrown in, where the flow's own ``try`` decides (retry, refresh, split a batch).
-    """
-
-    def __init__(self, flow: Flow[Any]) -> None:
-        self.flow = flow
-        self.done = False
-        self.value: Any = None
-        self.action: Any = None
-        self._resume(None, None)
-
-    def settle(self, perform: Callable[[Any], Any], action: _Action) -> None:
-        """Perform ``action`` with blocking I/O and hand the flow its outcome."""
-        try:
-            result = perform(action)
-        except VideoTaskApiError as error:
-            return self._resume(None, error)
-        self._resume(result, None)
-
-    async def asettle(self, perform: Callable[[Any], Any], action: _Action) -> None:
-        """:meth:`settle` for the event loop."""
-        try:
-            result = await perform(action)
-        except VideoTaskApiError as error:
-            return self._resume(None, error)
-        self._resume(result, None)
-
-    def _resume(self, result: Any, error: VideoTaskApiError | None) -> None:
-        try:
-            self.action = self.flow.throw(error) if error is not None else self.flow.send(result)
-        except StopIteration as stop:
-            self.done, self.value = True, stop.value
 
 
 class VideoTaskHook(BaseHook):
@@ -208,6 +116,7 @@ class VideoTaskHook(BaseHook):
         self._async_client: httpx.AsyncClient | None = None
         # Ids the vendor refused (HTTP 400 ...), found by splitting a batch: not asked again.
         self._refused: dict[str, VideoTaskApiError] = {}
+        self._masked: set[str] = set()  # the tokens this hook has had masked
         # Called the moment a paid request leaves, after everything free it needed (the operators mark
         # the submit in flight in Airflow's task state store).
         self.before_paid_send: Callable[[], None] | None = None
@@ -233,9 +142,9 @@ class VideoTaskHook(BaseHook):
         raise NotImplementedError
 
     def _credential(self, settings: ConnectionSettings, refused: str | None) -> Flow[str]:
-        """The bearer token for a call; ``refused`` is the one the vendor just turned down, if any."""
-        return settings.secret
-        yield  # a generator that asks for nothing
+        """The bearer token for a call; ``refused`` is the one the vendor just turned down, if any. The
+        connection's secret here; HiDream buys a token with its API key."""
+        return nothing_to_ask(settings.secret)
 
     def _may_recover(self, old: ConnectionSettings, new: ConnectionSettings) -> bool:
         """After an auth refusal and a fresh read of the connection: is another try worth it?"""
@@ -256,8 +165,8 @@ class VideoTaskHook(BaseHook):
         if fresh or self._settings_stale():
             conn = self.get_connection(self.conn_id)
             settings = self._settings_from(conn, conn.extra_dejson)
-            for secret in _secrets(settings):
-                _mask(secret)
+            for secret in settings.secrets():
+                mask(secret)
             self._keep(settings)
         assert self._settings is not None
         return self._settings
@@ -267,9 +176,9 @@ class VideoTaskHook(BaseHook):
         if fresh or self._settings_stale():
             conn = await get_async_connection(self.conn_id, self)
             settings = self._settings_from(conn, await get_async_extra_dejson(conn))
-            for secret in _secrets(settings):
+            for secret in settings.secrets():
                 # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
-                await sync_to_async(_mask)(secret)
+                await sync_to_async(mask)(secret)
             self._keep(settings)
         assert self._settings is not None
         return self._settings
@@ -292,14 +201,14 @@ class VideoTaskHook(BaseHook):
             )
         return ConnectionSettings(
             conn_id=self.conn_id,
-            base_url=_base_url(conn.host, conn.port) or self.default_base_url,
+            base_url=base_url_of(conn.host, conn.port) or self.default_base_url,
             secret=secret,
             timeout=self._positive_extra(extras, "request_timeout", float) or DEFAULT_TIMEOUT_SECONDS,
             extras=extras,
             batch_size=int(self._positive_extra(extras, "batch_size", int) or DEFAULT_BATCH_SIZE),
             parallel_reads=int(self._positive_extra(extras, "parallel_reads", int) or DEFAULT_PARALLEL_READS),
-            max_submits_per_minute=_whole(self._positive_extra(extras, "max_submits_per_minute", int)),
-            max_concurrent_tasks=_whole(self._positive_extra(extras, "max_concurrent_tasks", int)),
+            max_submits_per_minute=_whole_or_none(self._positive_extra(extras, "max_submits_per_minute", int)),
+            max_concurrent_tasks=_whole_or_none(self._positive_extra(extras, "max_concurrent_tasks", int)),
         )
 
     def _accepts_missing_secret(self, extras: Mapping[str, Any]) -> bool:
@@ -331,29 +240,19 @@ class VideoTaskHook(BaseHook):
         with metrics.poll(vendor=self.conn_type, conn_id=self.conn_id):
             return await self._arun(self._read_tasks(normalize_task_ids(task_ids), module))
 
-    def _read_tasks(self, ids: list[str], module: str | None) -> Flow[Any]:
-        settings = yield _Settings(fresh=False)
+    def _read_tasks(self, ids: list[str], module: str | None) -> Flow[list[VideoTask]]:
+        settings: ConnectionSettings = yield ReadConnection()
         resolved = self.resolve_module(module, settings)
-        plan = read_batch(
+        tasks = yield from read_batch(
             ids,
             lambda chunk, offset: self._batch_step(chunk, offset, resolved, settings),
+            lambda step: self._call(step.request, parse=step.parse, retry_refusals=step.retry_refusal),
             batch_size=settings.batch_size,
             refused=self._refused if settings.batch_reads else None,
         )
-        page: Any = None
-        error: VideoTaskApiError | None = None
-        while True:
-            try:
-                step = plan.throw(error) if error is not None else plan.send(page)
-            except StopIteration as stop:
-                if gate := pacing.known_gate(settings.account):
-                    gate.observe(stop.value)
-                return stop.value
-            page, error = None, None
-            try:
-                page = yield from self._call(step.request, parse=step.parse, retry_refusals=step.retry_refusal)
-            except VideoTaskApiError as failure:
-                error = failure
+        if gate := pacing.known_gate(settings.account):
+            gate.observe(tasks)
+        return tasks
 
     # ----- submitting: a paid call, sent once, under the connection's own pacing ----------------------
 
@@ -361,7 +260,7 @@ class VideoTaskHook(BaseHook):
         """Send one submit and return the new task's id, unless the connection's ``max_submits_per_minute``
         or ``max_concurrent_tasks`` hold it back (see ``hooks/pacing.py``): then nothing is sent, and the
         refusal says how long to wait."""
-        settings: ConnectionSettings = yield _Settings(fresh=False)
+        settings: ConnectionSettings = yield ReadConnection()
         gate = pacing.gate_for(settings.account)
         limit = settings.max_concurrent_tasks
         if limit is not None and gate.running_count() >= limit:
@@ -418,7 +317,7 @@ class VideoTaskHook(BaseHook):
         ``retry_refusals=False``: a refusal of the request as it stands is raised at once (a batch read
         that is split instead, see ``api/batch.py``).
         """
-        settings: ConnectionSettings = yield _Settings(fresh=False)
+        settings: ConnectionSettings = yield ReadConnection()
         retries, refused = 0, None
         while True:
             # Outside the try: a refused credential exchange is final, it is not "this call refused".
@@ -428,11 +327,11 @@ class VideoTaskHook(BaseHook):
             if request.paid and self.before_paid_send is not None:
                 self.before_paid_send()
             try:
-                return (yield _Send(settings, request, token, parse))
+                return (yield Send(settings, request, token, parse))
             except VideoTaskAuthError as error:
                 if refused is not None or request.credential != "token":
                     raise self._auth_failure(error, settings, request) from None
-                fresh: ConnectionSettings = yield _Settings(fresh=True)
+                fresh: ConnectionSettings = yield ReadConnection(fresh=True)
                 if not self._may_recover(settings, fresh):
                     raise self._auth_failure(error, fresh, request) from None
                 self.log.warning(
@@ -449,7 +348,7 @@ class VideoTaskHook(BaseHook):
                 if delay is None:
                     raise
                 retries += 1
-                yield _Sleep(delay)
+                yield Sleep(delay)
 
     def _before_sending(self, request: ApiRequest, flow: Flow[T]) -> Flow[T]:
         """A free call a request needs first (a token exchange, a pacing read). If it fails, the request
@@ -468,54 +367,59 @@ class VideoTaskHook(BaseHook):
         policy = NO_RETRY if request.paid else self.retry_policy
         return policy.next_delay(retries, error, f"{self.vendor} {request.action}", self.log)
 
-    # ----- the two drivers: perform what a flow asks, sync or async ------------------------------
+    # ----- the two drivers: perform what a flow asks, sync or async (hooks/flow.py) ------------
 
     def _run(self, flow: Flow[T]) -> T:
         """Drive ``flow`` with blocking I/O (operators, poke mode)."""
-        step = _Step(flow)
-        while not step.done:
-            step.settle(self._perform, step.action)
-        return cast(T, step.value)
+        return run(flow, self._perform)
 
     async def _arun(self, flow: Flow[T]) -> T:
         """Drive ``flow`` on the event loop (triggers): never a blocking call."""
-        step = _Step(flow)
-        while not step.done:
-            await step.asettle(self._aperform, step.action)
-        return cast(T, step.value)
+        return await arun(flow, self._aperform)
 
-    def _perform(self, action: _Action) -> Any:
-        if isinstance(action, _Send):
-            return self._send_once(action)
-        if isinstance(action, _Settings):
-            return self.get_settings(fresh=action.fresh)
-        return _sleep(action.seconds) if isinstance(action, _Sleep) else _mask(action.secret)
+    def _perform(self, action: Action) -> Any:
+        match action:
+            case Send():
+                self._mask_token(action.token)
+                return self._send_once(action)
+            case Sleep(seconds=seconds):
+                return _sleep(seconds)
+            case ReadConnection(fresh=fresh):
+                return self.get_settings(fresh=fresh)
 
-    async def _aperform(self, action: _Action) -> Any:
-        if isinstance(action, _Send):
-            return await self._asend_once(action)
-        if isinstance(action, _Settings):
-            return await self.aget_settings(fresh=action.fresh)
-        if isinstance(action, _Sleep):
-            return await _asleep(action.seconds)
-        # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
-        return await sync_to_async(_mask)(action.secret)
+    async def _aperform(self, action: Action) -> Any:
+        match action:
+            case Send():
+                # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
+                await sync_to_async(self._mask_token)(action.token)
+                return await self._asend_once(action)
+            case Sleep(seconds=seconds):
+                return await _asleep(seconds)
+            case ReadConnection(fresh=fresh):
+                return await self.aget_settings(fresh=fresh)
+
+    def _mask_token(self, token: str | None) -> None:
+        """A token the flow obtained (HiDream's, bought with the API key) is masked before it is first sent;
+        the connection's own secrets are masked when the connection is read."""
+        if token and token not in self._masked:
+            mask(token)
+            self._masked.add(token)
 
     # ----- HTTP ----------------------------------------------------------------------------------
 
-    def _send_once(self, send: _Send) -> Any:
+    def _send_once(self, send: Send) -> Any:
         if self._session is None:
             self._session = requests.Session()
         try:
             response = self._session.request(**self._http_arguments(send))
         except requests.RequestException as exc:
-            raise self._transport_error(send, exc, connect_phase=_requests_connect_phase(exc)) from None
+            raise self._transport_error(send, exc, connect_phase=requests_connect_phase(exc)) from None
         return self._read(send, response.status_code, response.headers, response.text)
 
-    async def _asend_once(self, send: _Send) -> Any:
+    async def _asend_once(self, send: Send) -> Any:
         if self._async_client is None:
             # The first TLS context of the process loads the CA bundle (~50 ms): in a thread, off the loop.
-            verify = await asyncio.to_thread(_ssl_context)
+            verify = await asyncio.to_thread(ssl_context)
             if self._async_client is None:  # a parallel read may have made it meanwhile: one client per hook
                 self._async_client = httpx.AsyncClient(
                     verify=verify, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
@@ -531,7 +435,7 @@ class VideoTaskHook(BaseHook):
             )
         return self._read(send, response.status_code, response.headers, response.text)
 
-    def _http_arguments(self, send: _Send) -> dict[str, Any]:
+    def _http_arguments(self, send: Send) -> dict[str, Any]:
         """The arguments requests and httpx both take for one call."""
         request = send.request
         return {
@@ -543,20 +447,20 @@ class VideoTaskHook(BaseHook):
             "timeout": send.settings.timeout,
         }
 
-    def _read(self, send: _Send, status: int, headers: Mapping[str, str], text: str) -> Any:
+    def _read(self, send: Send, status: int, headers: Mapping[str, str], text: str) -> Any:
         retry_after = parse_retry_after(header(headers, "Retry-After"), time.time())
         try:
             payload = self._read_response(status, text, retry_after)
         except VideoTaskApiError as error:
-            raise _without_secrets(error, send) from None
+            raise without_secrets(error, send) from None
         return send.parse(payload) if send.parse else payload
 
-    def _transport_error(self, send: _Send, exc: Exception, *, connect_phase: bool) -> VideoTaskApiError:
+    def _transport_error(self, send: Send, exc: Exception, *, connect_phase: bool) -> VideoTaskApiError:
         request, settings = send.request, send.settings
         if isinstance(exc, (requests.Timeout, httpx.TimeoutException)) and not connect_phase:
             reason = f"no answer within {settings.timeout:g}s"
         else:
-            reason = _short_reason(exc)
+            reason = short_reason(exc)
         message = f"{request.action} to {settings.base_url}: {reason}"
         if connect_phase:
             message += "; nothing was sent" + ("; nothing was billed" if request.paid else "")
@@ -566,7 +470,7 @@ class VideoTaskHook(BaseHook):
         error = VideoTaskTransportError(
             message, vendor=self.vendor, retryable=not request.paid or connect_phase, sent=not connect_phase
         )
-        return _without_secrets(error, send)
+        return without_secrets(error, send)
 
     def close(self) -> None:
         """Release the HTTP session (sync path)."""
@@ -591,70 +495,5 @@ class VideoTaskHook(BaseHook):
         return legacy_form_widgets(cls.conn_type) if CONN_FIELDS.get(cls.conn_type) else {}
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every async client: loading the CA bundle takes tens of milliseconds, which
-    each new client would otherwise spend blocking the triggerer's event loop."""
-    return ssl.create_default_context(cafile=certifi.where())
-
-
-def _whole(number: float | None) -> int | None:
+def _whole_or_none(number: float | None) -> int | None:
     return None if number is None else int(number)
-
-
-def _mask(secret: str) -> None:
-    """Register a secret with Airflow's secret masker, with the header value a log line would show."""
-    if secret:
-        mask_secret(secret)
-        mask_secret(f"Bearer {secret}")
-
-
-def _secrets(settings: ConnectionSettings) -> list[str]:
-    """Every secret a connection holds: its password, and a raw token in the extras (HiDream)."""
-    return [value for value in (settings.secret, as_str(settings.extra("token"))) if value]
-
-
-def _base_url(host: str | None, port: int | None) -> str | None:
-    """The connection's host as a base URL: ``http://`` is kept (the sandbox), no scheme means https;
-    the connection's port is added where the host names none."""
-    host = (host or "").strip().rstrip("/")
-    if not host:
-        return None
-    if "://" not in host:
-        host = f"https://{host}"
-    if port and urlsplit(host).port is None:
-        parts = urlsplit(host)
-        host = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
-    return host
-
-
-def _requests_connect_phase(exc: requests.RequestException) -> bool:
-    """True when requests failed before a byte of the request left: refused, unresolvable, connect timeout."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
-
-
-def _short_reason(exc: Exception) -> str:
-    """The innermost reason of a transport error, without urllib3's retry wording or object reprs."""
-    reason: Any = getattr(exc.args[0], "reason", None) if exc.args else None
-    text = str(reason or exc)
-    text = re.sub(r"<[^>]+ object at 0x[0-9a-f]+>:\s*", "", text)
-    text = re.sub(
-        r"HTTP(S)?ConnectionPool\(.*?\): Max retries exceeded with url: \S+ \(Caused by \w+\((.*)\)\)", r"\2", text
-    )
-    return f"{type(exc).__name__}: {text.strip()}" if text.strip() else type(exc).__name__
-
-
-def _without_secrets(error: VideoTaskApiError, send: _Send) -> VideoTaskApiError:
-    """The same error with every secret blanked out of every text field (a proxy may echo a header)."""
-    secrets = [*_secrets(send.settings), *([send.token] if send.token else [])]
-    for secret in secrets:
-        if secret and secret in str(error):
-            for name in ("message", "vendor_message", "vendor_code", "trace_id"):
-                value = getattr(error, name)
-                if isinstance(value, str):
-                    setattr(error, name, value.replace(secret, "***"))
-            error.args = (error._render(),)
-    return error

@@ -13,7 +13,7 @@ from airflow_provider_videotask.api.batch import Page, Step
 from airflow_provider_videotask.api.common import ApiRequest, as_str
 from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskValidationError
 from airflow_provider_videotask.api.models import VideoTask
-from airflow_provider_videotask.hooks.base import ConnectionSettings, Flow, VideoTaskHook, _Mask
+from airflow_provider_videotask.hooks.base import ConnectionSettings, Flow, VideoTaskHook
 from airflow_provider_videotask.hooks.retry import RetryPolicy
 
 # A token is exchanged again this long before it expires (at most a tenth of its life, for short ones).
@@ -109,8 +109,7 @@ class HiDreamHook(VideoTaskHook):
         cached, now = _TOKENS.get(key), time.time()
         if cached is None or cached.refresh_at <= now or cached.value == refused:
             result = yield from self._call(hidream.token_request())
-            value, expires_at = hidream.parse_token(result, now)
-            yield _Mask(value)
+            value, expires_at = hidream.parse_token(result, now)  # masked by the driver before it is sent
             margin = min(TOKEN_REFRESH_MARGIN_SECONDS, max(0.0, expires_at - now) / 10)
             cached = _TOKENS[key] = _Token(value, expires_at, expires_at - margin)
             self.log.info(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Generator, MutableMapping, Sequence
 from typing import Any
 
 import pytest
@@ -26,6 +26,11 @@ def plan(chunk: Sequence[str], offset: int) -> Step:
     return Step(request=request, parse=lambda body: body)  # the fake vendor answers with a Page already
 
 
+def send(step: Step) -> Generator[Step, Page, Page]:
+    """The hooks' ``call``, bare: hand the step to the driver below, return what it sends back."""
+    return (yield step)
+
+
 def drive(
     task_ids: Sequence[str],
     vendor: Vendor,
@@ -35,7 +40,7 @@ def drive(
 ) -> tuple[list[VideoTask], list[dict[str, Any]]]:
     """Run read_batch to the end as the hooks do; return its result and every request body sent."""
     sent: list[dict[str, Any]] = []
-    gen = read_batch(task_ids, plan, batch_size=batch_size, refused={} if refused is None else refused)
+    gen = read_batch(task_ids, plan, send, batch_size=batch_size, refused={} if refused is None else refused)
     try:
         step = next(gen)
         while True:

@@ -368,9 +368,9 @@ def test_each_retry_is_logged_with_the_cause(logs: LogCapture, sleeps: list[floa
     ],
 )
 def test_the_base_url_keeps_scheme_and_port(host: str, port: int | None, url: str | None) -> None:
-    from airflow_provider_videotask.hooks.base import _base_url
+    from airflow_provider_videotask.hooks.connection import base_url_of
 
-    assert _base_url(host, port) == url
+    assert base_url_of(host, port) == url
 
 
 def test_errors_survive_pickling_with_their_details() -> None:
