@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_videotask.api import hidream
+from airflow_provider_videotask.api import hidream, hidream_submit
 from airflow_provider_videotask.api.batch import Page, Step
 from airflow_provider_videotask.api.common import ApiRequest, as_str
 from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskValidationError
@@ -80,8 +80,8 @@ class HiDreamHook(VideoTaskHook):
         """
         settings = self.get_settings()
         resolved, version = self.resolve_module(module, settings), api_version(settings)
-        request = hidream.submit_request(resolved, fields, version)
-        for warning in hidream.unlisted(resolved, fields, version):
+        request = hidream_submit.submit_request(resolved, fields, version)
+        for warning in hidream_submit.unlisted(resolved, fields, version):
             self.log.warning("%s", warning)
         task_id = self._run(self._submit(request, hidream.parse_submit, resolved))
         self.log.info("Submitted HiDream %s task %s (API %s)", resolved, task_id, version)

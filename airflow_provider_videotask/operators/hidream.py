@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_videotask.api import hidream
+from airflow_provider_videotask.api import hidream, hidream_submit
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
 from airflow_provider_videotask.operators.base import VideoGenerationOperator
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS
@@ -130,7 +130,7 @@ class HiDreamVideoOperator(VideoGenerationOperator):
             "video_name": self.video,
             "style": self.style,
             # A v4 module's only version, named here too so a price table keyed by version sees it.
-            "version": self.version or hidream.V4_ONLY_VERSION.get(self.module),
+            "version": self.version or hidream_submit.V4_ONLY_VERSION.get(self.module),
             "aspect_ratio": self.aspect_ratio,
             "resolution_ratio": self.resolution_ratio,
             "resolution": self.resolution,
@@ -149,7 +149,7 @@ class HiDreamVideoOperator(VideoGenerationOperator):
     def validate(self) -> None:
         # By the module's first API version: the connection (and its api_version) is not read here; the
         # hook checks the task against the connection's own version before sending it.
-        hidream.validate_submit(self.module, self.fields(), api_version=None)
+        hidream_submit.validate_submit(self.module, self.fields(), api_version=None)
 
     def submit(self) -> str:
         return self.hook.submit(self.module, **self.fields())

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_videotask.api import hidream
+from airflow_provider_videotask.api import hidream, hidream_submit
 from airflow_provider_videotask.api.errors import (
     VideoTaskApiError,
     VideoTaskAuthError,
@@ -294,7 +294,7 @@ def test_unreadable_success_body_is_retryable() -> None:
 
 
 def test_submit_request_passes_unknown_fields_and_drops_none() -> None:
-    request = hidream.submit_request("txt2video", {"prompt": "fox", "aspect_ratio": None, "new_knob": 3})
+    request = hidream_submit.submit_request("txt2video", {"prompt": "fox", "aspect_ratio": None, "new_knob": 3})
     assert (request.method, request.path) == ("POST", "/api-pub/gw/v2/video/txt2video/async")
     assert request.json == {"prompt": "fox", "new_knob": 3}
     assert request.paid
@@ -325,7 +325,7 @@ def test_read_requests() -> None:
 
 def test_action_names_do_not_repeat_the_vendor() -> None:
     requests = [
-        hidream.submit_request("video_edit", {"video_name": "https://v", "style": "anime"}),
+        hidream_submit.submit_request("video_edit", {"video_name": "https://v", "style": "anime"}),
         hidream.result_request("txt2video", "a"),
         hidream.batch_request("txt2video", ["a"]),
         hidream.token_request(),
@@ -359,7 +359,7 @@ def test_action_names_do_not_repeat_the_vendor() -> None:
 )
 def test_submit_validation_names_the_field(module: str, fields: dict[str, Any], named: str) -> None:
     with pytest.raises(VideoTaskValidationError, match=named):
-        hidream.submit_request(module, fields)
+        hidream_submit.submit_request(module, fields)
 
 
 @pytest.mark.parametrize(
@@ -386,7 +386,7 @@ def test_submit_validation_names_the_field(module: str, fields: dict[str, Any], 
     ],
 )
 def test_each_module_checks_only_its_own_rules(module: str, fields: dict[str, Any]) -> None:
-    request = hidream.submit_request(module, fields)
+    request = hidream_submit.submit_request(module, fields)
     assert request.json == fields
     assert request.path == f"/api-pub/gw/v2/video/{module}/async"
 
@@ -405,26 +405,28 @@ def test_a_value_the_pages_do_not_list_is_sent_with_one_warning(
 ) -> None:
     """Validation guards money, not menus: HiDream may have added the value since its pages; its refusal
     (an envelope code) is free."""
-    request = hidream.submit_request(module, fields)
+    request = hidream_submit.submit_request(module, fields)
     assert request.json == fields
-    [warning] = hidream.unlisted(module, fields)
+    [warning] = hidream_submit.unlisted(module, fields)
     assert named in warning
     assert "sent as given" in warning
     assert "a refusal costs nothing" in warning
 
 
 def test_the_warning_names_the_documented_values_and_their_source() -> None:
-    [warning] = hidream.unlisted("txt2video", {"prompt": "x", "aspect_ratio": "4:3"})
+    [warning] = hidream_submit.unlisted("txt2video", {"prompt": "x", "aspect_ratio": "4:3"})
     assert "(16:9, 1:1, 9:16; source: https://www.hidreamai.com/docs/pixeling/txt2video/txt2video_request.html)" in (
         warning
     )
-    assert hidream.unlisted("txt2video", {"prompt": "x", "aspect_ratio": "9:16"}) == []
+    assert hidream_submit.unlisted("txt2video", {"prompt": "x", "aspect_ratio": "9:16"}) == []
 
 
 def test_only_txt2video_lists_aspect_ratios() -> None:
-    assert hidream.unlisted("txt2video", {"prompt": "x", "aspect_ratio": "4:3"})
-    assert hidream.unlisted("img2video", {"image": "https://i", "aspect_ratio": "4:3"}) == []
-    assert hidream.unlisted("video_edit", {"video_name": "https://v", "prompt": "x", "aspect_ratio": "4:3"}) == []
+    assert hidream_submit.unlisted("txt2video", {"prompt": "x", "aspect_ratio": "4:3"})
+    assert hidream_submit.unlisted("img2video", {"image": "https://i", "aspect_ratio": "4:3"}) == []
+    assert (
+        hidream_submit.unlisted("video_edit", {"video_name": "https://v", "prompt": "x", "aspect_ratio": "4:3"}) == []
+    )
 
 
 SOURCES = {
@@ -440,12 +442,12 @@ SOURCES = {
 }
 
 
-@pytest.mark.parametrize(("api_version", "module"), list(hidream._RULES))
+@pytest.mark.parametrize(("api_version", "module"), list(hidream_submit._RULES))
 def test_every_module_rule_cites_its_source(api_version: str, module: str) -> None:
     """Each module's rules name their page (or client file): the checks in the rule's code or its entry in
     ``_SOURCES`` (which the warnings and docs/vendors.md quote), the documented values beside it."""
-    assert SOURCES[api_version, module] in hidream._SOURCES[api_version, module]
-    assert set(hidream._DOCUMENTED) <= set(hidream._SOURCES)
+    assert SOURCES[api_version, module] in hidream_submit._SOURCES[api_version, module]
+    assert set(hidream_submit._DOCUMENTED) <= set(hidream_submit._SOURCES)
 
 
 # ----- the API key exchange -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_videotask.api import hidream
+from airflow_provider_videotask.api import hidream, hidream_submit
 from airflow_provider_videotask.api.errors import VideoTaskResponseError, VideoTaskValidationError
 from airflow_provider_videotask.api.models import TaskState
 
@@ -94,7 +94,7 @@ DOCUMENTED_REQUESTS = [
 def test_each_documented_request_is_built_as_its_source_sends_it(
     api_version: str, module: str, fields: dict[str, Any]
 ) -> None:
-    request = hidream.submit_request(module, fields, api_version)
+    request = hidream_submit.submit_request(module, fields, api_version)
     assert request.method == "POST"
     assert request.path == f"/api-pub/gw/{api_version}/video/{module}/async"
     assert request.paid
@@ -103,7 +103,7 @@ def test_each_documented_request_is_built_as_its_source_sends_it(
 
 
 def test_v4_fills_in_the_only_version_of_a_module_and_keeps_the_path_module_in_the_body() -> None:
-    request = hidream.submit_request("hidream-R", {"prompt": "x", "module": "hidream-Q2"}, "v4")
+    request = hidream_submit.submit_request("hidream-R", {"prompt": "x", "module": "hidream-Q2"}, "v4")
     assert request.json == {"version": "R1", "prompt": "x", "module": "hidream-R"}
 
 
@@ -135,11 +135,11 @@ def test_what_each_source_refuses_is_refused_before_paying(
     api_version: str, module: str, fields: dict[str, Any], names: str
 ) -> None:
     with pytest.raises(VideoTaskValidationError, match=names):
-        hidream.submit_request(module, fields, api_version)
+        hidream_submit.submit_request(module, fields, api_version)
 
 
 def test_a_module_of_another_version_names_the_version_serving_it() -> None:
-    [warning] = hidream.unlisted("video_edit", {"video_name": "https://v", "style": "anime"}, "v3")
+    [warning] = hidream_submit.unlisted("video_edit", {"video_name": "https://v", "style": "anime"}, "v3")
     assert "(documented on v2: use a connection of that api_version)" in warning
     assert "(txt2video, img2video, keyframe2video)" in warning
 
@@ -167,9 +167,9 @@ def test_a_value_the_source_does_not_list_goes_to_the_vendor_with_a_warning(
 ) -> None:
     """What the sources list is what HiDream served when they were written: a value it may have added
     since is sent, and its refusal (free) fails the task at once."""
-    request = hidream.submit_request(module, fields, api_version)
+    request = hidream_submit.submit_request(module, fields, api_version)
     assert {key: value for key, value in (request.json or {}).items() if key in fields} == fields
-    [warning] = hidream.unlisted(module, fields, api_version)
+    [warning] = hidream_submit.unlisted(module, fields, api_version)
     assert names in warning
     assert "sent as given" in warning
 
@@ -180,17 +180,17 @@ def test_before_the_connection_is_read_every_documented_request_passes(
 ) -> None:
     """A DAG being parsed checks a task by its module's first version (v2 for txt2video and img2video):
     that must never refuse a valid task of another version."""
-    hidream.validate_submit(module, fields, api_version=None)
+    hidream_submit.validate_submit(module, fields, api_version=None)
 
 
 def test_before_the_connection_is_read_the_modules_first_version_checks() -> None:
     with pytest.raises(VideoTaskValidationError, match="prompt"):
-        hidream.validate_submit("txt2video", {"aspect_ratio": "16:9"}, api_version=None)
+        hidream_submit.validate_submit("txt2video", {"aspect_ratio": "16:9"}, api_version=None)
     with pytest.raises(VideoTaskValidationError, match="images"):
-        hidream.validate_submit("keyframe2video", {"images": ["a"], "duration": 5}, api_version=None)
-    hidream.validate_submit("video-of-2027", {"anything": 1}, api_version=None)  # the vendor judges it
+        hidream_submit.validate_submit("keyframe2video", {"images": ["a"], "duration": 5}, api_version=None)
+    hidream_submit.validate_submit("video-of-2027", {"anything": 1}, api_version=None)  # the vendor judges it
     with pytest.raises(VideoTaskValidationError, match="version"):
-        hidream.validate_submit("hidream-Q2", {"prompt": "x"}, api_version=None)
+        hidream_submit.validate_submit("hidream-Q2", {"prompt": "x"}, api_version=None)
 
 
 def test_an_unknown_api_version_names_the_extra_and_the_choices() -> None:
