@@ -52,14 +52,14 @@ class OutputSpec:
     """Where a task keeps its videos, as rendered when it runs: handed down to the storage step, so that
     nothing below reads the operator back.
 
-    :param path: the ``output_path`` URI (``file:///data/videos/2026-12-04/``).
-    :param conn_id: the Airflow connection of that storage (``output_conn_id``).
-    :param file_name: the name of each video under ``path``.
+    :param output_path: where the videos go, rendered (``file:///data/videos/2026-12-04/``).
+    :param output_conn_id: the Airflow connection of that storage.
+    :param file_name: the name of each video under ``output_path``.
     :param asset: the ``Asset`` the output path stands for (None: no asset event).
     """
 
-    path: str
-    conn_id: str | None = None
+    output_path: str
+    output_conn_id: str | None = None
     file_name: str = DEFAULT_FILE_NAME
     asset: Any = None
 
@@ -118,13 +118,13 @@ def keeper(
 
 def keep_videos(context: Context, videos: Sequence[VideoToStore], output: OutputSpec) -> list[str]:
     """Store the videos at ``output``; push XCom ``videos``; announce them; return the stored URIs."""
-    store = VideoStore(output.path, conn_id=output.conn_id, file_name=output.file_name)
+    store = VideoStore(output.output_path, output_conn_id=output.output_conn_id, file_name=output.file_name)
     records = store.keep(videos)
     documents = [record.to_dict() for record in records]
     context["ti"].xcom_push(key=VIDEOS_XCOM_KEY, value=documents)
     _announce(context, output.asset, documents)
     _report_lineage(store, records)
-    log.info("Stored %d video(s) under %s", len(records), output.path)
+    log.info("Stored %d video(s) under %s", len(records), output.output_path)
     return [record.stored_uri for record in records]
 
 

@@ -133,7 +133,7 @@ class VideoStore:
     """Stores videos under ``output_path`` (see the module docstring for every rule).
 
     :param output_path: an ``ObjectStoragePath`` URI, e.g. ``file:///data/videos/`` or ``s3://bucket/videos/``.
-    :param conn_id: the Airflow connection of that storage (e.g. an ``aws`` connection for ``s3://``).
+    :param output_conn_id: the Airflow connection of that storage (e.g. an ``aws`` connection for ``s3://``).
     :param file_name: the name under ``output_path``, with ``{vendor}``, ``{video_task_id}``, ``{n}`` and ``{ext}``.
     :param timeout: seconds one download may wait for the server (connect, and between chunks).
     """
@@ -142,7 +142,7 @@ class VideoStore:
         self,
         output_path: str,
         *,
-        conn_id: str | None = None,
+        output_conn_id: str | None = None,
         file_name: str = DEFAULT_FILE_NAME,
         timeout: float = 60.0,
         retry_policy: RetryPolicy | None = None,
@@ -150,8 +150,8 @@ class VideoStore:
         from airflow.sdk import ObjectStoragePath
 
         check_output(output_path, file_name)
-        self.root = ObjectStoragePath(output_path, conn_id=conn_id)
-        self.conn_id = conn_id
+        self.root = ObjectStoragePath(output_path, conn_id=output_conn_id)
+        self.output_conn_id = output_conn_id
         # Object stores buffer one multipart part in memory (s3fs: 50 MiB by default); 8 MiB keeps a
         # copy's memory flat (S3's minimum part is 5 MiB). Local files need no buffer of their own.
         self._write_options = {} if self.root.protocol in ("file", "local") else {"block_size": UPLOAD_PART_BYTES}
@@ -204,7 +204,7 @@ class VideoStore:
         """The earlier record, if its object is still there with the recorded size."""
         try:
             record = StoredVideo(**known)
-            target = type(self.root)(record.stored_uri, conn_id=self.conn_id)
+            target = type(self.root)(record.stored_uri, conn_id=self.output_conn_id)
             return record if target.exists() and target.stat().st_size == record.bytes else None
         except (TypeError, OSError, ValueError):
             return None  # an unreadable record, or storage that cannot say: download again
@@ -230,7 +230,7 @@ class VideoStore:
             n=video.n,
             source_url=public_url(video.url),
             stored_uri=plain_uri(target),
-            conn_id=self.conn_id,
+            conn_id=self.output_conn_id,
             bytes=size,
             sha256=sha256,
             content_type=content_type or "application/octet-stream",

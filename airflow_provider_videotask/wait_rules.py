@@ -123,20 +123,20 @@ class Verdict:
 class Wait:
     """One wait on a batch of tasks: fed observations, it answers with a verdict.
 
-    :param settings: how to judge.
+    :param wait_settings: how to judge.
     :param started_at: Unix time the wait began (the unknown grace period counts from it).
     :param deadline: Unix time after which a wait that is not over times out (None: never).
     :param log: where the odd readings and ridden-out errors are reported.
     """
 
-    def __init__(self, settings: WaitSettings, *, started_at: float, deadline: float | None, log: Any) -> None:
-        self.wait_settings = settings
+    def __init__(self, wait_settings: WaitSettings, *, started_at: float, deadline: float | None, log: Any) -> None:
+        self.wait_settings = wait_settings
         self.started_at = started_at
         self.deadline = deadline
         self.log = log
         self.consecutive_errors = 0
         self.tasks: list[VideoTask] = []  # the last reading, for a timeout or an error to report
-        self._watch = Watch(settings.unrecognised_state_grace_period, log)
+        self._watch = Watch(wait_settings.unrecognised_state_grace_period, log)
         self._progress: tuple[str, float] | None = None  # the last progress line logged, and when
         self._seen_over: dict[str, float] = {}  # when each task was first seen over
 

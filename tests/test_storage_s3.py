@@ -73,7 +73,7 @@ def keys(client: Any) -> list[str]:
 
 def test_a_video_round_trips_through_s3(s3: Any, sandbox: Sandbox) -> None:
     url = f"{sandbox.url}/_sandbox/videos/s1.mp4?bytes=3000000"
-    store = VideoStore(f"s3://{BUCKET}/runs/", conn_id="s3_test")
+    store = VideoStore(f"s3://{BUCKET}/runs/", output_conn_id="s3_test")
     [record] = store.keep([VideoToStore("hailuo", "s1", url)])
 
     assert record.stored_uri == f"s3://{BUCKET}/runs/hailuo/s1.mp4"
@@ -84,7 +84,7 @@ def test_a_video_round_trips_through_s3(s3: Any, sandbox: Sandbox) -> None:
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="runs/hailuo/s1.json")["Body"].read())
     assert manifest == [record.to_dict()]
 
-    [again] = VideoStore(f"s3://{BUCKET}/runs/", conn_id="s3_test").keep([VideoToStore("hailuo", "s1", url)])
+    [again] = VideoStore(f"s3://{BUCKET}/runs/", output_conn_id="s3_test").keep([VideoToStore("hailuo", "s1", url)])
     assert again == record
     assert sandbox.counts()["video_downloads"] == 1  # the rerun found it stored
 
@@ -95,7 +95,7 @@ def test_a_truncated_download_leaves_nothing_on_s3(s3: Any, sandbox: Sandbox, mo
     monkeypatch.setattr(storage, "_sleep", lambda seconds: None)
     sandbox.add_fault("truncate", count=-1, only="videos")
     with pytest.raises(storage.VideoDownloadError, match="broke off"):
-        VideoStore(f"s3://{BUCKET}/runs/", conn_id="s3_test").keep(
+        VideoStore(f"s3://{BUCKET}/runs/", output_conn_id="s3_test").keep(
             [VideoToStore("hailuo", "s2", f"{sandbox.url}/_sandbox/videos/s2.mp4")]
         )
     assert keys(s3) == []

@@ -135,16 +135,17 @@ _DOCUMENTED: dict[tuple[str, str], dict[str, tuple[Any, ...]]] = {
 }
 
 
-def _v2_txt2video(module: str, fields: Mapping[str, Any]) -> None:
-    # v2 txt2video page: prompt required; camera moves -5..5 (the page's own example sends -5 and 5);
-    # motion_strength 0..30. (aspect_ratio and resolution_ratio: _DOCUMENTED.)
+def _txt2video(module: str, fields: Mapping[str, Any]) -> None:
+    # txt2video, v2 and v3 pages: prompt required; camera moves -5..5 (the v2 page's own example sends -5
+    # and 5); motion_strength 0..30. (v2's aspect_ratio and resolution_ratio, v3's version and resolution,
+    # which replace them: _DOCUMENTED.)
     _require(module, fields, "prompt")
     _check_motion(fields)
 
 
-def _v2_img2video(module: str, fields: Mapping[str, Any]) -> None:
-    # https://hidreamai.com/doc/img2video/request: image required (URL or base64), prompt optional;
-    # camera moves and motion_strength with txt2video's ranges. (No v2 img2video page is public.)
+def _img2video(module: str, fields: Mapping[str, Any]) -> None:
+    # https://hidreamai.com/doc/img2video/request (v3; no v2 img2video page is public): image required (URL
+    # or base64), prompt optional; camera moves and motion_strength with txt2video's ranges.
     _require(module, fields, "image")
     _check_motion(fields)
 
@@ -155,19 +156,6 @@ def _v2_video_edit(module: str, fields: Mapping[str, Any]) -> None:
     _require(module, fields, "video_name")
     if not as_str(fields.get("prompt")) and fields.get("style") is None:
         raise VideoTaskValidationError("HiDream video_edit needs either 'prompt' or 'style'")
-
-
-def _v3_txt2video(module: str, fields: Mapping[str, Any]) -> None:
-    # v3 txt2video page: prompt required; camera moves and motion_strength as in v2 (version and
-    # resolution, which replace v2's aspect_ratio and resolution_ratio: _DOCUMENTED).
-    _require(module, fields, "prompt")
-    _check_motion(fields)
-
-
-def _v3_img2video(module: str, fields: Mapping[str, Any]) -> None:
-    # v3 img2video page: as txt2video, with image (URL or base64) required and prompt optional.
-    _require(module, fields, "image")
-    _check_motion(fields)
 
 
 def _v3_keyframe2video(module: str, fields: Mapping[str, Any]) -> None:
@@ -197,11 +185,11 @@ def _v4_seedance(module: str, fields: Mapping[str, Any]) -> None:
 
 
 _RULES: dict[tuple[str, str], Callable[[str, Mapping[str, Any]], None]] = {
-    ("v2", "txt2video"): _v2_txt2video,
-    ("v2", "img2video"): _v2_img2video,
+    ("v2", "txt2video"): _txt2video,
+    ("v2", "img2video"): _img2video,
     ("v2", "video_edit"): _v2_video_edit,
-    ("v3", "txt2video"): _v3_txt2video,
-    ("v3", "img2video"): _v3_img2video,
+    ("v3", "txt2video"): _txt2video,
+    ("v3", "img2video"): _img2video,
     ("v3", "keyframe2video"): _v3_keyframe2video,
     ("v4", "hidream-Q2"): _v4_kling,
     ("v4", "hidream-R"): _v4_seedance,

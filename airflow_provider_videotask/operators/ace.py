@@ -39,6 +39,7 @@ class AceVideoOperator(VideoGenerationOperator):
     """
 
     template_fields: Sequence[str] = ("service", "prompt", "payload", *OUTPUT_TEMPLATE_FIELDS)
+    conn_id_argument = "acedatacloud_conn_id"
     service: str = ""
 
     def __init__(
@@ -51,7 +52,7 @@ class AceVideoOperator(VideoGenerationOperator):
         acedatacloud_conn_id: str = AceDataCloudHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=acedatacloud_conn_id, **kwargs)
+        super().__init__(**kwargs)
         if service is not None:
             if type(self).service and service != type(self).service:
                 raise VideoTaskValidationError(

@@ -7,7 +7,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -78,7 +78,6 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
     task id is kept in the task state store, so a retry reattaches to a task that is still running or
     has succeeded, and submits again only when it failed.
 
-    :param conn_id: the Airflow connection (the vendor operators name it ``hidream_conn_id`` / ``hailuo_conn_id``).
     :param wait_for_completion: wait for the video (default) or return the task ids at once.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.
@@ -115,13 +114,13 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
     template_fields: Sequence[str] = OUTPUT_TEMPLATE_FIELDS
 
     external_id_key = "videotask_vendor_task_id"
+    conn_id_argument: ClassVar[str]  # the vendor connection's argument: hidream_conn_id, hailuo_conn_id ...
     operator_extra_links = (VideoLink(),)
     ui_color = "#e4d4ff"
 
     def __init__(
         self,
         *,
-        conn_id: str,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -160,7 +159,6 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
             unrecognised_state_grace_period=unrecognised_state_grace_period,
             progress_interval=progress_interval,
         )
-        self.conn_id = conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -176,6 +174,11 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
         self._refusals = 0
         self._first_refused_at: float | None = None
+
+    @property
+    def conn_id(self) -> str:
+        """The vendor connection, kept once under its Airflow name (``hidream_conn_id`` ...)."""
+        return str(getattr(self, self.conn_id_argument))
 
     # ----- what each vendor fills in -------------------------------------------------------------
 

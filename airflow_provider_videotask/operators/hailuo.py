@@ -26,6 +26,7 @@ class HailuoVideoOperator(VideoGenerationOperator):
     """
 
     template_fields: Sequence[str] = ("prompt", "first_image_url", "callback_url", *OUTPUT_TEMPLATE_FIELDS)
+    conn_id_argument = "hailuo_conn_id"
 
     def __init__(
         self,
@@ -37,7 +38,7 @@ class HailuoVideoOperator(VideoGenerationOperator):
         hailuo_conn_id: str = HailuoHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=hailuo_conn_id, **kwargs)
+        super().__init__(**kwargs)
         self.prompt = prompt
         self.model = model or hailuo.DEFAULT_MODEL
         self.first_image_url = first_image_url

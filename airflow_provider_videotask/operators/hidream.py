@@ -53,6 +53,7 @@ class HiDreamVideoOperator(VideoGenerationOperator):
     XComs: see :class:`~airflow_provider_videotask.operators.base.VideoGenerationOperator`.
     """
 
+    conn_id_argument = "hidream_conn_id"
     template_fields: Sequence[str] = (
         "prompt", "negative_prompt", "image", "images", "video", "style", "payload", "notify_url", "api_user_id",
         *OUTPUT_TEMPLATE_FIELDS,
@@ -86,7 +87,7 @@ class HiDreamVideoOperator(VideoGenerationOperator):
         hidream_conn_id: str = HiDreamHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=hidream_conn_id, **kwargs)
+        super().__init__(**kwargs)
         self.hidream_module = hidream.check_module(module)
         self.prompt = prompt
         self.negative_prompt = negative_prompt
