@@ -89,9 +89,10 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "default_module": {
             "label": "Default module",
             "description": "The module used when a task does not name one (default: the API version's "
-            "first, txt2video on v2 and v3, hidream-Q2 on v4).",
-            # No default: a filled-in txt2video would not suit a v4 connection.
-            "schema": {"type": ["string", "null"], "enum": list(hidream.MODULES)},
+            f"first, txt2video on v2 and v3, hidream-Q2 on v4). Documented: {', '.join(hidream.MODULES)}; "
+            "a module HiDream added since is taken too (with a warning when a task is sent).",
+            # No default: a filled-in txt2video would not suit a v4 connection. No enum: HiDream decides.
+            "schema": {"type": ["string", "null"]},
         },
         "token": {
             "label": "Raw token (instead of the API key)",
