@@ -390,8 +390,9 @@ class VideoTaskHook(BaseHook):
     async def _aperform(self, action: Action) -> Any:
         match action:
             case Send():
-                # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
-                await sync_to_async(self._mask_token)(action.token)
+                if action.token and action.token not in self._masked:
+                    # Before Airflow 3.1 the masker calls the supervisor synchronously: not on the event loop.
+                    await sync_to_async(self._mask_token)(action.token)
                 return await self._asend_once(action)
             case Sleep(seconds=seconds):
                 return await _asleep(seconds)
