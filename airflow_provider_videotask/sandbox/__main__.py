@@ -95,11 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         "kling, veo, luma, wan, seedance, sora, pika, pixverse, ...)",
         flush=True,
     )
+    sandbox.callbacks.start()
     try:
         sandbox.httpd.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        sandbox.callbacks.stop()
         sandbox.httpd.server_close()
     return 0
 

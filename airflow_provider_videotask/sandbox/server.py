@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from airflow_provider_videotask.sandbox import ace, hidream
+from airflow_provider_videotask.sandbox.callbacks import CallbackSender
 from airflow_provider_videotask.sandbox.world import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_TOKEN_TTL,
@@ -312,6 +313,7 @@ class Sandbox:
             limits=limits,
         )
         self.httpd = SandboxHTTPServer((host, port), self.state, verbose)
+        self.callbacks = CallbackSender(self.state, self.httpd.base_url)
         self._thread: threading.Thread | None = None
 
     @property
@@ -323,9 +325,11 @@ class Sandbox:
             target=self.httpd.serve_forever, args=(0.05,), name="videotask-sandbox", daemon=True
         )
         self._thread.start()
+        self.callbacks.start()
         return self
 
     def stop(self) -> None:
+        self.callbacks.stop()
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread is not None:

@@ -103,9 +103,15 @@ class SandboxTask:
     videos: int = 1
     sub_ids: list[str] = field(default_factory=list)
     # How the task reads, from prompt keywords (docs/sandbox.md): [no_video], [odd_state], [word=W],
-    # [key=status], [status=N], [top_level_failed], [finished_no_outcome], [passing_error].
+    # [key=status], [status=N], [top_level_failed], [finished_no_outcome], [passing_error]; and how it
+    # calls back (sandbox/callbacks.py): [callback=lost|twice|lie], [callback_delay=N].
     variant: dict[str, str] = field(default_factory=dict)
     account: str = ""  # who submitted it (the HiDream API key or token, the Ace token)
+    # Where the vendor calls back when the task ends (Ace ``callback_url``, HiDream ``notify_url``), in
+    # which body ("ace", "hidream-v2", "hidream-v3"), and which callbacks went ("lie", "end").
+    callback_url: str | None = None
+    callback_style: str = ""
+    callbacks_done: set[str] = field(default_factory=set)
 
 
 def prompt_options(prompt: str, default_duration: float) -> tuple[str, float, int, dict[str, str]]:
@@ -118,6 +124,8 @@ def prompt_options(prompt: str, default_duration: float) -> tuple[str, float, in
     variant = {name: "1" for name in flags if f"[{name}]" in text}
     variant.update(re.findall(r"\[(word|key)=([a-z_]+)\]", text))
     variant.update(re.findall(r"\[(status)=(-?\d+)\]", text))
+    variant.update(re.findall(r"\[(callback)=(lost|twice|lie)\]", text))
+    variant.update(re.findall(r"\[(callback_delay)=(\d+(?:\.\d+)?)\]", text))
     variant.update(re.findall(r"\[(video_bytes)=(\d+)\]", text))
     return (
         outcome,
@@ -238,6 +246,11 @@ class SandboxState:
     def count_connection(self) -> None:
         with self.lock:
             self.counts["connections"] += 1
+
+    def tally(self, name: str) -> None:
+        """One more of something the sandbox did (``callbacks_sent`` ...), not a request it served."""
+        with self.lock:
+            self.counts[name] += 1
 
     def count(self, route: str, ids: int = 0, batch: Any = None) -> None:
         """One request; ``batch``: the ids a batch read asked for (the last 1,000 reads are kept)."""
@@ -378,6 +391,26 @@ class SandboxState:
     def finished_at(self, task: SandboxTask) -> float:
         """Wall-clock time at which the task reaches its outcome (for latency measurements)."""
         return task.created_wall + max(task.duration, 0.0)
+
+    def due_callbacks(self) -> list[tuple[SandboxTask, str, int]]:
+        """The callbacks to send now, each marked sent, and how many copies: ("lie", halfway through the
+        run) or ("end", once the task ended and its ``[callback_delay=N]`` passed; 2 copies with
+        ``[callback=twice]``)."""
+        now, due = self.clock(), []
+        with self.lock:
+            for task in self.tasks.values():
+                if not task.callback_url or task.variant.get("callback") == "lost":
+                    continue
+                elapsed = now - task.created
+                lie = task.variant.get("callback") == "lie" and "lie" not in task.callbacks_done
+                if lie and task.duration / 2 <= elapsed < task.duration:
+                    task.callbacks_done.add("lie")
+                    due.append((task, "lie", 1))
+                delay = float(task.variant.get("callback_delay", 0))
+                if "end" not in task.callbacks_done and elapsed >= task.duration + delay:
+                    task.callbacks_done.add("end")
+                    due.append((task, "end", 2 if task.variant.get("callback") == "twice" else 1))
+        return due
 
     def finish(self, task_id: str) -> None:
         with self.lock:
