@@ -11,7 +11,8 @@ from airflow_provider_videotask.api.common import ApiRequest
 from airflow_provider_videotask.api.errors import VideoTaskRequestError, VideoTaskValidationError
 from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.api.services import service_named
-from airflow_provider_videotask.hooks.base import ConnectionSettings, VideoTaskHook
+from airflow_provider_videotask.hooks.base import VideoTaskHook
+from airflow_provider_videotask.hooks.connection import ConnectionSettings
 from airflow_provider_videotask.hooks.retry import RetryPolicy
 
 

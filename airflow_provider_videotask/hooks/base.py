@@ -63,9 +63,6 @@ from airflow_provider_videotask.hooks.flow import (
 from airflow_provider_videotask.hooks.http import requests_connect_phase, short_reason, ssl_context, without_secrets
 from airflow_provider_videotask.hooks.retry import NO_RETRY, RetryPolicy
 
-# Re-exported: what the vendor hooks and users imported from here.
-__all__ = ["ConnectionSettings", "Flow", "VideoTaskHook"]
-
 T = TypeVar("T")
 
 # Indirection so tests can observe the waits between retries without waiting.

@@ -8,7 +8,7 @@ from airflow_provider_videotask.api import hailuo
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.api.services import service_named
 from airflow_provider_videotask.hooks.ace import AceDataCloudHook
-from airflow_provider_videotask.hooks.base import ConnectionSettings
+from airflow_provider_videotask.hooks.connection import ConnectionSettings
 from airflow_provider_videotask.hooks.retry import RetryPolicy
 
 

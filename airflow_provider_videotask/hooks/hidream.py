@@ -13,7 +13,9 @@ from airflow_provider_videotask.api.batch import Page, Step
 from airflow_provider_videotask.api.common import ApiRequest, as_str
 from airflow_provider_videotask.api.errors import VideoTaskApiError, VideoTaskValidationError
 from airflow_provider_videotask.api.models import VideoTask
-from airflow_provider_videotask.hooks.base import ConnectionSettings, Flow, VideoTaskHook
+from airflow_provider_videotask.hooks.base import VideoTaskHook
+from airflow_provider_videotask.hooks.connection import ConnectionSettings
+from airflow_provider_videotask.hooks.flow import Flow
 from airflow_provider_videotask.hooks.retry import RetryPolicy
 
 # A token is exchanged again this long before it expires (at most a tenth of its life, for short ones).

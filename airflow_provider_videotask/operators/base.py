@@ -114,13 +114,16 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
     template_fields: Sequence[str] = OUTPUT_TEMPLATE_FIELDS
 
     external_id_key = "videotask_vendor_task_id"
-    conn_id_argument: ClassVar[str]  # the vendor connection's argument: hidream_conn_id, hailuo_conn_id ...
+    # The vendor connection's argument: hidream_conn_id, hailuo_conn_id ... (a subclass of its own that passes
+    # ``conn_id=`` instead, as before 0.3, keeps it under ``_conn_id``).
+    conn_id_argument: ClassVar[str] = "_conn_id"
     operator_extra_links = (VideoLink(),)
     ui_color = "#e4d4ff"
 
     def __init__(
         self,
         *,
+        conn_id: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -138,14 +141,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         **kwargs: Any,
     ) -> None:
         output_asset = declare_output(output_path, file_name, kwargs)
-        if "fail_on" in kwargs:
-            kwargs.pop("fail_on")
-            warnings.warn(
-                f"{type(self).__name__}(fail_on=...) is deprecated and ignored: an operator waits for one task, "
-                "so 'any' and 'all' are the same. It goes in 0.3.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+        _deprecated(type(self).__name__, fail_on=kwargs.pop("fail_on", None), conn_id=conn_id)
         super().__init__(**kwargs)
         check_seconds("submit_timeout", submit_timeout)
         check_limit("max_videos_per_run", max_videos_per_run, int)
@@ -169,6 +165,8 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
                 "output_path needs wait_for_completion=True: videos are kept when the task sees them finished"
             )
         self._keep_output(output_path, output_conn_id, file_name, output_asset)
+        if conn_id is not None:
+            self._conn_id = conn_id
         self._result: list[str] | None = None
         self._video_task_id: str | None = None  # the paid task this try waits on, once it exists
         # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
@@ -469,3 +467,21 @@ def _airflow_version() -> str:
     from airflow import __version__
 
     return str(__version__)
+
+
+def _deprecated(operator: str, *, fail_on: Any, conn_id: str | None) -> None:
+    """Warn of the arguments an operator still takes for a while."""
+    if fail_on is not None:
+        warnings.warn(
+            f"{operator}(fail_on=...) is deprecated and ignored: an operator waits for one task, so 'any' and "
+            "'all' are the same. It goes in 0.3.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    if conn_id is not None:
+        warnings.warn(
+            f"{operator}: VideoGenerationOperator(conn_id=...) is deprecated: keep the connection under its own "
+            "argument (e.g. my_vendor_conn_id) and name it in conn_id_argument. It goes in 0.4.",
+            DeprecationWarning,
+            stacklevel=3,
+        )

@@ -10,7 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_videotask.exceptions import VideoTaskAuthError, VideoTaskValidationError
 from airflow_provider_videotask.links import VideoLink, first_video_url
 from airflow_provider_videotask.operators import base as operator_base
-from airflow_provider_videotask.operators.base import RETRY_REATTACHES
+from airflow_provider_videotask.operators.base import RETRY_REATTACHES, VideoGenerationOperator
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
@@ -87,6 +87,19 @@ def test_old_names_keep_working_for_one_minor_release(sandbox_conns: Sandbox) ->
     [task_id] = hailuo(prompt="boat", wait_for_completion=False).execute(context)
     # Downstream DAGs that pull the old XCom key still find the id.
     assert context["ti"].xcom["video_task_ids"] == context["ti"].xcom["task_ids"] == [task_id]
+
+
+def test_a_subclass_that_passes_conn_id_keeps_working_for_a_while(sandbox_conns: Sandbox) -> None:
+    """Before 0.3 the base took ``conn_id=``; each operator now keeps its connection once, under its own name."""
+
+    class MyHailuo(HailuoVideoOperator):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+
+    with pytest.warns(DeprecationWarning, match=r"VideoGenerationOperator\(conn_id=\.\.\.\) is deprecated"):
+        legacy = VideoGenerationOperator(task_id="legacy", conn_id="my_conn")
+    assert legacy.conn_id == "my_conn"
+    assert MyHailuo(task_id="mine", prompt="x", hailuo_conn_id="other").conn_id == "other"
 
 
 def test_waits_in_the_task_and_returns_the_urls(sandbox_conns: Sandbox) -> None:
