@@ -151,7 +151,7 @@ class VideoTaskSensor(KeepsVideos, BaseSensorOperator):
     def _wait_plan(self, context: Context) -> WaitPlan:
         return WaitPlan(
             self.conn_id,
-            self._conn_type(),
+            self.hook.conn_type,
             self.video_task_ids,
             self.module,
             self.poke_interval,
