@@ -29,6 +29,7 @@ import logging
 import mimetypes
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -144,12 +145,20 @@ class VideoStore:
         *,
         output_conn_id: str | None = None,
         file_name: str = DEFAULT_FILE_NAME,
+        conn_id: str | None = None,
         timeout: float = 60.0,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         from airflow.sdk import ObjectStoragePath
 
         check_output(output_path, file_name)
+        if conn_id is not None:
+            warnings.warn(
+                "VideoStore(conn_id=...) is deprecated: it is output_conn_id=..., as on the operators. It goes in 0.4.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            output_conn_id = output_conn_id or conn_id
         self.root = ObjectStoragePath(output_path, conn_id=output_conn_id)
         self.output_conn_id = output_conn_id
         # Object stores buffer one multipart part in memory (s3fs: 50 MiB by default); 8 MiB keeps a

@@ -172,7 +172,11 @@ async def test_one_bad_id_among_fifty_waits_fails_only_its_own_waiter(
     events = await asyncio.gather(
         *(first_event(VideoTaskTrigger(conn_id, [i], poll_interval=5)) for i in [*make(sandbox_conns, 49), bad])
     )
-    assert [event["status"] for event in events] == ["success"] * 49 + ["failed"]
+    assert [event["status"] for event in events[:49]] == ["success"] * 49
+    # An HTTP 400 is pinned on the id at once. A code that may be passing is pinned once the same read
+    # answers other ids; a trigger whose cycle reads its id alone (it joined after the others) cannot tell
+    # the id from the gateway, and rides it out as failed polls until max_consecutive_errors: then "error".
+    assert events[49]["status"] == "failed" or (how == "code" and events[49]["status"] == "error")
     assert said in events[49]["message"]
     assert "invalid" in events[49]["message"]
     assert bad in events[49]["message"]
@@ -196,9 +200,10 @@ def test_a_bad_id_costs_about_two_log2_requests_once(
     assert [task.state for task in first[:49]] == [TaskState.SUCCEEDED] * 49
     assert first[49].state is TaskState.FAILED
     assert said in (first[49].error or "")
-    # log2(50) is 5.6: six halvings, two requests each at most, none tried again; a HiDream code, which may
-    # be passing, is confirmed by one more read of the lone id with the hooks' 4 retries before it counts.
-    confirm = 1 + 4 if (vendor, how) == ("hidream", "code") else 0
+    # log2(50) is 5.6: six halvings, two requests each at most, none tried again. A code, which may be
+    # passing (HiDream's envelope, Ace's error document with HTTP 200), is confirmed before it counts: one
+    # read of an answered id (the gateway answers), then the lone id again with the hooks' 4 retries.
+    confirm = 1 + 1 + 4 if how == "code" else 0
     assert 1 + 6 + confirm <= first_cost <= 1 + 2 * 6 + confirm
     assert len(sleeps) == (4 if confirm else 0)
     assert second_cost == 1  # remembered: the refused id is not asked again
@@ -206,19 +211,24 @@ def test_a_bad_id_costs_about_two_log2_requests_once(
     print(f"{vendor} ({how}): one refused id in a batch of 50 cost {first_cost} requests, then {second_cost} per read")
 
 
-def test_a_refusal_code_for_every_id_is_a_failed_read_not_fifty_failed_tasks(
-    sandbox_conns: Sandbox, sleeps: list[float]
+@pytest.mark.parametrize(("vendor", "said"), [("hidream", "code 1002"), ("hailuo", "code bad_request")])
+def test_a_refusal_code_for_every_id_is_a_failed_read_not_failed_tasks(
+    vendor: str, said: str, sandbox_conns: Sandbox, sleeps: list[float]
 ) -> None:
-    """A code HiDream sends for every id of a read says nothing about any one id (a busy gateway may send
-    one): the read fails as a whole, for the waiting rules to ride out, and no task is failed or
-    remembered as refused."""
-    ids = hidream_tasks(sandbox_conns, 4)
+    """A code sent for every id of a read says nothing about any one id (a busy gateway may send one): the
+    read fails as a whole, for the waiting rules to ride out, and no task is failed or remembered as
+    refused."""
+    make, hook, route = (
+        (hidream_tasks, HiDreamHook(), "hidream_batch")
+        if vendor == "hidream"
+        else (hailuo_tasks, HailuoHook(), "hailuo_retrieve_batch")
+    )
+    ids = make(sandbox_conns, 4)
     sandbox_conns.refuse_ids(*ids, how="code")
-    hook = HiDreamHook()
-    with pytest.raises(VideoTaskRequestError, match="code 1002") as caught:
+    with pytest.raises(VideoTaskRequestError, match=said) as caught:
         hook.get_tasks(ids)
     assert caught.value.retryable
-    assert sandbox_conns.counts()["hidream_batch"] == 2 * len(ids) - 1  # every split once, nothing retried
+    assert sandbox_conns.counts()[route] == 2 * len(ids) - 1  # every split once, nothing retried
     assert sleeps == []
     sandbox_conns.state.refused_ids.clear()
     assert [task.state for task in hook.get_tasks(ids)] == [TaskState.SUCCEEDED] * 4

@@ -35,6 +35,7 @@ from airflow_provider_videotask.api.common import (
     unreadable_body,
 )
 from airflow_provider_videotask.api.errors import (
+    VideoTaskRequestError,
     VideoTaskResponseError,
     VideoTaskValidationError,
     error_for_status,
@@ -214,15 +215,19 @@ def read_response(status_code: int, text: str, retry_after: float | None = None,
     if not isinstance(body, dict):
         raise unreadable_body(vendor, status_code, text)
     if as_str(error.get("code")) and not any(key in document for key in ("id", "items", "task_id")):
-        # An error document with a 2xx status: the same refusal as with a 4xx (a batch holding an id Ace
-        # will not read is then split to find it: api/batch.py).
-        raise error_for_status(
+        # An error document with a 2xx status: a refusal (a batch holding an id Ace will not read is split
+        # to find it: api/batch.py), but one no page explains, which may be a passing fault of the gateway:
+        # retryable, so it counts against an id only once confirmed, and never fails a whole batch.
+        refusal = error_for_status(
             vendor=vendor,
             status_code=status_code,
             vendor_code=as_str(error.get("code")),
             vendor_message=as_str(error.get("message")),
             trace_id=trace_id,
         )
+        if isinstance(refusal, VideoTaskRequestError):
+            refusal.retryable = True
+        raise refusal
     return body
 
 

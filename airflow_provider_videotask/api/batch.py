@@ -15,8 +15,8 @@ both paths share every rule here.
   (no retries of a refused chunk) until the refused ids stand alone (about 2·log2(chunk) extra requests
   per refused id, once: they are remembered in ``refused``), so only those ids read as failed and
   every other id of the batch is still answered. A refusal that may be passing (``retryable``) is
-  pinned on an id only if other ids were answered and the id alone, retried, is refused still
-  (``_Reader``).
+  pinned on an id only if another id of the read is answered again and the id alone, retried, is
+  refused still (``_Reader``).
 - Single-task reads (``refused=None``: HiDream v3 and v4, which document no batch read): a 4xx on one
   task's read is a failed read, raised for the waiting rules to bound, never a verdict on the task. The
   address of those reads is less documented than a batch's, and a task read as failed may be
@@ -74,7 +74,7 @@ def read_batch(
     reader = _Reader(plan, call, refused)
     pending = [task_id for task_id in unique(task_ids) if refused is None or task_id not in refused]
     for chunk in chunked(pending, batch_size):
-        reader.found.update((yield from reader.chunk(chunk)))
+        reader.found.update((yield from reader.chunk(chunk, split=False)))
     yield from reader.confirm()
     return [reader.found.get(task_id) or _refused_task(task_id, refused or {}) for task_id in task_ids]
 
@@ -83,11 +83,12 @@ class _Reader:
     """One read of many ids: what was found, and which ids were refused.
 
     Splitting is the retry of a refused chunk: no request of a split is tried again as it stands. A
-    refusal that another try might not repeat (``retryable``: HiDream's envelope codes, which no table
-    explains) is pinned on a lone id only once the vendor answered other ids in the same read and that
-    id, read alone again with the hooks' retries, is still refused. Otherwise it is the gateway's, not an
-    id's: the read fails as a whole (a failed poll, which the waiting rules ride out), and no task fails
-    for a passing fault. A gateway refusing every id costs one read per split (2n - 1), no waits.
+    refusal that another try might not repeat (``retryable``: HiDream's envelope codes, Ace's error
+    documents with a 2xx status, which no page explains) is pinned on a lone id only once the vendor
+    answered another id of the same read, answers it again now, and the lone id, read again with the
+    hooks' retries, is still refused. Otherwise it is the gateway's, not an id's: the read fails as a
+    whole (a failed poll, which the waiting rules ride out), and no task fails for a passing fault. A
+    gateway refusing every id costs one read per split (2n - 1), no waits.
     """
 
     def __init__(self, plan: PlanRequest, call: Call, refused: MutableMapping[str, VideoTaskApiError] | None) -> None:
@@ -97,11 +98,13 @@ class _Reader:
         self.found: dict[str, VideoTask] = {}
         self.doubtful: list[str] = []  # lone ids refused with a code that may be passing
         self.doubt: VideoTaskRequestError | None = None
-        self.answered = False
 
-    def chunk(self, chunk: list[str]) -> Generator[Any, Any, dict[str, VideoTask]]:
+    def chunk(self, chunk: list[str], *, split: bool = True) -> Generator[Any, Any, dict[str, VideoTask]]:
+        """``split``: a part of a refused chunk, read without retries (a chunk of one id read first gets the
+        hooks' retries, as any single read does)."""
         try:
-            return (yield from self._pages(chunk, retry_refusal=self.refused is None))
+            retry_refusal = self.refused is None or (not split and len(chunk) == 1)
+            return (yield from self._pages(chunk, retry_refusal=retry_refusal))
         except VideoTaskRequestError as error:
             if self.refused is None:
                 raise
@@ -118,9 +121,17 @@ class _Reader:
             return found
 
     def confirm(self) -> Generator[Any, Any, None]:
-        """Read each doubtful id alone once more, with retries, now that the vendor answered others."""
-        if self.doubt is not None and not self.answered:
+        """Read each doubtful id alone once more, with retries, once an id the vendor answered in this read
+        is answered again (else the gateway refuses everything now, and the read fails as a whole)."""
+        if self.doubt is None:
+            return
+        answered = next(iter(self.found), None)
+        if answered is None:
             raise self.doubt
+        try:
+            yield from self._pages([answered], retry_refusal=True)
+        except VideoTaskRequestError:
+            raise self.doubt from None
         for task_id in self.doubtful:
             try:
                 self.found.update((yield from self._pages([task_id], retry_refusal=True)))
@@ -134,7 +145,6 @@ class _Reader:
         offset = 0
         for _ in range(MAX_PAGES):
             page = yield from self.call(replace(self.plan(chunk, offset), retry_refusal=retry_refusal))
-            self.answered = True
             for task in page.tasks:
                 if task.task_id in wanted:
                     found.setdefault(task.task_id, task)

@@ -176,7 +176,14 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
     @property
     def conn_id(self) -> str:
         """The vendor connection, kept once under its Airflow name (``hidream_conn_id`` ...)."""
-        return str(getattr(self, self.conn_id_argument))
+        conn_id = getattr(self, self.conn_id_argument, None)
+        if not conn_id:
+            raise VideoTaskValidationError(f"{type(self).__name__} has no connection: pass {self.conn_id_argument}")
+        return str(conn_id)
+
+    @conn_id.setter
+    def conn_id(self, conn_id: str) -> None:
+        setattr(self, self.conn_id_argument, conn_id)
 
     # ----- what each vendor fills in -------------------------------------------------------------
 

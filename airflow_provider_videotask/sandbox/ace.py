@@ -99,7 +99,7 @@ def _submit(handler: Handler, service: str, body: dict[str, Any]) -> None:
         return
     created = state.create(service, model, body, _prompt(body), account)
     if isinstance(body.get("callback_url"), str):
-        created.callback_url, created.callback_style = body["callback_url"], "ace"
+        state.expect_callback(created, body["callback_url"], "ace")
     if body.get("async") is True or body.get("callback_url"):
         handler.send_json(200, {"task_id": created.task_id, "trace_id": str(uuid.uuid4())})
         return

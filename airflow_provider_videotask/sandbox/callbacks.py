@@ -18,6 +18,7 @@ the true one follows at the end).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -29,6 +30,8 @@ from airflow_provider_videotask.sandbox import ace, hidream
 
 if TYPE_CHECKING:
     from airflow_provider_videotask.sandbox.world import Handler, SandboxState, SandboxTask
+
+log = logging.getLogger(__name__)
 
 # HiDream: 200 within 5 s, 3 tries 1 s apart. Ace documents neither: one try, the same timeout.
 TIMEOUT_SECONDS = 5.0
@@ -68,7 +71,12 @@ class CallbackSender:
     def _run(self) -> None:
         while not self._stop.wait(0.05):
             for task, kind, copies in self.state.due_callbacks():
-                body = self._lie(task) if kind == "lie" else self._body(task)
+                try:
+                    body = self._lie(task) if kind == "lie" else self._body(task)
+                except Exception:  # one task's odd record must not end every later callback
+                    log.exception("Sandbox: the callback of task %s could not be made", task.task_id)
+                    self.state.tally("callbacks_failed")
+                    continue
                 for _ in range(copies):
                     threading.Thread(target=self._deliver, args=(task, body), daemon=True).start()
 

@@ -128,7 +128,7 @@ def _submit(handler: Handler, version: str, module: str, body: dict[str, Any]) -
         return
     task = state.create("hidream", module, body, str(body.get("prompt") or ""), account)
     if isinstance(body.get("notify_url"), str):
-        task.callback_url, task.callback_style = body["notify_url"], f"hidream-{'v2' if version == 'v2' else 'v3'}"
+        state.expect_callback(task, body["notify_url"], f"hidream-{'v2' if version == 'v2' else 'v3'}")
     envelope(handler, {"task_id": task.task_id})
 
 

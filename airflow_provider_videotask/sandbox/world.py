@@ -191,6 +191,7 @@ class SandboxState:
         self.max_page = max_page
         self.limits = limits if limits is not None else hidream_limits()
         self.tasks: dict[str, SandboxTask] = {}
+        self.calling_back: dict[str, SandboxTask] = {}  # tasks whose callbacks are not all sent yet
         self.faults: list[Fault] = []
         self.counts: Counter[str] = Counter()
         # Ids a read refuses, and how: "http" (HTTP 400) or "code" (HTTP 200 and an error code in the body).
@@ -398,8 +399,9 @@ class SandboxState:
         ``[callback=twice]``)."""
         now, due = self.clock(), []
         with self.lock:
-            for task in self.tasks.values():
-                if not task.callback_url or task.variant.get("callback") == "lost":
+            for task in list(self.calling_back.values()):
+                if "end" in task.callbacks_done:
+                    del self.calling_back[task.task_id]
                     continue
                 elapsed = now - task.created
                 lie = task.variant.get("callback") == "lie" and "lie" not in task.callbacks_done
@@ -411,6 +413,13 @@ class SandboxState:
                     task.callbacks_done.add("end")
                     due.append((task, "end", 2 if task.variant.get("callback") == "twice" else 1))
         return due
+
+    def expect_callback(self, task: SandboxTask, url: str, style: str) -> None:
+        """The task is to be called back at ``url`` with the ``style`` of body (see ``callbacks.py``)."""
+        with self.lock:
+            task.callback_url, task.callback_style = url, style
+            if task.variant.get("callback") != "lost":
+                self.calling_back[task.task_id] = task
 
     def finish(self, task_id: str) -> None:
         with self.lock:

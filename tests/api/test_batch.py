@@ -198,6 +198,58 @@ def test_an_error_other_than_a_refusal_is_not_bisected_but_raised() -> None:
     assert refused == {}
 
 
+def busy(ids: list[str]) -> VideoTaskRequestError:
+    """A refusal no table explains (HiDream's envelope code): maybe the id's, maybe a passing fault."""
+    return VideoTaskRequestError("refused", vendor="fake", vendor_code="7", retryable=True)
+
+
+def test_a_doubtful_refusal_is_pinned_only_once_the_gateway_answers_again() -> None:
+    refused: dict[str, VideoTaskApiError] = {}
+
+    def vendor(ids: list[str], offset: int) -> Page:
+        if "bad" in ids:
+            raise busy(ids)
+        return Page([succeeded(i) for i in ids])
+
+    tasks, sent = drive(["a", "b", "bad", "c"], vendor, refused=refused)
+    assert [t.state for t in tasks] == [TaskState.SUCCEEDED] * 2 + [TaskState.FAILED, TaskState.SUCCEEDED]
+    assert set(refused) == {"bad"}
+    # The split, then one read of an answered id (the gateway answers), then the doubtful id alone again.
+    assert sent[-2]["ids"] == ["a"]
+    assert sent[-1]["ids"] == ["bad"]
+
+
+def test_a_gateway_refusing_everything_midway_pins_no_id() -> None:
+    """A first chunk answered, then every request refused: the gateway's fault, not the ids'."""
+    refused: dict[str, VideoTaskApiError] = {}
+    calls: list[list[str]] = []
+
+    def vendor(ids: list[str], offset: int) -> Page:
+        calls.append(ids)
+        if len(calls) > 1:
+            raise busy(ids)
+        return Page([succeeded(i) for i in ids])
+
+    with pytest.raises(VideoTaskRequestError):
+        drive(["a", "b", "c", "d"], vendor, batch_size=2, refused=refused)
+    assert refused == {}
+
+
+def test_a_lone_id_read_first_keeps_the_hooks_retries_and_parts_of_a_split_do_not() -> None:
+    flags: list[tuple[list[str], bool]] = []
+    gen = read_batch(["x"], plan, send, batch_size=50, refused={})
+    step = next(gen)
+    flags.append((list(step.request.json["ids"]), step.retry_refusal))  # type: ignore[index]
+    with pytest.raises(StopIteration):
+        gen.send(Page([running("x")]))
+    gen = read_batch(["x", "y"], plan, send, batch_size=50, refused={})
+    step = next(gen)
+    flags.append((list(step.request.json["ids"]), step.retry_refusal))  # type: ignore[index]
+    step = gen.throw(busy(["x", "y"]))
+    flags.append((list(step.request.json["ids"]), step.retry_refusal))  # type: ignore[index]
+    assert flags == [(["x"], True), (["x", "y"], False), (["x"], False)]
+
+
 def test_retry_after_reads_seconds_and_http_dates() -> None:
     from datetime import datetime, timezone
     from email.utils import format_datetime
