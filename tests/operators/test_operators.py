@@ -99,6 +99,8 @@ def test_a_subclass_that_passes_conn_id_keeps_working_for_a_while(sandbox_conns:
     with pytest.warns(DeprecationWarning, match=r"VideoGenerationOperator\(conn_id=\.\.\.\) is deprecated"):
         legacy = VideoGenerationOperator(task_id="legacy", conn_id="my_conn")
     assert legacy.conn_id == "my_conn"
+    legacy.conn_id = "moved"  # as a subclass that assigned it before 0.3 does
+    assert legacy.conn_id == "moved"
     assert MyHailuo(task_id="mine", prompt="x", hailuo_conn_id="other").conn_id == "other"
 
 
