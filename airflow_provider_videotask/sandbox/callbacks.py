@@ -27,6 +27,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_videotask.sandbox import ace, hidream
+from airflow_provider_videotask.sandbox.world import video_url
 
 if TYPE_CHECKING:
     from airflow_provider_videotask.sandbox.world import Handler, SandboxState, SandboxTask
@@ -48,7 +49,7 @@ class _Reader:
         self.base_url = base_url
 
     def video_url(self, sub_id: str, size: str | None = None) -> str:
-        return f"{self.base_url}/_sandbox/videos/{sub_id}.mp4" + (f"?bytes={size}" if size else "")
+        return video_url(self.base_url, sub_id, size)
 
 
 class CallbackSender:

@@ -27,6 +27,7 @@ from airflow_provider_videotask.sandbox.world import (
     SandboxState,
     SandboxTask,
     SubmitLimit,
+    video_url,
 )
 
 # The video every finished sandbox task links to: 2 s of a test pattern, H.264, 160x90 (made with
@@ -119,8 +120,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return bool(token) and (self.server.state.token is None or token == self.server.state.token)
 
     def video_url(self, sub_id: str, size: str | None = None) -> str:
-        """A finished video's link; ``size`` (the prompt's ``[video_bytes=N]``) pads the clip to N bytes."""
-        return f"{self.server.base_url}/_sandbox/videos/{sub_id}.mp4" + (f"?bytes={size}" if size else "")
+        return video_url(self.server.base_url, sub_id, size)
 
     def refuse_rate_limited(self, vendor: str, scope: str, wait: float) -> None:
         """HTTP 429, as Ace documents it (``too_many_requests``); HiDream documents no answer, so the same

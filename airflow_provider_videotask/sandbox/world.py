@@ -427,6 +427,12 @@ class SandboxState:
             task.created = self.clock() - task.duration - 1
 
 
+def video_url(base_url: str, sub_id: str, size: str | None = None) -> str:
+    """A finished video's link on the sandbox; ``size`` (the prompt's ``[video_bytes=N]``) pads the clip to N
+    bytes. Answers and callbacks alike link to it."""
+    return f"{base_url}/_sandbox/videos/{sub_id}.mp4" + (f"?bytes={size}" if size else "")
+
+
 def hidream_limits(retry_after: bool = True) -> dict[tuple[str, str], SubmitLimit]:
     """HiDream's documented per-minute submit limits, one window per module."""
     return {
