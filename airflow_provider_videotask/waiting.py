@@ -100,6 +100,8 @@ class WaitPlan:
     wait_settings: WaitSettings
     started_at: float
     timeout: float
+    # Set when the vendor is to call back: the trigger then reads this seldom, as the safety net.
+    callback_fallback_interval: float | None = None
 
     @property
     def deadline(self) -> float:
@@ -128,6 +130,7 @@ class WaitPlan:
                 deadline=self.deadline,
                 conn_type=self.conn_type,
                 wait_started_at=self.started_at,
+                callback_fallback_interval=self.callback_fallback_interval,
                 **self.wait_settings.as_kwargs(),
             ),
             method_name="execute_complete",

@@ -254,6 +254,13 @@ def parse_submit(body: Any, vendor: str = VENDOR) -> str:
     )
 
 
+def callback_task_id(body: Any) -> str | None:
+    """The task a ``callback_url`` call names, read as a hint only (nobody signs it): every service posts
+    its synchronous answer with ``task_id``, and a failure ``{success: false, task_id, trace_id, error}``
+    (AceDataCloud/Docs en/concepts/async-tasks.mdx)."""
+    return as_str(as_dict(body).get("task_id"))
+
+
 def parse_task(document: Any) -> VideoTask:
     """One task document as a VideoTask, in the order Ace's own clients decide (docs/vendors.md, "How the
     provider reads each vendor"; the SDK is AceDataCloud/SDK python/src/acedatacloud/_runtime/tasks.py):

@@ -62,6 +62,9 @@ class Gateway:
     # clients turn an id into https://media.vivago.ai/<id>.mp4 (HiDream-ai/vivago-agent-cli,
     # internal/artifact/url.go; hidream-model-gen, scripts/cli_utils.py, which drops a "v_" prefix).
     media_base_url: str | None = None
+    # Takes ``notify_url`` and calls it when a task ends: documented for v2 and v3 (HiDream's API pages,
+    # callback section: POST, 200 expected within 5 s, 3 tries 1 s apart); v4 has no public pages.
+    notifies: bool = True
 
     @property
     def default_module(self) -> str:
@@ -81,6 +84,7 @@ GATEWAYS = {
         batch_reads=False,
         module_in_body=True,
         media_base_url="https://media.vivago.ai",
+        notifies=False,
     ),
 }
 API_VERSIONS = tuple(GATEWAYS)
@@ -262,6 +266,13 @@ def parse_task(document: Any, gateway: Gateway = GATEWAYS[DEFAULT_API_VERSION]) 
         missing_video=not state.is_terminal and all(status == _DONE for status in statuses),
         raw=doc,
     )
+
+
+def callback_task_id(body: Any) -> str | None:
+    """The task a ``notify_url`` call names, read as a hint only (nobody signs it): v2 posts
+    ``{main_task_id, result}``, v3 the result page's envelope ``{code, message, result: {task_id ...}}``."""
+    document = as_dict(body)
+    return as_str(document.get("main_task_id")) or as_str(as_dict(document.get("result")).get("task_id"))
 
 
 def parse_one(result: Any, task_id: str, gateway: Gateway) -> Page:

@@ -37,6 +37,7 @@ class AceDataCloudHook(VideoTaskHook):
     default_conn_name = "acedatacloud_default"
     hook_name = "Ace Data Cloud (video)"
     vendor = ace.VENDOR
+    callback_task_id = staticmethod(ace.callback_task_id)
     default_base_url = ace.DEFAULT_BASE_URL
     # retrieve_batch without ids pages through the account's own history (Ace's tasks guides, e.g.
     # https://platform.acedata.cloud/documents/webextrator-tasks-integration: "omit both to paginate").
@@ -50,6 +51,10 @@ class AceDataCloudHook(VideoTaskHook):
 
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__(conn_id, retry_policy=retry_policy)
+
+    def callback_field(self, settings: ConnectionSettings) -> str:
+        """Every video service takes ``callback_url`` (AceDataCloud/Docs en/concepts/async-tasks.mdx)."""
+        return "callback_url"
 
     def submit(self, service: str, **fields: Any) -> str:
         """Create one video task of ``service`` (paid; sent once, never retried, always ``async``); its id."""

@@ -49,7 +49,7 @@ from airflow_provider_videotask.connection_form import (
     legacy_ui_field_behaviour,
 )
 from airflow_provider_videotask.hooks import pacing
-from airflow_provider_videotask.hooks.connection import ConnectionSettings, base_url_of, mask
+from airflow_provider_videotask.hooks.connection import ConnectionSettings, base_url_of, mask, whole_or_none
 from airflow_provider_videotask.hooks.flow import (
     Action,
     Flow,
@@ -102,6 +102,8 @@ class VideoTaskHook(BaseHook):
     # The module the Test button's free status query reads (None: the connection's default).
     connection_test_module: ClassVar[str | None] = None
     console: ClassVar[str]  # where a user looks up the tasks an account has submitted
+    # Callbacks (callbacks/): the task a callback's body names, read as a hint.
+    callback_task_id: ClassVar[Callable[[Any], str | None]]
 
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__()
@@ -131,6 +133,10 @@ class VideoTaskHook(BaseHook):
 
     def resolve_module(self, module: str | None, settings: ConnectionSettings) -> str | None:
         raise NotImplementedError
+
+    def callback_field(self, settings: ConnectionSettings) -> str | None:
+        """The submit field a callback URL goes in on this connection (None: its API takes none)."""
+        return None
 
     def _batch_step(
         self, task_ids: Sequence[str], offset: int, module: str | None, settings: ConnectionSettings
@@ -204,8 +210,8 @@ class VideoTaskHook(BaseHook):
             extras=extras,
             batch_size=int(self._positive_extra(extras, "batch_size", int) or DEFAULT_BATCH_SIZE),
             parallel_reads=int(self._positive_extra(extras, "parallel_reads", int) or DEFAULT_PARALLEL_READS),
-            max_submits_per_minute=_whole_or_none(self._positive_extra(extras, "max_submits_per_minute", int)),
-            max_concurrent_tasks=_whole_or_none(self._positive_extra(extras, "max_concurrent_tasks", int)),
+            max_submits_per_minute=whole_or_none(self._positive_extra(extras, "max_submits_per_minute", int)),
+            max_concurrent_tasks=whole_or_none(self._positive_extra(extras, "max_concurrent_tasks", int)),
         )
 
     def _accepts_missing_secret(self, extras: Mapping[str, Any]) -> bool:
@@ -491,7 +497,3 @@ class VideoTaskHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         return legacy_form_widgets(cls.conn_type) if CONN_FIELDS.get(cls.conn_type) else {}
-
-
-def _whole_or_none(number: float | None) -> int | None:
-    return None if number is None else int(number)

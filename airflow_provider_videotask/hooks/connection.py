@@ -46,8 +46,10 @@ class ConnectionSettings:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def secrets(self) -> list[str]:
-        """Every secret the connection holds: its password, and a raw token in the extras (HiDream)."""
-        return [value for value in (self.secret, as_str(self.extra("token"))) if value]
+        """Every secret the connection holds: its password, a raw token in the extras (HiDream), and the
+        secret callback URLs are signed with."""
+        extras = (as_str(self.extra("token")), as_str(self.extra("callback_secret")))
+        return [value for value in (self.secret, *extras) if value]
 
 
 def mask(secret: str) -> None:
@@ -69,3 +71,7 @@ def base_url_of(host: str | None, port: int | None) -> str | None:
         parts = urlsplit(host)
         host = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
     return host
+
+
+def whole_or_none(number: float | None) -> int | None:
+    return None if number is None else int(number)

@@ -57,6 +57,7 @@ class HiDreamHook(VideoTaskHook):
     default_conn_name = "hidream_default"
     hook_name = "HiDream"
     vendor = hidream.VENDOR
+    callback_task_id = staticmethod(hidream.callback_task_id)
     default_base_url = hidream.DEFAULT_BASE_URL
     console = (
         "your HiDream account's generation history (https://www.hidreamai.com; https://vivago.ai for a "
@@ -73,6 +74,10 @@ class HiDreamHook(VideoTaskHook):
     ) -> None:
         super().__init__(conn_id, retry_policy=retry_policy)
         self.api_user_id = api_user_id
+
+    def callback_field(self, settings: ConnectionSettings) -> str | None:
+        """``notify_url``, on the API versions that document it (v2, v3: ``Gateway.notifies``)."""
+        return "notify_url" if hidream.gateway_of(api_version(settings)).notifies else None
 
     def submit(self, module: str | None = None, **fields: Any) -> str:
         """Create one video task (paid; sent once, never retried) and return its task id.

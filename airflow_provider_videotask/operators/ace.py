@@ -104,7 +104,7 @@ class AceVideoOperator(VideoGenerationOperator):
         self.hook.service(self.service).body(self.fields())
 
     def submit(self) -> str:
-        return self.hook.submit(self.service, **self.fields())
+        return self.hook.submit(self.service, **self.submit_fields())
 
 
 class KlingVideoOperator(AceVideoOperator):

@@ -27,6 +27,7 @@ from airflow_provider_videotask.api.errors import (
     submit_fate,
 )
 from airflow_provider_videotask.api.models import TaskState
+from airflow_provider_videotask.callbacks.plan import CallbackPlan, plan_callback
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.links import VideoLink
@@ -105,6 +106,10 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
     :param output_conn_id: the Airflow connection of that storage (e.g. ``aws_default`` for ``s3://``).
     :param file_name: the name of each video under ``output_path`` (templated), from ``{vendor}``,
         ``{video_task_id}``, ``{n}`` (``-1``, ``-2`` ... when a task made several) and ``{ext}``.
+    :param callbacks: ask the vendor to call back when the task ends, waking the wait within seconds
+        (default: on when the connection has the extras ``callback_base_url`` and ``callback_secret``;
+        ``False`` polls only; ``True`` fails before paying when the connection cannot). Polling goes on
+        every ``callback_fallback_interval`` seconds as the safety net. See ``docs/callbacks.md``.
 
     Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom
     ``video_task_ids`` (and, until 0.3, ``task_ids``) the moment it exists, and the task's state as XCom
@@ -138,6 +143,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         output_path: str | None = None,
         output_conn_id: str | None = None,
         file_name: str = DEFAULT_FILE_NAME,
+        callbacks: bool | None = None,
         **kwargs: Any,
     ) -> None:
         output_asset = declare_output(output_path, file_name, kwargs)
@@ -160,6 +166,10 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.submit_timeout = submit_timeout
+        if callbacks is not None and not isinstance(callbacks, bool):
+            raise VideoTaskValidationError(f"callbacks must be True, False or None, got {callbacks!r}")
+        self.callbacks = callbacks
+        self._callback: CallbackPlan | None = None  # where this try's submit asks the vendor to call back
         if output_path is not None and not wait_for_completion:
             raise VideoTaskValidationError(
                 "output_path needs wait_for_completion=True: videos are kept when the task sees them finished"
@@ -211,7 +221,16 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
             self.validate()
 
     def submit(self) -> str:
+        """Send :meth:`submit_fields`; the new task's id."""
         raise NotImplementedError
+
+    def submit_fields(self) -> dict[str, Any]:
+        """What the submit sends: :meth:`fields` and, when callbacks are on, the callback URL (kept out of
+        ``fields``, which is recorded with the videos: the URL is a credential)."""
+        fields = self.fields()
+        if self._callback is not None:
+            fields[self._callback.field] = self._callback.url
+        return fields
 
     # ----- execution -----------------------------------------------------------------------------
 
@@ -219,6 +238,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         self.validate()
         self.output_spec()  # as rendered: a bad output is known before anything is paid
         self._guard_spend(context)
+        self._callback = plan_callback(self.hook, self.conn_id, self.callbacks, self.fields(), context["ti"], self.log)
         if not RETRY_REATTACHES:
             _warn_no_reattach(self.log)
         return self.execute_resumable(context)
@@ -396,6 +416,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
             self.wait_settings,
             started_at=time.time(),
             timeout=self.timeout,
+            callback_fallback_interval=None if self._callback is None else self._callback.fallback_interval,
         )
         if self.deferrable:
             plan.defer(self)

@@ -67,4 +67,4 @@ class HailuoVideoOperator(VideoGenerationOperator):
         hailuo.validate_submit(self.fields())
 
     def submit(self) -> str:
-        return self.hook.submit(**self.fields())
+        return self.hook.submit(**self.submit_fields())

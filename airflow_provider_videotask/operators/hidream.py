@@ -153,4 +153,4 @@ class HiDreamVideoOperator(VideoGenerationOperator):
         hidream_submit.validate_submit(self.module, self.fields(), api_version=None)
 
     def submit(self) -> str:
-        return self.hook.submit(self.module, **self.fields())
+        return self.hook.submit(self.module, **self.submit_fields())

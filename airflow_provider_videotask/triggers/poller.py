@@ -42,10 +42,11 @@ PollerKey = tuple[str, str, Union[str, None]]  # noqa: UP007
 class Subscription:
     """One waiter's view of a poller: its ids, its pace, and an inbox of updates."""
 
-    def __init__(self, task_ids: list[str], poll_interval: float, deadline: float | None) -> None:
+    def __init__(self, task_ids: list[str], poll_interval: float, deadline: float | None, due_at: float) -> None:
         self.task_ids = task_ids
         self.poll_interval = poll_interval
         self.deadline = deadline
+        self.due_at = due_at  # when its ids are next to be read
         self.inbox: asyncio.Queue[Update] = asyncio.Queue()
         self._last: list[VideoTask] | None = None
         self._errored = False
@@ -63,18 +64,26 @@ class Subscription:
         self._last = tasks
         self._errored = False
 
+    def due(self, start: float, slack: float) -> bool:
+        """Read in a cycle starting at ``start``: due by then (``slack`` early, so waiters of one pace stay
+        in step and share their requests), or at its deadline."""
+        return self.due_at <= start + slack or (self.deadline is not None and self.deadline <= start)
+
     def offer_error(self, error: BaseException) -> None:
         self._errored = True
         self.inbox.put_nowait(error)
 
 
 class BatchPoller:
-    """Polls the ids of all its subscribers, ``batch_size`` ids per request, at the pace of the quickest.
+    """Polls the ids of its subscribers, ``batch_size`` ids per request, each at its own pace.
 
     The schedule, in one place:
 
-    - A cycle starts every poll interval (the quickest subscriber's), counted from the previous start;
-      one that overran its interval is followed at once, and that is logged once.
+    - Each subscriber is read every its poll interval: a waiter expecting a callback only every
+      ``callback_fallback_interval``, the others every ``poll_interval``. A cycle reads every subscriber
+      due by its start, or due within half the quickest interval (so waiters of one pace stay in step and
+      share their requests), and the next cycle starts when the next subscriber is due; one that overran
+      is followed at once, and that is logged once.
     - A subscriber's first poll is due when it subscribes (its trigger has already waited one interval):
       one that joins between cycles, or while a request is in flight, gets a short extra cycle of its
       own at once rather than waiting for the next one.
@@ -100,7 +109,7 @@ class BatchPoller:
         self._overrun_logged = False
 
     def subscribe(self, task_ids: list[str], poll_interval: float, deadline: float | None) -> Subscription:
-        subscription = Subscription(task_ids, poll_interval, deadline)
+        subscription = Subscription(task_ids, poll_interval, deadline, due_at=_now())
         self.subscriptions[subscription] = None
         self._newcomers[subscription] = None
         self._joined.set()
@@ -131,16 +140,22 @@ class BatchPoller:
                 if self._newcomers and self.cycles and _now() < next_start:
                     newcomers = list(self._newcomers)
                     self._newcomers.clear()
+                    joined = _now()
                     await self._cycle(newcomers)  # the short extra cycle of those who just joined
+                    self._polled(newcomers, joined)
                     continue
                 if (wait := next_start - _now()) > 0:
                     await self._nap(wait)
                     continue  # woken early by a newcomer, or on time: look again
                 started = _now()
                 self._newcomers.clear()  # this cycle polls them with everyone else
-                failures = 0 if await self._cycle(list(self.subscriptions)) else failures + 1
-                next_start = started + self._interval(failures)
-                self._note_overrun(_now() - started)
+                slack = self._quickest() / 2
+                due = [subscription for subscription in self.subscriptions if subscription.due(started, slack)]
+                if due:
+                    failures = 0 if await self._cycle(due) else failures + 1
+                    self._polled(due, started)
+                    self._note_overrun(_now() - started)
+                next_start = self._next_start(started, failures)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a bug of ours must not leave waiters waiting on a dead poller
@@ -149,8 +164,16 @@ class BatchPoller:
         finally:
             await self.hook.aclose()
 
+    def _polled(self, subscriptions: list[Subscription], started: float) -> None:
+        """After a cycle: when each of its subscribers is due next."""
+        for subscription in subscriptions:
+            subscription.due_at = started + subscription.poll_interval
+
+    def _quickest(self) -> float:
+        return min(s.poll_interval for s in self.subscriptions) if self.subscriptions else 0.0
+
     def _note_overrun(self, took: float) -> None:
-        interval = min(s.poll_interval for s in self.subscriptions) if self.subscriptions else took
+        interval = self._quickest() if self.subscriptions else took
         if took > interval and not self._overrun_logged:
             self._overrun_logged = True
             log.warning(
@@ -263,15 +286,19 @@ class BatchPoller:
             if count % WAKE_SLICE == 0:
                 await asyncio.sleep(0)
 
-    def _interval(self, failures: int) -> float:
-        interval = min(s.poll_interval for s in self.subscriptions)
+    def _next_start(self, started: float, failures: int) -> float:
+        """When the next cycle starts: the next subscriber due or, after failed cycles, a backed-off
+        interval (doubling, at most 10 intervals); never after the nearest deadline to come, so a task
+        that finished just in time still counts."""
+        if not self.subscriptions:
+            return started
         if failures:
-            interval = min(interval * 2 ** (failures - 1), max(interval, 1.0) * 10)
-        deadlines = [s.deadline for s in self.subscriptions if s.deadline is not None]
-        if deadlines:
-            # Poll at the nearest deadline too, so a task that finished just in time still counts.
-            interval = min(interval, max(0.0, min(deadlines) - _now()))
-        return interval
+            quickest = self._quickest()
+            start = started + min(quickest * 2 ** (failures - 1), max(quickest, 1.0) * 10)
+        else:
+            start = min(s.due_at for s in self.subscriptions)
+        deadlines = [s.deadline for s in self.subscriptions if s.deadline is not None and s.deadline > started]
+        return min(start, *deadlines) if deadlines else start
 
 
 _POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[PollerKey, BatchPoller]] = (

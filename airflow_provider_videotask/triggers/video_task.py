@@ -44,6 +44,9 @@ class VideoTaskTrigger(BaseTrigger):
     :param deadline: Unix time after which the wait ends with a ``timeout`` event (None: no deadline).
     :param conn_type: the connection's type, resolved by the sensor (None: read from the connection).
     :param wait_started_at: Unix time the wait began (for the unknown grace period).
+    :param callback_fallback_interval: set when the vendor is to call back (``callbacks/``): the callback
+        resumes the task through the api-server, and this trigger reads the tasks only this often, as the
+        safety net for a callback lost (None: no callback; poll every ``poll_interval``).
     :param task_ids: the name ``video_task_ids`` had in 0.1, read from triggers serialized by it.
     :param shared: serialized by 0.1 and ignored: every trigger shares its poller now.
     :param wait: how the wait judges what it sees, the fields of ``wait_rules.WaitSettings`` (``fail_on``,
@@ -65,10 +68,13 @@ class VideoTaskTrigger(BaseTrigger):
         wait_started_at: float | None = None,
         task_ids: str | Iterable[str] | None = None,
         shared: Any = None,  # serialized by 0.1; every trigger shares its poller now
+        callback_fallback_interval: float | None = None,
         **wait: Any,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # untyped on Airflow 3.0
         check_seconds("poll_interval", poll_interval)
+        if callback_fallback_interval is not None:
+            check_seconds("callback_fallback_interval", callback_fallback_interval)
         self.wait_settings = WaitSettings(**wait)
         self.conn_id = conn_id
         ids = video_task_ids if video_task_ids is not None else task_ids if task_ids is not None else []
@@ -78,6 +84,7 @@ class VideoTaskTrigger(BaseTrigger):
         self.deadline = deadline
         self.conn_type = conn_type
         self.wait_started_at = _now() if wait_started_at is None else wait_started_at
+        self.callback_fallback_interval = callback_fallback_interval
         self._poller: BatchPoller | None = None
         self._subscription: Subscription | None = None
 
@@ -93,8 +100,16 @@ class VideoTaskTrigger(BaseTrigger):
                 **self.wait_settings.as_kwargs(),
                 "conn_type": self.conn_type,
                 "wait_started_at": self.wait_started_at,
+                "callback_fallback_interval": self.callback_fallback_interval,
             },
         )
+
+    @property
+    def read_interval(self) -> float:
+        """How often the tasks are read: every poll interval, or seldom while a callback is expected."""
+        if self.callback_fallback_interval is None:
+            return self.poll_interval
+        return self.callback_fallback_interval
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self._wait()
@@ -110,12 +125,12 @@ class VideoTaskTrigger(BaseTrigger):
             return Verdict("error", [], str(error)).to_event()
         # Airflow can fail a task whose trigger fires within seconds of deferring, and the sensor has
         # just looked: the first poll comes one interval later (never past the deadline).
-        remaining = wait.remaining(_now())
-        await _sleep(self.poll_interval if remaining is None else max(0.0, min(self.poll_interval, remaining)))
+        interval, remaining = self.read_interval, wait.remaining(_now())
+        await _sleep(interval if remaining is None else max(0.0, min(interval, remaining)))
         if (remaining := wait.remaining(_now())) is not None and remaining <= 0:
             return Verdict("timeout", [], "timed out before the first poll").to_event()
         self._poller = poller.poller_for(self.conn_id, make_hook.conn_type, self.module, make_hook)
-        self._subscription = self._poller.subscribe(self.video_task_ids, self.poll_interval, self.deadline)
+        self._subscription = self._poller.subscribe(self.video_task_ids, interval, self.deadline)
         try:
             return (await self._follow(self._subscription, wait)).to_event()
         finally:
@@ -129,7 +144,7 @@ class VideoTaskTrigger(BaseTrigger):
             else:
                 verdict = wait.observe(update, now := _now())
                 if (line := wait.progress(verdict, now)) is not None:
-                    self.log.info("%s; polling every %.0fs", line, self.poll_interval)
+                    self.log.info("%s; polling every %.0fs", line, self.read_interval)
             if verdict.over:
                 return verdict
 

@@ -1,0 +1,143 @@
+"""Where a vendor calls back: a URL that carries the capability to wake one waiting task. Pure.
+
+Neither vendor signs its callbacks (Ace: "callbacks currently carry no signature header ... include an
+unguessable token in your callback_url", AceDataCloud/Docs ``en/concepts/async-tasks.mdx``; HiDream
+documents none), so the URL itself is the credential, as in Temporal's task tokens: it names the waiting
+task (:class:`WaitAddress`) and an HMAC-SHA256 of that name under the connection's ``callback_secret``.
+
+The address names the Airflow task instance, not the vendor task (unknown before the submit), and not
+the try: a retry that reattaches to the task an earlier try paid for is still woken by its callback.
+A forged or altered URL fails the constant-time comparison; a leaked one can only make the receiver
+read the vendor (it never trusts the body), so the worst it buys is a few status reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_videotask.api.errors import VideoTaskValidationError
+
+PATH = "/videotask/callbacks/"
+# While a callback is expected, the shared poller reads the task this often, as the safety net.
+DEFAULT_FALLBACK_INTERVAL = 300.0
+# An HMAC key anyone could guess protects nothing.
+MIN_SECRET_LENGTH = 16
+# Bound into the MAC so a signature made for anything else under the same secret is never accepted here.
+_PURPOSE = b"videotask-callback-v1\0"
+
+
+@dataclass(frozen=True)
+class WaitAddress:
+    """What identifies a waiting task: its vendor connection and its Airflow task instance."""
+
+    conn_id: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+
+
+@dataclass(frozen=True)
+class CallbackConfig:
+    """A connection's callback extras: ``callback_base_url`` (the Airflow api-server's public base URL as
+    the vendor reaches it), ``callback_secret`` (signs the URLs) and ``callback_fallback_interval``."""
+
+    base_url: str
+    secret: str = field(repr=False)
+    fallback_interval: float = DEFAULT_FALLBACK_INTERVAL
+
+
+def callback_config(extra: Callable[[str], Any], conn_id: str) -> CallbackConfig | None:
+    """The connection's callbacks (``extra``: its extras by name, empty as None); None when neither extra is
+    set. A half or bad setting raises, naming the extra and the fix."""
+    base_url, secret = extra("callback_base_url"), extra("callback_secret")
+    if base_url is None and secret is None:
+        return None
+    where = f"connection {conn_id!r}"
+    if not (isinstance(base_url, str) and base_url.startswith(("https://", "http://"))):
+        raise VideoTaskValidationError(
+            f"{where}: extra 'callback_base_url' must be the http(s) URL at which the vendor reaches the Airflow "
+            f"api-server (e.g. https://airflow.example.com), got {base_url!r}; clear both callback extras to poll only"
+        )
+    if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
+        raise VideoTaskValidationError(
+            f"{where}: extra 'callback_secret' must be a random string of at least {MIN_SECRET_LENGTH} characters "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'); clear both callback extras to "
+            "poll only"
+        )
+    fallback = extra("callback_fallback_interval")
+    if fallback is None:
+        return CallbackConfig(base_url, secret)
+    try:
+        seconds = float(fallback)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(fallback, bool) or not (math.isfinite(seconds) and seconds > 0):
+        raise VideoTaskValidationError(
+            f"{where}: extra 'callback_fallback_interval' must be a number of seconds above 0, got {fallback!r}"
+        )
+    return CallbackConfig(base_url, secret, seconds)
+
+
+def token_for(address: WaitAddress, secret: str) -> str:
+    """``<address, base64url>.<HMAC-SHA256, base64url>``: URL-safe, no padding."""
+    name = _b64(json.dumps(
+        [address.conn_id, address.dag_id, address.run_id, address.task_id, address.map_index], separators=(",", ":")
+    ).encode())  # fmt: skip
+    return f"{name}.{_b64(_mac(name, secret))}"
+
+
+def callback_url(base_url: str, address: WaitAddress, secret: str) -> str:
+    """The URL to give the vendor: the api-server's public base URL, the receiver's path, the token."""
+    return f"{base_url.rstrip('/')}{PATH}{token_for(address, secret)}"
+
+
+def read_address(token: str) -> WaitAddress | None:
+    """The address a token claims, NOT verified (it says whose secret to verify with); None if malformed."""
+    name, _, _ = token.partition(".")
+    try:
+        conn_id, dag_id, run_id, task_id, map_index = json.loads(_unb64(name))
+    except (ValueError, TypeError, binascii.Error):
+        return None
+    if not all(isinstance(part, str) and part for part in (conn_id, dag_id, run_id, task_id)):
+        return None
+    if isinstance(map_index, bool) or not isinstance(map_index, int):
+        return None
+    return WaitAddress(conn_id, dag_id, run_id, task_id, map_index)
+
+
+def verify(token: str, secret: str) -> bool:
+    """True when the token was signed under ``secret``; compared in constant time."""
+    name, dot, signature = token.partition(".")
+    if not (dot and name and signature and secret):
+        return False
+    try:
+        given = _unb64(signature)
+    except (ValueError, binascii.Error):
+        return False
+    return hmac.compare_digest(given, _mac(name, secret))
+
+
+def redacted(token: str) -> str:
+    """How a token may appear in a log line: its address part only (the signature is the credential)."""
+    return token.partition(".")[0][:48] + ".<signature>"
+
+
+def _mac(name: str, secret: str) -> bytes:
+    return hmac.new(secret.encode(), _PURPOSE + name.encode(), hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
