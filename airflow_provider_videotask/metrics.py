@@ -58,9 +58,10 @@ def poll(*, vendor: str, conn_id: str) -> Iterator[None]:
         raise
 
 
-def finished(tasks: Sequence[VideoTask], *, vendor: str, conn_id: str) -> None:
-    """The tasks a wait saw over, with how long they took and how soon they were seen."""
-    tags = _tags(vendor, conn_id)
+def finished(tasks: Sequence[VideoTask], *, vendor: str, conn_id: str, source: str = "poll") -> None:
+    """The tasks a wait saw over, with how long they took and how soon they were seen, by what saw them
+    (``source``: a poll or a vendor's callback)."""
+    tags = _tags(vendor, conn_id, source=source)
     for task in tasks:
         if not task.state.is_terminal:
             continue
@@ -69,6 +70,17 @@ def finished(tasks: Sequence[VideoTask], *, vendor: str, conn_id: str) -> None:
             Stats.timing(f"{PREFIX}.task.generation_time", task.seconds * 1000, tags=tags)
         if task.detection_delay is not None:
             Stats.timing(f"{PREFIX}.task.detection_delay", task.detection_delay * 1000, tags=tags)
+
+
+# What the callback receiver did with a callback (callbacks/receiver.py).
+CALLBACK_OUTCOMES = ("accepted", "rejected", "ignored")
+
+
+def callback(outcome: str, *, vendor: str | None, conn_id: str | None) -> None:
+    """One callback: ``accepted`` (it resumed its wait), ``ignored`` (valid, but it changed nothing: late,
+    duplicate, early, or the vendor says the task still runs) or ``rejected`` (a bad signature, a body too
+    large)."""
+    Stats.incr(f"{PREFIX}.callback.{outcome}", tags=_tags(vendor or "unknown", conn_id or "unknown"))
 
 
 def waiters(count: int, *, vendor: str, conn_id: str, module: str | None) -> None:

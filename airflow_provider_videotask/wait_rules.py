@@ -38,6 +38,11 @@ FAIL_ON = ("any", "all")
 # The closed set of ends of a wait (and of trigger event statuses); "pending" means it goes on.
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
 NOT_FOUND = "task id not found at the vendor"
+# What may wake a wait: a poll (the trigger's, the sensor's, the operator's) or a vendor's callback.
+SOURCES = ("poll", "callback")
+# The ends a callback may bring (callback_verdict): the vendor's own reading of the tasks. A timeout or
+# an error is the trigger's to decide, on its own clock and with its own retries.
+CALLBACK_ENDS = ("success", "failed")
 
 # XCom keys. The vendor task ids are "video_task_ids": Airflow's own "task_ids" means Airflow tasks.
 VIDEO_TASK_IDS_XCOM_KEY = "video_task_ids"
@@ -96,6 +101,7 @@ class Verdict:
     tasks: list[VideoTask]
     message: str
     failed_ids: list[str] = field(default_factory=list)
+    source: str = "poll"  # what woke the wait: a poll, or a vendor's callback (SOURCES)
 
     @property
     def over(self) -> bool:
@@ -108,6 +114,7 @@ class Verdict:
             "message": self.message,
             "tasks": [task.to_dict() for task in self.tasks],
             "failed_task_ids": list(self.failed_ids),
+            "source": self.source,
         }
 
     @classmethod
@@ -117,7 +124,8 @@ class Verdict:
             return None
         tasks = [VideoTask.from_dict(task) for task in event.get("tasks") or []]
         failed_ids = [str(task_id) for task_id in event.get("failed_task_ids") or []]
-        return cls(event["status"], tasks, str(event.get("message", "")), failed_ids)
+        source = str(event["source"]) if event.get("source") in SOURCES else "poll"
+        return cls(event["status"], tasks, str(event.get("message", "")), failed_ids, source)
 
 
 class Wait:
@@ -197,6 +205,22 @@ class Wait:
             return None
         seen = summarize(self.tasks) if self.tasks else "no answer yet"
         return Verdict("timeout", self.tasks, f"timed out after {now - self.started_at:.0f}s: {seen}")
+
+
+def callback_verdict(
+    tasks: Sequence[VideoTask],
+    wait_settings: WaitSettings,
+    *,
+    started_at: float,
+    deadline: float | None,
+    now: float,
+    log: Any,
+) -> Verdict | None:
+    """What a vendor's callback may do to a wait, given the tasks as the vendor reads them after it (the
+    callback's body is never trusted): end it, as the trigger would on the same reading, when that ends in
+    success or failure; otherwise nothing (None), and the trigger goes on."""
+    verdict = Wait(wait_settings, started_at=started_at, deadline=deadline, log=log).observe(tasks, now)
+    return replace(verdict, source="callback") if verdict.status in CALLBACK_ENDS else None
 
 
 def judge(tasks: Sequence[VideoTask], *, fail_on: str, waited: float, unknown_grace_period: float) -> Verdict:

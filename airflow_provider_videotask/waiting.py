@@ -180,7 +180,7 @@ def publish(
     if verdict.tasks:
         log.info("How the video tasks ended:\n%s", summary_table(verdict.tasks))
     if verdict.status == "failed":
-        metrics.finished(verdict.tasks, vendor=vendor, conn_id=conn_id)
+        metrics.finished(verdict.tasks, vendor=vendor, conn_id=conn_id, source=verdict.source)
         raise AirflowFailException(verdict.message)
     if verdict.status in ("timeout", "error"):
         raise AirflowException(f"Waiting for the video tasks failed ({verdict.status}): {verdict.message}")
@@ -188,5 +188,5 @@ def publish(
     log.info("%s: %d video URLs", verdict.message, len(urls))
     if keep is not None:
         urls = keep([task for task in verdict.tasks if task.state is TaskState.SUCCEEDED])
-    metrics.finished(verdict.tasks, vendor=vendor, conn_id=conn_id)
+    metrics.finished(verdict.tasks, vendor=vendor, conn_id=conn_id, source=verdict.source)
     return urls

@@ -17,7 +17,7 @@ class CallbackPlan:
     """The submit field that carries the URL, the URL (a credential: never logged, never recorded with the
     videos), and how often the wait reads the task meanwhile, as the safety net."""
 
-    field: str
+    submit_field: str
     url: str = field(repr=False)
     fallback_interval: float
 

@@ -102,8 +102,6 @@ class VideoTaskHook(BaseHook):
     # The module the Test button's free status query reads (None: the connection's default).
     connection_test_module: ClassVar[str | None] = None
     console: ClassVar[str]  # where a user looks up the tasks an account has submitted
-    # Callbacks (callbacks/): the task a callback's body names, read as a hint.
-    callback_task_id: ClassVar[Callable[[Any], str | None]]
 
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__()
@@ -137,6 +135,11 @@ class VideoTaskHook(BaseHook):
     def callback_field(self, settings: ConnectionSettings) -> str | None:
         """The submit field a callback URL goes in on this connection (None: its API takes none)."""
         return None
+
+    @staticmethod
+    def callback_task_id(body: Any) -> str | None:
+        """The task a callback's body names, read as a hint only (``callbacks/``)."""
+        raise NotImplementedError
 
     def _batch_step(
         self, task_ids: Sequence[str], offset: int, module: str | None, settings: ConnectionSettings
@@ -288,9 +291,8 @@ class VideoTaskHook(BaseHook):
         return task_id
 
     def _held_back(self, why: str, wait: float, request: ApiRequest) -> VideoTaskRateLimitError:
-        return VideoTaskRateLimitError(
-            f"{request.action} held back: {why}; nothing was sent", vendor=self.vendor, retry_after=wait
-        )
+        message = f"{request.action} held back: {why}; nothing was sent"
+        return VideoTaskRateLimitError(message, vendor=self.vendor, retry_after=wait)
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask for a task id that does not exist: a free call that proves host and credentials."""
@@ -403,8 +405,7 @@ class VideoTaskHook(BaseHook):
                 return await self.aget_settings(fresh=fresh)
 
     def _mask_token(self, token: str | None) -> None:
-        """A token the flow obtained (HiDream's, bought with the API key) is masked before it is first sent;
-        the connection's own secrets are masked when the connection is read."""
+        """A token the flow obtained (HiDream's) is masked before it is first sent (secrets: when read)."""
         if token and token not in self._masked:
             mask(token)
             self._masked.add(token)

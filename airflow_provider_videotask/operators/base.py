@@ -229,7 +229,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         ``fields``, which is recorded with the videos: the URL is a credential)."""
         fields = self.fields()
         if self._callback is not None:
-            fields[self._callback.field] = self._callback.url
+            fields[self._callback.submit_field] = self._callback.url
         return fields
 
     # ----- execution -----------------------------------------------------------------------------

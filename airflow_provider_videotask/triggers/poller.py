@@ -294,11 +294,13 @@ class BatchPoller:
             return started
         if failures:
             quickest = self._quickest()
-            start = started + min(quickest * 2 ** (failures - 1), max(quickest, 1.0) * 10)
+            start: float = started + min(quickest * 2.0 ** (failures - 1), max(quickest, 1.0) * 10)
         else:
             start = min(s.due_at for s in self.subscriptions)
-        deadlines = [s.deadline for s in self.subscriptions if s.deadline is not None and s.deadline > started]
-        return min(start, *deadlines) if deadlines else start
+        deadlines = [
+            deadline for s in self.subscriptions if (deadline := s.deadline) is not None and deadline > started
+        ]
+        return min([start, *deadlines])
 
 
 _POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[PollerKey, BatchPoller]] = (

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from asgiref.sync import sync_to_async
 
 from airflow_provider_videotask.api.common import normalize_task_ids
 from airflow_provider_videotask.api.errors import VideoTaskError
@@ -23,6 +24,9 @@ from airflow_provider_videotask.wait_rules import (
     check_seconds,
     stopped_waiting,
 )
+
+# What a task instance resumed from its deferral is (a person's mark or clear leaves another state).
+_RESUMED = frozenset({"scheduled", "queued", "running"})
 
 # Indirection so tests can run the trigger on a fake clock: see its waits without waiting.
 _sleep = asyncio.sleep
@@ -163,13 +167,36 @@ class VideoTaskTrigger(BaseTrigger):
 
     async def on_kill(self) -> None:
         """A person marked the task failed or success, or cleared it (Airflow 3.3+ calls this; older
-        releases only ``cleanup``). The wait already left the poller when it was cancelled."""
+        releases only ``cleanup``), or a vendor's callback resumed the task (Airflow cancels the trigger
+        the same way). The wait already left the poller when it was cancelled."""
         self._unsubscribe()
+        if await self._resumed_by_callback():
+            self.log.info("A callback resumed the task: this trigger stops (the vendor tasks are over)")
+            return
         try:
             vendor = (await self._hook_class()).vendor
         except Exception:  # the connection is gone: the warning matters more than the name
             vendor = "the vendor"
         self.log.warning(stopped_waiting(self.video_task_ids, vendor))
+
+    async def _resumed_by_callback(self) -> bool:
+        """Whether the task instance has been resumed (scheduled, queued or running again): what a callback
+        does. Asked of Airflow (the Task SDK's task states), not of the vendor: no read is spent on it."""
+        ti = getattr(self, "task_instance", None)
+        if self.callback_fallback_interval is None or ti is None:
+            return False
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+            map_index = getattr(ti, "map_index", -1)
+            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+                dag_id=ti.dag_id, map_index=map_index, task_ids=[ti.task_id], run_ids=[ti.run_id]
+            )
+            key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
+            state = (states.get(ti.run_id) or {}).get(key)
+        except Exception:  # unknown: the warning is the safe side
+            return False
+        return str(getattr(state, "value", state)) in _RESUMED
 
     async def cleanup(self) -> None:
         """Leave the poller; it stops, and closes its HTTP client, when its last waiter leaves."""

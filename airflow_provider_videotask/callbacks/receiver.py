@@ -1,0 +1,119 @@
+"""The callback receiver: a FastAPI app the api-server mounts under ``/videotask`` (``plugin.py``).
+
+``POST /videotask/callbacks/<token>``, the URL the operators gave the vendor (``address.py``). Airflow does
+not authenticate plugin apps (apache/airflow PR #72655), and neither vendor signs its callbacks, so the
+token is the credential:
+
+- a token that does not verify under its connection's ``callback_secret`` (compared in constant time) is
+  answered 403, and a body over 1 MiB 413; neither is looked at further;
+- a valid one is answered 200 at once, whatever comes of it (late, duplicate, early or unknown: so the
+  vendor stops retrying; HiDream wants its answer within 5 s), and acted on after the answer: the body
+  is read only for the task id it names, the tasks are read from the vendor, and the wait is resumed
+  only on the vendor's own final reading (``resume.py``).
+
+The full URL, the token's signature and the secret are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from airflow_provider_videotask import metrics
+from airflow_provider_videotask.callbacks import address as addresses
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+_switched_off_logged: list[bool] = []
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Video Task provider",
+        description="Receives the callbacks of video vendors and wakes the waits they concern (docs/callbacks.md).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @app.post("/callbacks/{token}")
+    async def callback(token: str, request: Request, background: BackgroundTasks) -> JSONResponse:
+        address = addresses.read_address(token)
+        shown = addresses.redacted(token)
+        body = await _capped_body(request)
+        if body is None:
+            metrics.callback("rejected", vendor=None, conn_id=address.conn_id if address else None)
+            log.warning("Callback %s refused: its body is over %d bytes", shown, MAX_BODY_BYTES)
+            return JSONResponse({"detail": "body too large"}, status_code=413)
+        if address is None or not _verified(token, address.conn_id):
+            metrics.callback("rejected", vendor=None, conn_id=address.conn_id if address else None)
+            log.warning("Callback %s refused: its signature does not verify", shown)
+            return JSONResponse({"detail": "forbidden"}, status_code=403)
+        claimed = _claimed_task_id(address.conn_id, body)
+        line = f"Callback for {address.dag_id}/{address.run_id}/{address.task_id}[{address.map_index}]" + (
+            f", task {claimed}" if claimed else ""
+        )
+        background.add_task(_act, address, claimed, line)
+        return JSONResponse({"status": "received"}, status_code=200)
+
+    return app
+
+
+async def _capped_body(request: Request) -> bytes | None:
+    """The body, or None when it is over ``MAX_BODY_BYTES`` (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def _verified(token: str, conn_id: str) -> bool:
+    """The token verifies under the secret of the connection it names (a missing one verifies nothing)."""
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    try:
+        extras = BaseHook.get_connection(conn_id).extra_dejson
+    except Exception:  # no such connection: the same answer as a bad signature, nothing to learn
+        return False
+    secret = extras.get("callback_secret")
+    return isinstance(secret, str) and addresses.verify(token, secret)
+
+
+def _claimed_task_id(conn_id: str, body: bytes) -> str | None:
+    """The vendor task the body names (a hint, to skip a read for another task); None if unreadable."""
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    from airflow_provider_videotask.hooks.registry import hook_class
+
+    try:
+        document: Any = json.loads(body)
+        make_hook = hook_class(BaseHook.get_connection(conn_id).conn_type, conn_id)
+    except Exception:
+        return None
+    return make_hook.callback_task_id(document)
+
+
+def _act(address: addresses.WaitAddress, claimed: str | None, line: str) -> None:
+    """After the answer: wake the wait if the vendor's reading ends it (in the api-server's thread pool)."""
+    from airflow_provider_videotask.callbacks import resume
+
+    if not resume.can_resume():
+        if not _switched_off_logged:
+            _switched_off_logged.append(True)
+            log.warning(
+                "This Airflow has no Trigger.submit_event: callbacks cannot resume waits here, and are ignored; "
+                "the waits poll on (every callback_fallback_interval)"
+            )
+        metrics.callback("ignored", vendor=None, conn_id=address.conn_id)
+        return
+    resume.wake(address, claimed, log_line=line)
