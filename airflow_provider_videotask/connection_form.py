@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow_provider_videotask.api import ace, hidream
 from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_READS
+from airflow_provider_videotask.callbacks.address import DEFAULT_FALLBACK_INTERVAL, MIN_SECRET_LENGTH
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -53,11 +54,36 @@ def _pacing_fields(vendor_rule: str) -> dict[str, Any]:
     }
 
 
+# Optional, for every vendor: the vendor calls back when a task ends (docs/callbacks.md).
+_CALLBACK_FIELDS: dict[str, Any] = {
+    "callback_base_url": {
+        "label": "Callback base URL",
+        "description": "Optional: the public base URL of this Airflow's api-server as the vendor reaches it "
+        "(e.g. https://airflow.example.com; only its /videotask/ path needs to be exposed). With a callback "
+        "secret, the vendor calls back when a task ends and the task wakes within seconds.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "callback_secret": {
+        "label": "Callback secret",
+        "description": f"Optional: a random string of {MIN_SECRET_LENGTH}+ characters that signs the callback "
+        "URLs (python -c 'import secrets; print(secrets.token_urlsafe(32))'). Changing it voids the URLs of "
+        "tasks still running: those are found by the fallback read.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "callback_fallback_interval": {
+        "label": "Fallback read interval with callbacks (seconds)",
+        "description": "While a callback is expected, the task is still read this often, in case the "
+        f"callback is lost (default {DEFAULT_FALLBACK_INTERVAL:.0f}).",
+        "schema": {"type": ["number", "null"], "minimum": 1, "default": DEFAULT_FALLBACK_INTERVAL},
+    },
+}
+
 _ACE_FIELDS: dict[str, Any] = {
     "request_timeout": _TIMEOUT_FIELD,
     "batch_size": _BATCH_SIZE_FIELD,
     "parallel_reads": _PARALLEL_READS_FIELD,
     **_pacing_fields("Ace Data Cloud publishes no number; it answers HTTP 429 when an account goes too fast."),
+    **_CALLBACK_FIELDS,
 }
 
 CONN_FIELDS: dict[str, dict[str, Any]] = {
@@ -101,6 +127,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
             "the vivago.ai token HiDream's own client uses goes (HIDREAM_AUTHORIZATION).",
             "schema": {"type": ["string", "null"], "format": "password"},
         },
+        **_CALLBACK_FIELDS,
     },
     "hailuo": _ACE_FIELDS,
     # One token for every Ace Data Cloud video service; each task names its service.
