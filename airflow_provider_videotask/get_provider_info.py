@@ -72,10 +72,6 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Ace Data Cloud", "python-modules": ["airflow_provider_videotask.hooks.ace"]},
         ],
         "extra-links": ["airflow_provider_videotask.links.VideoLink"],
-        # The api-server app that receives vendor callbacks (docs/callbacks.md).
-        "plugins": [
-            {"name": "videotask", "plugin-class": "airflow_provider_videotask.callbacks.plugin.VideoTaskPlugin"}
-        ],
         "connection-types": [
             {
                 "connection-type": conn_type,

@@ -33,11 +33,11 @@ EXPECTED: dict[str, set[str]] = {
     "videotask.submit.unknown": {"vendor", "conn_id", "model"},
     "videotask.poll.requests": {"vendor", "conn_id"},
     "videotask.poll.errors.auth": {"vendor", "conn_id"},
-    "videotask.task.finished.succeeded": {"vendor", "conn_id"},
-    "videotask.task.finished.failed": {"vendor", "conn_id"},
-    "videotask.task.finished.rejected": {"vendor", "conn_id"},
-    "videotask.task.generation_time": {"vendor", "conn_id"},
-    "videotask.task.detection_delay": {"vendor", "conn_id"},
+    "videotask.task.finished.succeeded": {"vendor", "conn_id", "source"},
+    "videotask.task.finished.failed": {"vendor", "conn_id", "source"},
+    "videotask.task.finished.rejected": {"vendor", "conn_id", "source"},
+    "videotask.task.generation_time": {"vendor", "conn_id", "source"},
+    "videotask.task.detection_delay": {"vendor", "conn_id", "source"},
     "videotask.poller.waiters": {"vendor", "conn_id"},  # and hostname, and module for HiDream
 }
 

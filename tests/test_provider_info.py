@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import os
 import subprocess
@@ -98,8 +99,12 @@ def test_hidream_form_has_its_extra_fields() -> None:
         "api_user_id",
         "default_module",
         "token",
+        "callback_base_url",
+        "callback_secret",
+        "callback_fallback_interval",
     }
     assert fields["token"]["schema"]["format"] == "password"  # a secret: the UI hides it
+    assert fields["callback_secret"]["schema"]["format"] == "password"
     # No module is filled in (each API version has its own first module); every version is offered.
     assert "default" not in fields["default_module"]["schema"]
     assert fields["api_version"]["schema"]["enum"] == ["v2", "v3", "v4"]
@@ -154,3 +159,16 @@ def test_the_video_link_loads_without_the_http_stack() -> None:
     assert "airflow_provider_videotask.links" in loaded
     heavy = {f"airflow_provider_videotask.{name}" for name in ("hooks.base", "waiting", "triggers", "sandbox")}
     assert not loaded & heavy, loaded
+
+
+def test_every_connection_type_offers_callbacks_and_the_plugin_is_declared() -> None:
+    info = get_provider_info()
+    for connection in info["connection-types"]:
+        fields = connection["conn-fields"]
+        assert {"callback_base_url", "callback_secret", "callback_fallback_interval"} <= set(fields), connection
+        assert fields["callback_secret"]["schema"]["format"] == "password"
+    [plugin] = info["plugins"]
+    module, _, name = plugin["plugin-class"].rpartition(".")
+    loaded = getattr(importlib.import_module(module), name)
+    [app] = loaded.fastapi_apps
+    assert app["url_prefix"] == "/videotask"

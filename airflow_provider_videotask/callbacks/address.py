@@ -3,7 +3,8 @@
 Neither vendor signs its callbacks (Ace: "callbacks currently carry no signature header ... include an
 unguessable token in your callback_url", AceDataCloud/Docs ``en/concepts/async-tasks.mdx``; HiDream
 documents none), so the URL itself is the credential, as in Temporal's task tokens: it names the waiting
-task (:class:`WaitAddress`) and an HMAC-SHA256 of that name under the connection's ``callback_secret``.
+task (:class:`WaitAddress`, in the path) and an HMAC-SHA256 of that name under the connection's
+``callback_secret`` (the ``token`` query parameter).
 
 The address names the Airflow task instance, not the vendor task (unknown before the submit), and not
 the try: a retry that reattaches to the task an earlier try paid for is still woken by its callback.
@@ -80,29 +81,33 @@ def callback_config(extra: Callable[[str], Any], conn_id: str) -> CallbackConfig
         seconds = float(fallback)
     except (TypeError, ValueError):
         seconds = math.nan
-    if isinstance(fallback, bool) or not (math.isfinite(seconds) and seconds > 0):
+    if isinstance(fallback, bool) or not (math.isfinite(seconds) and seconds >= 1):
         raise VideoTaskValidationError(
-            f"{where}: extra 'callback_fallback_interval' must be a number of seconds above 0, got {fallback!r}"
+            f"{where}: extra 'callback_fallback_interval' must be a number of seconds, at least 1, got {fallback!r}"
         )
     return CallbackConfig(base_url, secret, seconds)
 
 
-def token_for(address: WaitAddress, secret: str) -> str:
-    """``<address, base64url>.<HMAC-SHA256, base64url>``: URL-safe, no padding."""
-    name = _b64(json.dumps(
-        [address.conn_id, address.dag_id, address.run_id, address.task_id, address.map_index], separators=(",", ":")
-    ).encode())  # fmt: skip
-    return f"{name}.{_b64(_mac(name, secret))}"
+def address_name(address: WaitAddress) -> str:
+    """The address as it goes in the URL's path: compact JSON, base64url without padding. Not a secret."""
+    parts = [address.conn_id, address.dag_id, address.run_id, address.task_id, address.map_index]
+    return _b64(json.dumps(parts, separators=(",", ":")).encode())
+
+
+def signature_for(name: str, secret: str) -> str:
+    """The HMAC-SHA256 of an address name under ``secret``, base64url: the credential."""
+    return _b64(_mac(name, secret))
 
 
 def callback_url(base_url: str, address: WaitAddress, secret: str) -> str:
-    """The URL to give the vendor: the api-server's public base URL, the receiver's path, the token."""
-    return f"{base_url.rstrip('/')}{PATH}{token_for(address, secret)}"
+    """The URL to give the vendor: ``<base>/videotask/callbacks/<address>?token=<signature>``. The signature
+    is a query parameter named ``token`` so that Airflow's access log (3.3+) writes it as ``***``."""
+    name = address_name(address)
+    return f"{base_url.rstrip('/')}{PATH}{name}?token={signature_for(name, secret)}"
 
 
-def read_address(token: str) -> WaitAddress | None:
-    """The address a token claims, NOT verified (it says whose secret to verify with); None if malformed."""
-    name, _, _ = token.partition(".")
+def read_address(name: str) -> WaitAddress | None:
+    """The address a URL names, NOT verified (it says whose secret to verify with); None if malformed."""
     try:
         conn_id, dag_id, run_id, task_id, map_index = json.loads(_unb64(name))
     except (ValueError, TypeError, binascii.Error):
@@ -114,21 +119,15 @@ def read_address(token: str) -> WaitAddress | None:
     return WaitAddress(conn_id, dag_id, run_id, task_id, map_index)
 
 
-def verify(token: str, secret: str) -> bool:
-    """True when the token was signed under ``secret``; compared in constant time."""
-    name, dot, signature = token.partition(".")
-    if not (dot and name and signature and secret):
+def verify(name: str, signature: str, secret: str) -> bool:
+    """True when ``signature`` was made for ``name`` under ``secret``; compared in constant time."""
+    if not (name and signature and secret):
         return False
     try:
         given = _unb64(signature)
     except (ValueError, binascii.Error):
         return False
     return hmac.compare_digest(given, _mac(name, secret))
-
-
-def redacted(token: str) -> str:
-    """How a token may appear in a log line: its address part only (the signature is the credential)."""
-    return token.partition(".")[0][:48] + ".<signature>"
 
 
 def _mac(name: str, secret: str) -> bytes:

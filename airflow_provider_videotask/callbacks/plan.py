@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
-from airflow_provider_videotask.callbacks.address import WaitAddress, callback_config, callback_url
+from airflow_provider_videotask.callbacks.address import PATH, WaitAddress, callback_config, callback_url
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.connection import mask
 
@@ -23,15 +23,29 @@ class CallbackPlan:
 
 
 def plan_callback(
-    hook: VideoTaskHook, conn_id: str, wanted: bool | None, fields: dict[str, Any], ti: Any, log: logging.Logger | Any
+    hook: VideoTaskHook,
+    conn_id: str,
+    wanted: bool | None,
+    fields: dict[str, Any],
+    ti: Any,
+    log: logging.Logger | Any,
+    *,
+    deferred: bool,
 ) -> CallbackPlan | None:
     """The callback of one submit, or None to poll only.
 
     ``wanted``: the operator's ``callbacks`` argument. None uses callbacks when the connection has them, and
     a bad setting only costs the speed-up (a warning, then polling); True refuses, before paying, a
     connection that cannot take them; False never asks. A task that sets the vendor's field itself keeps it.
+    Only a wait in the triggerer (``deferred``) can be woken: a wait in the worker asks for nothing.
     """
     if wanted is False:
+        return None
+    if not deferred:
+        if wanted:
+            raise VideoTaskValidationError(
+                "callbacks=True wakes a wait in the triggerer: set deferrable=True and wait_for_completion=True"
+            )
         return None
     settings = hook.get_settings()
     field_name = hook.callback_field(settings)
@@ -51,18 +65,20 @@ def plan_callback(
             )
             raise VideoTaskValidationError(f"callbacks=True, but connection {conn_id!r} cannot take them: {why}")
         return None
+    if config.base_url.startswith("http://") and not config.base_url.startswith(("http://127.", "http://localhost")):
+        log.warning("callback_base_url is plain http: the callback URLs, credentials, cross the network unencrypted")
     if fields.get(field_name):
         log.info("The task sets its own %s: the vendor calls that, and this wait polls", field_name)
         return None
     map_index = getattr(ti, "map_index", -1)
     address = WaitAddress(conn_id, ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else int(map_index))
     url = callback_url(config.base_url, address, config.secret)
-    mask(url.rpartition(".")[2])  # the signature is the credential; the rest may show
+    mask(url.rpartition("?token=")[2])  # the signature is the credential; the rest may show
     log.info(
         "%s calls back at %s%s... when the task ends; the wait polls every %.0fs meanwhile, as the safety net",
         hook.vendor,
         config.base_url.rstrip("/"),
-        "/videotask/callbacks/",
+        PATH,
         config.fallback_interval,
     )
     return CallbackPlan(field_name, url, config.fallback_interval)

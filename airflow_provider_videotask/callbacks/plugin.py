@@ -1,7 +1,9 @@
 """The provider's Airflow plugin: the callback receiver, mounted by the api-server under ``/videotask``.
 
-Declared in the provider info (``plugins``), as providers ship plugins (apache/airflow providers/edge3),
-so installing the provider is all it takes.
+Registered through the ``airflow.plugins`` entry point (pyproject.toml), so installing the provider is all
+it takes. Not through the provider info's ``plugins`` (as apache/airflow providers/edge3 does): Airflow loads
+those only with ``[core] lazy_discover_providers = False`` (``airflow/plugins_manager.py``, ``_get_plugins``
+on 3.3; ``load_providers_plugins`` on 3.0), which is not the default.
 """
 
 from __future__ import annotations

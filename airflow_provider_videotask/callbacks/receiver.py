@@ -1,17 +1,18 @@
 """The callback receiver: a FastAPI app the api-server mounts under ``/videotask`` (``plugin.py``).
 
-``POST /videotask/callbacks/<token>``, the URL the operators gave the vendor (``address.py``). Airflow does
-not authenticate plugin apps (apache/airflow PR #72655), and neither vendor signs its callbacks, so the
-token is the credential:
+``POST /videotask/callbacks/<address>?token=<signature>``, the URL the operators gave the vendor
+(``address.py``). Airflow does not authenticate plugin apps (apache/airflow PR #72655), and neither vendor
+signs its callbacks, so the signature is the credential:
 
-- a token that does not verify under its connection's ``callback_secret`` (compared in constant time) is
-  answered 403, and a body over 1 MiB 413; neither is looked at further;
+- a signature that does not verify under its connection's ``callback_secret`` (compared in constant time)
+  is answered 403, and a body over 1 MiB 413; neither is looked at further;
 - a valid one is answered 200 at once, whatever comes of it (late, duplicate, early or unknown: so the
   vendor stops retrying; HiDream wants its answer within 5 s), and acted on after the answer: the body
   is read only for the task id it names, the tasks are read from the vendor, and the wait is resumed
   only on the vendor's own final reading (``resume.py``).
 
-The full URL, the token's signature and the secret are never logged.
+The signature and the secret are never logged here; Airflow 3.3's access log writes the ``token`` query
+parameter as ``***`` (Airflow 3.0's uvicorn access log writes it whole: see docs/callbacks.md).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_videotask import metrics
 from airflow_provider_videotask.callbacks import address as addresses
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 _switched_off_logged: list[bool] = []
+# The waits being acted on in this process, and whether another callback came for one meanwhile: a
+# burst of callbacks for one wait (duplicates, a leaked URL replayed) costs at most one more vendor read.
+_in_flight: dict[addresses.WaitAddress, bool] = {}
 
 
 def create_app() -> FastAPI:
@@ -41,20 +46,21 @@ def create_app() -> FastAPI:
         openapi_url=None,
     )
 
-    @app.post("/callbacks/{token}")
-    async def callback(token: str, request: Request, background: BackgroundTasks) -> JSONResponse:
-        address = addresses.read_address(token)
-        shown = addresses.redacted(token)
+    @app.post("/callbacks/{name}")
+    async def callback(name: str, request: Request, background: BackgroundTasks, token: str = "") -> JSONResponse:
+        address = addresses.read_address(name)
+        conn_id = address.conn_id if address else None
         body = await _capped_body(request)
         if body is None:
-            metrics.callback("rejected", vendor=None, conn_id=address.conn_id if address else None)
-            log.warning("Callback %s refused: its body is over %d bytes", shown, MAX_BODY_BYTES)
+            metrics.callback("rejected", vendor=None, conn_id=conn_id)
+            log.warning("Callback for %s refused: its body is over %d bytes", address or name[:64], MAX_BODY_BYTES)
             return JSONResponse({"detail": "body too large"}, status_code=413)
-        if address is None or not _verified(token, address.conn_id):
-            metrics.callback("rejected", vendor=None, conn_id=address.conn_id if address else None)
-            log.warning("Callback %s refused: its signature does not verify", shown)
+        # The connection is read in a thread: a metadata database or secrets backend call blocks.
+        if address is None or not await run_in_threadpool(_verified, name, token, address.conn_id):
+            metrics.callback("rejected", vendor=None, conn_id=conn_id)
+            log.warning("Callback for %s refused: its signature does not verify", address or name[:64])
             return JSONResponse({"detail": "forbidden"}, status_code=403)
-        claimed = _claimed_task_id(address.conn_id, body)
+        claimed = await run_in_threadpool(_claimed_task_id, address.conn_id, body)
         line = f"Callback for {address.dag_id}/{address.run_id}/{address.task_id}[{address.map_index}]" + (
             f", task {claimed}" if claimed else ""
         )
@@ -77,8 +83,9 @@ async def _capped_body(request: Request) -> bytes | None:
     return bytes(body)
 
 
-def _verified(token: str, conn_id: str) -> bool:
-    """The token verifies under the secret of the connection it names (a missing one verifies nothing)."""
+def _verified(name: str, token: str, conn_id: str) -> bool:
+    """The signature verifies under the secret of the connection the address names (a missing one verifies
+    nothing)."""
     from airflow.providers.common.compat.sdk import BaseHook
 
     try:
@@ -86,7 +93,7 @@ def _verified(token: str, conn_id: str) -> bool:
     except Exception:  # no such connection: the same answer as a bad signature, nothing to learn
         return False
     secret = extras.get("callback_secret")
-    return isinstance(secret, str) and addresses.verify(token, secret)
+    return isinstance(secret, str) and addresses.verify(name, token, secret)
 
 
 def _claimed_task_id(conn_id: str, body: bytes) -> str | None:
@@ -103,8 +110,8 @@ def _claimed_task_id(conn_id: str, body: bytes) -> str | None:
     return make_hook.callback_task_id(document)
 
 
-def _act(address: addresses.WaitAddress, claimed: str | None, line: str) -> None:
-    """After the answer: wake the wait if the vendor's reading ends it (in the api-server's thread pool)."""
+async def _act(address: addresses.WaitAddress, claimed: str | None, line: str) -> None:
+    """After the answer: wake the wait if the vendor's reading ends it (on the api-server's event loop)."""
     from airflow_provider_videotask.callbacks import resume
 
     if not resume.can_resume():
@@ -116,4 +123,14 @@ def _act(address: addresses.WaitAddress, claimed: str | None, line: str) -> None
             )
         metrics.callback("ignored", vendor=None, conn_id=address.conn_id)
         return
-    resume.wake(address, claimed, log_line=line)
+    if address in _in_flight:
+        _in_flight[address] = True
+        log.info("%s: ignored (one for this wait is being handled; it looks once more when done)", line)
+        metrics.callback("ignored", vendor=None, conn_id=address.conn_id)
+        return
+    _in_flight[address] = False
+    try:
+        while await resume.wake(address, claimed, log_line=line) != "accepted" and _in_flight[address]:
+            _in_flight[address] = False
+    finally:
+        del _in_flight[address]

@@ -11,6 +11,7 @@ and the triggerer (restarted, doubled, or killed) is not needed for it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ _LOOK_AGAIN_SECONDS = 1.0
 _ABOUT_TO_DEFER = frozenset({"scheduled", "queued", "running", "restarting", "up_for_retry"})
 
 # Indirection so tests can run the waits without waiting.
-_sleep = time.sleep
+_sleep = asyncio.sleep
 _now = time.time
 
 
@@ -69,6 +70,8 @@ def find_wait(address: WaitAddress) -> DeferredWait | str:
         if ti is None:
             return "absent"
         state = str(getattr(ti.state, "value", ti.state))
+        if state in _ABOUT_TO_DEFER and ti.next_method is not None:
+            return f"{state}, resumed already"  # its wait is over: nothing to wait for
         if state != "deferred" or ti.trigger_id is None:
             return state
         trigger = session.get(Trigger, ti.trigger_id)
@@ -111,36 +114,39 @@ def can_resume() -> bool:
     return callable(getattr(Trigger, "submit_event", None))
 
 
-def wake(address: WaitAddress, claimed_task_id: str | None, *, log_line: str) -> str:
+async def wake(address: WaitAddress, claimed_task_id: str | None, *, log_line: str) -> str:
     """Act on one valid callback for ``address`` (its body named ``claimed_task_id``): the outcome,
-    ``accepted`` or ``ignored`` (counted, and logged with the reason). Never raises."""
+    ``accepted`` or ``ignored`` (counted, and logged with the reason). Never raises. Runs on the
+    api-server's event loop: its waits are ``asyncio`` sleeps, its database and vendor calls in threads."""
+    vendor = None
     try:
-        outcome, why = _wake(address, claimed_task_id)
+        outcome, why, vendor = await _wake(address, claimed_task_id)
     except Exception as error:  # a hint that could not be used: polling goes on
-        log.warning("%s: ignored, it could not be used (%s); the wait polls on", log_line, error, exc_info=True)
-        outcome, why = "ignored", ""
+        log.warning("%s: ignored (it could not be used: %s); the wait polls on", log_line, error, exc_info=True)
+        outcome = "ignored"
     else:
         log.info("%s: %s (%s)", log_line, outcome, why)
-    metrics.callback(outcome, vendor=None, conn_id=address.conn_id)
+    metrics.callback(outcome, vendor=vendor, conn_id=address.conn_id)
     return outcome
 
 
-def _wake(address: WaitAddress, claimed_task_id: str | None) -> tuple[str, str]:
-    found = _deferred(address)
+async def _wake(address: WaitAddress, claimed_task_id: str | None) -> tuple[str, str, str | None]:
+    found = await _deferred(address)
     if isinstance(found, str):
-        return "ignored", f"no wait is deferred there (the task instance is {found})"
+        return "ignored", f"no wait is deferred there: the task instance is {found}", None
     trigger = found.trigger
+    conn_type = trigger.conn_type or await asyncio.to_thread(_conn_type, address.conn_id)
     if claimed_task_id is not None and claimed_task_id not in trigger.video_task_ids:
         # An earlier try's task, or a body that lies: not worth a read.
-        return "ignored", f"it names task {claimed_task_id}, the wait is on {', '.join(trigger.video_task_ids)}"
+        ids = ", ".join(trigger.video_task_ids)
+        return "ignored", f"it names task {claimed_task_id}, the wait is on {ids}", conn_type
     if (hold := found.deferred_at + HOLD_SECONDS - _now()) > 0:
-        _sleep(hold)
-    make_hook = hook_class(trigger.conn_type or _conn_type(address.conn_id), address.conn_id)
-    hook = make_hook(address.conn_id)
+        await _sleep(hold)
+    hook = hook_class(conn_type, address.conn_id)(address.conn_id)
     try:
-        tasks = hook.get_tasks(trigger.video_task_ids, trigger.module)
+        tasks = await asyncio.to_thread(hook.get_tasks, trigger.video_task_ids, trigger.module)
     except VideoTaskError as error:
-        return "ignored", f"reading the tasks failed: {error}"
+        return "ignored", f"reading the tasks failed: {error}", conn_type
     finally:
         hook.close()
     verdict = callback_verdict(
@@ -152,20 +158,20 @@ def _wake(address: WaitAddress, claimed_task_id: str | None) -> tuple[str, str]:
         log=log,
     )
     if verdict is None:
-        return "ignored", f"{hook.vendor} reports the wait not over: {_states(tasks)}"
-    if not submit_event(found.trigger_id, verdict.to_event()):
-        return "ignored", "the wait was resumed already"
-    return "accepted", f"resumed the task: {verdict.message}"
+        return "ignored", f"{hook.vendor} reports the wait not over: {_states(tasks)}", conn_type
+    if not await asyncio.to_thread(submit_event, found.trigger_id, verdict.to_event()):
+        return "ignored", "the wait was resumed already", conn_type
+    return "accepted", f"resumed the task: {verdict.message}", conn_type
 
 
-def _deferred(address: WaitAddress) -> DeferredWait | str:
+async def _deferred(address: WaitAddress) -> DeferredWait | str:
     """The deferred wait, waiting up to ``EARLY_WAIT_SECONDS`` for a task instance about to defer."""
     give_up_at = _now() + EARLY_WAIT_SECONDS
     while True:
-        found = find_wait(address)
+        found = await asyncio.to_thread(find_wait, address)
         if not isinstance(found, str) or found not in _ABOUT_TO_DEFER or _now() >= give_up_at:
             return found
-        _sleep(_LOOK_AGAIN_SECONDS)
+        await _sleep(_LOOK_AGAIN_SECONDS)
 
 
 def _conn_type(conn_id: str) -> str:

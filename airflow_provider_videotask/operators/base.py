@@ -238,7 +238,15 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         self.validate()
         self.output_spec()  # as rendered: a bad output is known before anything is paid
         self._guard_spend(context)
-        self._callback = plan_callback(self.hook, self.conn_id, self.callbacks, self.fields(), context["ti"], self.log)
+        self._callback = plan_callback(
+            self.hook,
+            self.conn_id,
+            self.callbacks,
+            self.fields(),
+            context["ti"],
+            self.log,
+            deferred=self.deferrable and self.wait_for_completion,
+        )
         if not RETRY_REATTACHES:
             _warn_no_reattach(self.log)
         return self.execute_resumable(context)

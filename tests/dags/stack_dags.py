@@ -48,3 +48,21 @@ with DAG("stack_ui_video", schedule=None, start_date=datetime(2025, 1, 1), catch
     HailuoVideoOperator(
         task_id="generate", prompt="a lighthouse [duration=2]", hailuo_conn_id="ui_hailuo", poll_interval=1
     )
+
+# Callbacks (tests/stack/test_callbacks.py): longer than the receiver's hold after a deferral
+# (callbacks/resume.py HOLD_SECONDS), so a callback at the end is acted on at once.
+CALLBACK_TASK_SECONDS = 14
+
+
+@task
+def callback_jobs(**context: object) -> list[dict[str, str]]:
+    """The run's jobs from its conf: [{"conn": connection id, "prompt": ...}]."""
+    jobs = context["dag_run"].conf["jobs"]  # type: ignore[attr-defined]
+    return [{"hailuo_conn_id": job["conn"], "prompt": job["prompt"]} for job in jobs]
+
+
+with DAG("stack_callbacks", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as callbacks:
+    # Polls every 120 s; with callbacks on, the connection's callback_fallback_interval paces the reads.
+    HailuoVideoOperator.partial(task_id="generate", deferrable=True, poll_interval=120, timeout=600).expand_kwargs(
+        callback_jobs()
+    )

@@ -31,6 +31,7 @@ from tests.conftest import SENTINEL_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "tests" / "dags"
+CALLBACK_SECRET = "stack-callback-secret-0123456789"
 COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
 IN_CI = os.environ.get("CI") == "true"
 # Figures the stack tests measure, printed at the end of the run (and kept for the closing notes).
@@ -140,6 +141,7 @@ class Stack:
         self.env = env
         self.postgres = postgres
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.spare_api_port = 0  # free for a second api-server
 
     def airflow(self, *args: str) -> str:
         result = subprocess.run(
@@ -279,13 +281,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory, stack_sandbox: Sandbox) -> I
     (home / "dags").mkdir(parents=True)
     for dag_file in ("e2e_sensor_dag.py", "stack_dags.py"):
         shutil.copy(DAGS / dag_file, home / "dags")
-    port = free_port()
+    port, spare_port = free_port(), free_port()
     connections = {
         f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(
             {"conn_type": conn_type, "host": stack_sandbox.url, "password": SENTINEL_TOKEN}
         )
         for conn_id, conn_type in (("e2e_hidream", "hidream"), ("stack_hailuo", "hailuo"))
     }
+    # Callbacks (test_callbacks.py): to the api-server, or to a second one started on the spare port.
+    for conn_id, api_port, fallback in (
+        ("stack_callbacks", port, 120),
+        ("stack_callbacks_fast", port, 25),
+        ("stack_callbacks_2", spare_port, 120),
+    ):
+        extra = {
+            "callback_base_url": f"http://127.0.0.1:{api_port}",
+            "callback_secret": CALLBACK_SECRET,
+            "callback_fallback_interval": fallback,
+        }
+        connections[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
+            {"conn_type": "hailuo", "host": stack_sandbox.url, "password": SENTINEL_TOKEN, "extra": extra}
+        )
     env = {
         **os.environ,
         **connections,
@@ -311,6 +327,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, stack_sandbox: Sandbox) -> I
     }
     env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", None)
     running = Stack(home, env, postgres)
+    running.spare_api_port = spare_port
     try:
         running.airflow("db", "migrate")
         for component in COMPONENTS:
