@@ -25,8 +25,10 @@ from airflow_provider_videotask.wait_rules import (
     stopped_waiting,
 )
 
-# What a task instance resumed from its deferral is (a person's mark or clear leaves another state).
-_RESUMED = frozenset({"scheduled", "queued", "running"})
+# A task instance resumed from its deferral (by a callback, since its trigger is being cancelled): running
+# again, or already through. A person's mark success leaves "success" too: with callbacks on, that one
+# case goes without the warning (telling them apart would cost a vendor read for every resumed task).
+_RESUMED = frozenset({"scheduled", "queued", "running", "success"})
 
 # Indirection so tests can run the trigger on a fake clock: see its waits without waiting.
 _sleep = asyncio.sleep
@@ -170,21 +172,26 @@ class VideoTaskTrigger(BaseTrigger):
         releases only ``cleanup``), or a vendor's callback resumed the task (Airflow cancels the trigger
         the same way). The wait already left the poller when it was cancelled."""
         self._unsubscribe()
-        if await self._resumed_by_callback():
-            self.log.info("A callback resumed the task: this trigger stops (the vendor tasks are over)")
+        state = await self._task_state() if self.callback_fallback_interval is not None else None
+        if state in _RESUMED:
+            self.log.info("The task was resumed (a vendor's callback woke it): this trigger stops")
             return
         try:
-            vendor = (await self._hook_class()).vendor
+            make_hook = await self._hook_class()
+            vendor = make_hook.vendor
         except Exception:  # the connection is gone: the warning matters more than the name
-            vendor = "the vendor"
+            make_hook, vendor = None, "the vendor"
+        if state == "failed" and make_hook is not None and await self._all_over(make_hook):
+            # Marked failed by a person, or failed by the video a callback reported: either way nothing runs on.
+            self.log.info("The task failed and its vendor tasks are over: this trigger stops")
+            return
         self.log.warning(stopped_waiting(self.video_task_ids, vendor))
 
-    async def _resumed_by_callback(self) -> bool:
-        """Whether the task instance has been resumed (scheduled, queued or running again): what a callback
-        does. Asked of Airflow (the Task SDK's task states), not of the vendor: no read is spent on it."""
+    async def _task_state(self) -> str | None:
+        """The task instance's state as Airflow has it now (the Task SDK's task states; None if unknown)."""
         ti = getattr(self, "task_instance", None)
-        if self.callback_fallback_interval is None or ti is None:
-            return False
+        if ti is None:
+            return None
         try:
             from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
@@ -192,11 +199,21 @@ class VideoTaskTrigger(BaseTrigger):
             states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
                 dag_id=ti.dag_id, map_index=map_index, task_ids=[ti.task_id], run_ids=[ti.run_id]
             )
-            key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
-            state = (states.get(ti.run_id) or {}).get(key)
+            state = (states.get(ti.run_id) or {}).get(
+                ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
+            )
+        except Exception:  # unknown: the warning is the safe side
+            return None
+        return None if state is None else str(getattr(state, "value", state))
+
+    async def _all_over(self, make_hook: type[VideoTaskHook]) -> bool:
+        hook = make_hook(self.conn_id)
+        try:
+            return all(task.state.is_terminal for task in await hook.aget_tasks(self.video_task_ids, self.module))
         except Exception:  # unknown: the warning is the safe side
             return False
-        return str(getattr(state, "value", state)) in _RESUMED
+        finally:
+            await hook.aclose()
 
     async def cleanup(self) -> None:
         """Leave the poller; it stops, and closes its HTTP client, when its last waiter leaves."""

@@ -1,11 +1,13 @@
-"""The capability in a callback URL (callbacks/address.py): a token that names one waiting task and is signed
-under its connection's ``callback_secret``, and the connection extras that switch callbacks on. Pure: no
-Airflow, no I/O."""
+"""The capability in a callback URL (callbacks/address.py): the path names one waiting task, the ``token``
+query parameter signs that name under its connection's ``callback_secret``; and the connection extras that
+switch callbacks on. Pure: no Airflow, no I/O."""
 
 from __future__ import annotations
 
+import base64
 import string
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -15,148 +17,144 @@ from airflow_provider_videotask.callbacks.address import (
     PATH,
     CallbackConfig,
     WaitAddress,
+    address_name,
     callback_config,
     callback_url,
     read_address,
-    redacted,
-    token_for,
+    signature_for,
     verify,
 )
 
 SECRET = "s3cret-0123456789-abcdef"
 OTHER_SECRET = "another-secret-9876543210"
 ADDRESS = WaitAddress("acedatacloud_default", "make_videos", "scheduled__2026-01-01T00:00:00+00:00", "submit", -1)
-ALPHABET = string.ascii_letters + string.digits + "-_"  # base64url, as the token is spelled
+ALPHABET = string.ascii_letters + string.digits + "-_"  # base64url, as names and signatures are spelled
 
 
-def _parts(token: str) -> tuple[str, str]:
-    name, dot, signature = token.partition(".")
-    assert dot and name and signature
-    return name, signature
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _flip(text: str, position: int) -> str:
-    """The text with one character replaced by another of the base64url alphabet."""
-    replacement = "A" if text[position] != "A" else "B"
-    return text[:position] + replacement + text[position + 1 :]
+def _signed(address: WaitAddress = ADDRESS, secret: str = SECRET) -> tuple[str, str]:
+    name = address_name(address)
+    return name, signature_for(name, secret)
 
 
-# ----- the token ---------------------------------------------------------------------------------------
+# ----- the address and its signature --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("map_index", [-1, 7])
-def test_a_token_names_its_address(map_index: int) -> None:
+def test_an_address_name_reads_back_as_its_address(map_index: int) -> None:
     address = WaitAddress("hidream_default", "dag", "manual__2026-05-01T10:00:00+00:00", "wait", map_index)
-    token = token_for(address, SECRET)
-    assert read_address(token) == address
-    assert read_address(token).map_index == map_index  # type: ignore[union-attr]
-    assert verify(token, SECRET)
+    name, signature = _signed(address)
+    read = read_address(name)
+    assert read == address
+    assert read is not None and read.map_index == map_index
+    assert verify(name, signature, SECRET)
 
 
-def test_a_token_is_url_safe_and_unpadded() -> None:
-    token = token_for(ADDRESS, SECRET)
-    assert set(token) <= set(ALPHABET + ".")
-    assert token.count(".") == 1
-    assert "=" not in token
+def test_names_and_signatures_are_url_safe_and_unpadded() -> None:
+    name, signature = _signed()
+    assert set(name) <= set(ALPHABET)
+    assert set(signature) <= set(ALPHABET)
+    assert len(signature) == 43  # 32 bytes of HMAC-SHA256, base64url without padding
 
 
-def test_the_same_address_and_secret_make_the_same_token() -> None:
-    assert token_for(ADDRESS, SECRET) == token_for(ADDRESS, SECRET)
-    assert token_for(ADDRESS, SECRET) != token_for(ADDRESS, OTHER_SECRET)
+def test_the_name_holds_neither_the_signature_nor_the_secret() -> None:
+    name, signature = _signed()
+    assert signature not in name
+    assert SECRET not in base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
 
 
-def test_a_token_verifies_only_under_its_own_secret() -> None:
-    token = token_for(ADDRESS, SECRET)
-    assert verify(token, SECRET) is True
-    assert verify(token, OTHER_SECRET) is False
-    assert verify(token, SECRET + "x") is False
-    assert verify(token, SECRET[:-1]) is False
+def test_the_same_name_and_secret_make_the_same_signature() -> None:
+    name, signature = _signed()
+    assert signature_for(name, SECRET) == signature
+    assert signature_for(name, OTHER_SECRET) != signature
+
+
+def test_a_signature_verifies_only_under_its_own_secret() -> None:
+    name, signature = _signed()
+    assert verify(name, signature, SECRET) is True
+    assert verify(name, signature, OTHER_SECRET) is False
+    assert verify(name, signature, SECRET + "x") is False
+    assert verify(name, signature, SECRET[:-1]) is False
 
 
 def test_a_signature_made_under_one_secret_does_not_verify_under_another() -> None:
-    name, _ = _parts(token_for(ADDRESS, SECRET))
-    _, their_signature = _parts(token_for(ADDRESS, OTHER_SECRET))
-    assert verify(f"{name}.{their_signature}", SECRET) is False
-    assert verify(f"{name}.{their_signature}", OTHER_SECRET) is True
+    name, theirs = _signed(secret=OTHER_SECRET)
+    assert verify(name, theirs, OTHER_SECRET) is True
+    assert verify(name, theirs, SECRET) is False
 
 
 def test_a_signature_for_another_address_does_not_verify() -> None:
     other = WaitAddress(ADDRESS.conn_id, ADDRESS.dag_id, ADDRESS.run_id, ADDRESS.task_id, 0)
-    name, _ = _parts(token_for(ADDRESS, SECRET))
-    _, signature_for_other = _parts(token_for(other, SECRET))
-    assert verify(f"{name}.{signature_for_other}", SECRET) is False
+    name, _ = _signed()
+    _, for_other = _signed(other)
+    assert verify(name, for_other, SECRET) is False
 
 
 def test_an_empty_secret_verifies_nothing() -> None:
-    token = token_for(ADDRESS, "")
-    assert verify(token, "") is False
-    assert verify(token_for(ADDRESS, SECRET), "") is False
+    name, signed_with_nothing = _signed(secret="")
+    assert verify(name, signed_with_nothing, "") is False
+    assert verify(name, signature_for(name, SECRET), "") is False
 
 
-def test_every_changed_character_of_the_address_part_fails() -> None:
-    token = token_for(ADDRESS, SECRET)
-    name, signature = _parts(token)
+def test_an_empty_name_or_signature_verifies_nothing() -> None:
+    name, signature = _signed()
+    assert verify(name, "", SECRET) is False
+    assert verify("", signature, SECRET) is False
+    assert verify("", signature_for("", SECRET), SECRET) is False
+
+
+def test_every_changed_character_of_the_name_fails() -> None:
+    name, signature = _signed()
     for position in range(len(name)):
         for replacement in ALPHABET.replace(name[position], ""):
             changed = name[:position] + replacement + name[position + 1 :]
-            assert verify(f"{changed}.{signature}", SECRET) is False, (position, replacement)
+            assert verify(changed, signature, SECRET) is False, (position, replacement)
 
 
-def test_a_changed_character_of_the_signature_part_fails_except_at_its_end() -> None:
-    """Every position but the last (see the xfail below for the last): one flipped character, any of the
-    alphabet, fails."""
-    name, signature = _parts(token_for(ADDRESS, SECRET))
+def test_a_changed_character_of_the_signature_fails_except_at_its_end() -> None:
+    """Every position but the last (the xfail below): one flipped character, any of the alphabet, fails."""
+    name, signature = _signed()
     for position in range(len(signature) - 1):
         for replacement in ALPHABET.replace(signature[position], ""):
             changed = signature[:position] + replacement + signature[position + 1 :]
-            assert verify(f"{name}.{changed}", SECRET) is False, (position, replacement)
+            assert verify(name, changed, SECRET) is False, (position, replacement)
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="address.py verify(): the signature is compared after a lenient base64 decode, so the 43rd "
-    "character's unused low bits and appended '=' padding are ignored: altered tokens still verify",
+    reason="address.py verify(): the signature is compared after a lenient base64 decode, so the unused low "
+    "bits of its 43rd character and appended '=' padding are ignored: altered signatures still verify",
 )
 def test_no_other_spelling_of_the_signature_verifies() -> None:
-    name, signature = _parts(token_for(ADDRESS, SECRET))
+    name, signature = _signed()
     spellings = {signature[:-1] + c for c in ALPHABET if c != signature[-1]} | {signature + "=", signature + "=="}
-    accepted = sorted(s for s in spellings if verify(f"{name}.{s}", SECRET))
-    assert accepted == []
+    assert sorted(s for s in spellings if verify(name, s, SECRET)) == []
+
+
+def test_a_truncated_or_extended_signature_fails() -> None:
+    name, signature = _signed()
+    for changed in (signature[:-1], signature[:-4], signature[1:], signature + "A", signature + "AAAA", signature * 2):
+        assert verify(name, changed, SECRET) is False, changed
 
 
 @pytest.mark.parametrize(
-    "token",
-    [
-        "",
-        ".",
-        "no-dot-at-all",
-        "WyJhIl0",  # an address part, no dot, no signature
-        "abc.",
-        ".abc",
-        "!!!.???",
-        "%%%%.%%%%",
-        "a.b.c",
-        "\x00.\x00",
-        "é.é",
-        "WyJh.@@@@",
-        "A" * 5000 + "." + "B" * 5000,
-    ],
+    "signature", ["!!!", "%%%%", "\x00", "é", "a b", "A" * 5000, "=", "====", ".", "A", "AB=CD"]
 )
-def test_a_malformed_token_reads_as_none_and_verifies_false(token: str) -> None:
-    assert read_address(token) is None
-    assert verify(token, SECRET) is False
+def test_a_garbage_signature_verifies_false_without_raising(signature: str) -> None:
+    name, _ = _signed()
+    assert verify(name, signature, SECRET) is False
 
 
-def test_a_token_without_its_dot_fails() -> None:
-    token = token_for(ADDRESS, SECRET)
-    assert verify(token.replace(".", ""), SECRET) is False
-    assert read_address(token.replace(".", "")) is None
-
-
-def test_a_token_with_its_signature_only_fails() -> None:
-    _, signature = _parts(token_for(ADDRESS, SECRET))
-    assert verify(signature, SECRET) is False
-    assert verify("." + signature, SECRET) is False
+@pytest.mark.parametrize(
+    "name",
+    ["", "!!!", "%%%%", "\x00", "é", "no-such-name", "A" * 5000, "WyJhIl0", "e30", "=", "a.b", "ab=cd"],
+)
+def test_a_garbage_name_reads_as_none_and_verifies_false(name: str) -> None:
+    assert read_address(name) is None
+    assert verify(name, signature_for(ADDRESS.conn_id, SECRET), SECRET) is False
 
 
 @pytest.mark.parametrize(
@@ -178,52 +176,18 @@ def test_a_token_with_its_signature_only_fails() -> None:
         b"NaN",
     ],
 )
-def test_an_address_part_that_is_no_address_reads_as_none(document: bytes) -> None:
-    import base64
-
-    name = base64.urlsafe_b64encode(document).rstrip(b"=").decode()
-    assert read_address(name) is None
-    assert read_address(f"{name}.c2lnbmF0dXJl") is None
+def test_a_name_that_is_no_address_reads_as_none(document: bytes) -> None:
+    assert read_address(_b64(document)) is None
 
 
 @pytest.mark.xfail(
     strict=True,
     raises=RecursionError,
     reason="address.py read_address(): json.loads of a deeply nested array raises RecursionError, which is "
-    "not caught (only ValueError, TypeError, binascii.Error): a 1.3 kB token makes the receiver answer 500",
+    "not caught (only ValueError, TypeError, binascii.Error): a 1.3 kB name makes the receiver answer 500",
 )
-def test_a_deeply_nested_address_part_reads_as_none() -> None:
-    import base64
-
-    name = base64.urlsafe_b64encode(b"[" * 1000).rstrip(b"=").decode()
-    assert read_address(f"{name}.c2lnbmF0dXJl") is None
-
-
-# ----- what may be logged ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("map_index", [-1, 7])
-def test_a_redacted_token_never_holds_its_signature(map_index: int) -> None:
-    address = WaitAddress(ADDRESS.conn_id, ADDRESS.dag_id, ADDRESS.run_id, ADDRESS.task_id, map_index)
-    token = token_for(address, SECRET)
-    name, signature = _parts(token)
-    shown = redacted(token)
-    assert signature not in shown
-    assert SECRET not in shown
-    assert shown.endswith(".<signature>")
-    assert shown.startswith(name[:48])
-    # No prefix of the signature of any length worth guessing from either.
-    assert signature[:8] not in shown
-
-
-@pytest.mark.parametrize("token", ["", ".", "no-dot", ".Qz7Xw9onlysig", "a.b.c", "x" * 500 + ".Qz7Xw9"])
-def test_redacting_any_string_is_safe(token: str) -> None:
-    shown = redacted(token)
-    assert shown.endswith(".<signature>")
-    signature = token.partition(".")[2]
-    if signature:
-        assert signature not in shown
-    assert len(shown) <= 48 + len(".<signature>")
+def test_a_deeply_nested_name_reads_as_none() -> None:
+    assert read_address(_b64(b"[" * 1000)) is None
 
 
 # ----- the URL ------------------------------------------------------------------------------------------
@@ -232,14 +196,24 @@ def test_redacting_any_string_is_safe(token: str) -> None:
 @pytest.mark.parametrize(
     "base_url", ["https://airflow.example.com", "https://airflow.example.com/", "http://127.0.0.1:8080/airflow/"]
 )
-def test_the_callback_url_is_the_base_the_receivers_path_and_the_token(base_url: str) -> None:
+def test_the_callback_url_is_the_base_the_receivers_path_the_name_and_the_token(base_url: str) -> None:
+    name, signature = _signed()
     url = callback_url(base_url, ADDRESS, SECRET)
-    token = token_for(ADDRESS, SECRET)
     assert PATH == "/videotask/callbacks/"
-    assert url == f"{base_url.rstrip('/')}/videotask/callbacks/{token}"
+    assert url == f"{base_url.rstrip('/')}/videotask/callbacks/{name}?token={signature}"
     assert "//videotask" not in url
-    assert read_address(url.rsplit("/", 1)[1]) == ADDRESS
-    assert verify(url.rsplit("/", 1)[1], SECRET)
+
+
+def test_the_signature_is_only_in_the_token_query_parameter() -> None:
+    """Airflow 3.3's access log writes a ``token`` query parameter as ``***``: nothing of it is in the path."""
+    url = urlsplit(callback_url("https://airflow.example.com", ADDRESS, SECRET))
+    _, signature = _signed()
+    assert signature not in url.path
+    assert parse_qs(url.query) == {"token": [signature]}
+    name = url.path.rsplit("/", 1)[1]
+    assert read_address(name) == ADDRESS
+    assert verify(name, parse_qs(url.query)["token"][0], SECRET)
+    assert SECRET not in url.geturl()
 
 
 # ----- the connection's extras --------------------------------------------------------------------------
@@ -268,9 +242,7 @@ def test_both_extras_make_a_config_with_the_default_fallback() -> None:
 
 
 def test_a_fallback_interval_in_text_is_read_as_seconds() -> None:
-    config = _config(
-        callback_base_url="http://airflow:8080", callback_secret=SECRET, callback_fallback_interval="120"
-    )
+    config = _config(callback_base_url="http://airflow:8080", callback_secret=SECRET, callback_fallback_interval="120")
     assert config is not None
     assert config.fallback_interval == 120.0
     assert isinstance(config.fallback_interval, float)

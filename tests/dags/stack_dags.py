@@ -55,14 +55,16 @@ CALLBACK_TASK_SECONDS = 14
 
 
 @task
-def callback_jobs(**context: object) -> list[dict[str, str]]:
-    """The run's jobs from its conf: [{"conn": connection id, "prompt": ...}]."""
+def callback_jobs(**context: object) -> list[dict[str, object]]:
+    """The run's jobs from its conf: [{"conn": connection id, "prompt": ..., "poll_interval": seconds}]."""
     jobs = context["dag_run"].conf["jobs"]  # type: ignore[attr-defined]
-    return [{"hailuo_conn_id": job["conn"], "prompt": job["prompt"]} for job in jobs]
+    return [
+        {"hailuo_conn_id": job["conn"], "prompt": job["prompt"], "poll_interval": job.get("poll_interval", 120)}
+        for job in jobs
+    ]
 
 
 with DAG("stack_callbacks", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as callbacks:
-    # Polls every 120 s; with callbacks on, the connection's callback_fallback_interval paces the reads.
-    HailuoVideoOperator.partial(task_id="generate", deferrable=True, poll_interval=120, timeout=600).expand_kwargs(
-        callback_jobs()
-    )
+    # Polls every 120 s unless a job says otherwise; with callbacks on, the connection's
+    # callback_fallback_interval paces the reads.
+    HailuoVideoOperator.partial(task_id="generate", deferrable=True, timeout=900).expand_kwargs(callback_jobs())

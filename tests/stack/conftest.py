@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -272,10 +273,10 @@ def stack_sandbox() -> Iterator[Sandbox]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, stack_sandbox: Sandbox) -> Iterator[Stack]:
-    pytest.importorskip("psycopg2", reason="the stack tests need the stack extra: make test-stack")
-    base = tmp_path_factory.mktemp("stack")
+@contextmanager
+def airflow_stack(base: Path, sandbox: Sandbox, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """PostgreSQL and Airflow's components under ``base``, their connections on ``sandbox`` (also used by
+    benchmarks/bench_callbacks.py)."""
     postgres = Postgres().start()
     home = base / "airflow"
     (home / "dags").mkdir(parents=True)
@@ -284,7 +285,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, stack_sandbox: Sandbox) -> I
     port, spare_port = free_port(), free_port()
     connections = {
         f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(
-            {"conn_type": conn_type, "host": stack_sandbox.url, "password": SENTINEL_TOKEN}
+            {"conn_type": conn_type, "host": sandbox.url, "password": SENTINEL_TOKEN}
         )
         for conn_id, conn_type in (("e2e_hidream", "hidream"), ("stack_hailuo", "hailuo"))
     }
@@ -300,7 +301,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, stack_sandbox: Sandbox) -> I
             "callback_fallback_interval": fallback,
         }
         connections[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
-            {"conn_type": "hailuo", "host": stack_sandbox.url, "password": SENTINEL_TOKEN, "extra": extra}
+            {"conn_type": "hailuo", "host": sandbox.url, "password": SENTINEL_TOKEN, "extra": extra}
         )
     env = {
         **os.environ,
@@ -324,6 +325,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, stack_sandbox: Sandbox) -> I
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
         "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        **(extra_env or {}),
     }
     env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", None)
     running = Stack(home, env, postgres)
@@ -337,6 +339,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, stack_sandbox: Sandbox) -> I
     finally:
         running.stop()
         postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, stack_sandbox: Sandbox) -> Iterator[Stack]:
+    pytest.importorskip("psycopg2", reason="the stack tests need the stack extra: make test-stack")
+    with airflow_stack(tmp_path_factory.mktemp("stack"), stack_sandbox) as running:
+        yield running
 
 
 @pytest.fixture
