@@ -48,13 +48,16 @@ docs:
 	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet -e ".[docs]" --constraint constraints/airflow-$(AIRFLOW_VERSION).txt
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-# The benchmarks behind the figures in docs/scale.md and docs/spend-safety.md (about 20 minutes).
-# aiohttp is the client of bench_poller.py's per-task peer, as most providers' triggers use it.
+# The benchmarks behind the figures in docs/scale.md and docs/spend-safety.md (about 30 minutes).
+# aiohttp is the client of bench_poller.py's per-task peer, as most providers' triggers use it;
+# bench_callbacks.py runs on the stack tests' PostgreSQL and Airflow processes.
 bench:
+	@scripts/system-deps.sh
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
-	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet aiohttp
+	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet aiohttp -e ".[test,stack]" --constraint constraints/airflow-$(AIRFLOW_VERSION).txt
 	$(VENV)/bin/python benchmarks/bench_poller.py
 	$(VENV)/bin/python benchmarks/bench_fan_out.py
+	$(VENV)/bin/python benchmarks/bench_callbacks.py
 
 sandbox:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null

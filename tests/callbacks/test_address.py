@@ -49,7 +49,8 @@ def test_an_address_name_reads_back_as_its_address(map_index: int) -> None:
     name, signature = _signed(address)
     read = read_address(name)
     assert read == address
-    assert read is not None and read.map_index == map_index
+    assert read is not None
+    assert read.map_index == map_index
     assert verify(name, signature, SECRET)
 
 
@@ -140,9 +141,7 @@ def test_a_truncated_or_extended_signature_fails() -> None:
         assert verify(name, changed, SECRET) is False, changed
 
 
-@pytest.mark.parametrize(
-    "signature", ["!!!", "%%%%", "\x00", "é", "a b", "A" * 5000, "=", "====", ".", "A", "AB=CD"]
-)
+@pytest.mark.parametrize("signature", ["!!!", "%%%%", "\x00", "é", "a b", "A" * 5000, "=", "====", ".", "A", "AB=CD"])
 def test_a_garbage_signature_verifies_false_without_raising(signature: str) -> None:
     name, _ = _signed()
     assert verify(name, signature, SECRET) is False
@@ -237,7 +236,8 @@ def test_no_callback_extras_means_no_callbacks() -> None:
 def test_both_extras_make_a_config_with_the_default_fallback() -> None:
     config = _config(callback_base_url="https://airflow.example.com", callback_secret=SECRET)
     assert config == CallbackConfig("https://airflow.example.com", SECRET, 300.0)
-    assert config is not None and config.fallback_interval == DEFAULT_FALLBACK_INTERVAL == 300.0
+    assert config is not None
+    assert config.fallback_interval == DEFAULT_FALLBACK_INTERVAL == 300.0
     assert SECRET not in repr(config)
 
 
@@ -247,10 +247,13 @@ def test_a_fallback_interval_in_text_is_read_as_seconds() -> None:
     assert config.fallback_interval == 120.0
     assert isinstance(config.fallback_interval, float)
     config = _config(callback_base_url="http://airflow:8080", callback_secret=SECRET, callback_fallback_interval=1)
-    assert config is not None and config.fallback_interval == 1.0  # the least it takes
+    assert config is not None
+    assert config.fallback_interval == 1.0  # the least it takes
 
 
-@pytest.mark.parametrize("base_url", [None, "", "airflow.example.com", "ftp://airflow.example.com", 8080, ["https://a"]])
+@pytest.mark.parametrize(
+    "base_url", [None, "", "airflow.example.com", "ftp://airflow.example.com", 8080, ["https://a"]]
+)
 def test_a_missing_or_non_http_base_url_is_refused_naming_it(base_url: Any) -> None:
     message = _refusal(callback_base_url=base_url, callback_secret=SECRET)
     assert "callback_base_url" in message
@@ -269,7 +272,8 @@ def test_a_missing_or_short_secret_is_refused_naming_it(secret: Any) -> None:
 
 def test_a_secret_of_sixteen_characters_is_enough() -> None:
     config = _config(callback_base_url="https://airflow.example.com", callback_secret="x" * 16)
-    assert config is not None and config.secret == "x" * 16
+    assert config is not None
+    assert config.secret == "x" * 16
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,8 @@ def test_one_failed_task_ends_the_wait_as_failed() -> None:
 
 def test_one_failure_while_another_runs_ends_the_wait_under_fail_on_any() -> None:
     result = verdict([task("a", "running"), task("b", "rejected")])
-    assert result is not None and result.status == "failed"
+    assert result is not None
+    assert result.status == "failed"
     assert verdict([task("a", "running"), task("b", "rejected")], fail_on="all") is None  # "all" waits for a
 
 
@@ -247,7 +248,8 @@ def test_past_the_deadline_a_finished_task_still_counts() -> None:
     assert result is not None
     assert (result.status, result.source) == ("success", "callback")
     failed = verdict([task("a", "failed")], after=100, deadline=60)
-    assert failed is not None and failed.status == "failed"
+    assert failed is not None
+    assert failed.status == "failed"
 
 
 def test_past_the_deadline_a_running_task_is_the_triggers_timeout_not_the_callbacks() -> None:
@@ -271,7 +273,9 @@ def test_an_event_without_a_source_was_a_poll() -> None:
     event = result.to_event()
     del event["source"]
     read = Verdict.from_event(event)
-    assert read is not None and read.source == "poll"
+    assert read is not None
+    assert read.source == "poll"
     read = Verdict.from_event({**event, "source": "carrier pigeon"})
-    assert read is not None and read.source == "poll"
+    assert read is not None
+    assert read.source == "poll"
     assert Verdict("success", [], "done").to_event()["source"] == "poll"

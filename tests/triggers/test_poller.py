@@ -310,3 +310,40 @@ async def test_three_waits_started_during_a_slow_read_each_end_one_interval_afte
     # Each trigger waited its own one interval before its first poll; the poller added no interval of
     # its own for the two that joined while the first read was in flight (a full one would be 3.0 more).
     assert clock.waits == [3.0, 3.0, 3.0]
+
+
+async def test_a_waiter_expecting_a_callback_is_read_at_its_own_slow_pace(
+    sandbox_conns: Sandbox, clock: FakeClock
+) -> None:
+    """Each waiter at its own pace: one polling every 5 s, one expecting a callback and read only every 60 s
+    (its fallback), in one poller. Over 120 s the quick one's id is asked for every cycle, the slow one's
+    every twelfth."""
+    quick_id, slow_id = slow_tasks(sandbox_conns, 2)
+    quick = VideoTaskTrigger("hidream_default", [quick_id], poll_interval=5)
+    slow = VideoTaskTrigger("hidream_default", [slow_id], poll_interval=5, callback_fallback_interval=60)
+    assert slow.read_interval == 60
+    running = [asyncio.ensure_future(first_event(trigger)) for trigger in (quick, slow)]
+    await until(lambda: len(pollers_here()) == 1 and len(next(iter(pollers_here().values())).subscriptions) == 2,
+                "both subscribed")  # fmt: skip
+    started = clock.now
+    await until(lambda: clock.now - started >= 120, "two minutes on the fake clock")
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    reads = sandbox_conns.state.batches
+    asked = {task_id: sum(task_id in read.ids for read in reads) for task_id in (quick_id, slow_id)}
+    # The quick one: every 5 s (~24 reads in 120 s, and its first); the slow one: its first and every 60 s.
+    assert asked[quick_id] >= 20, asked
+    assert 2 <= asked[slow_id] <= 4, asked
+    # The slow one rode along in a quick one's request: it never cost a request of its own.
+    assert len(reads) == asked[quick_id], (len(reads), asked)
+
+
+def test_a_trigger_serializes_its_callback_fallback_interval() -> None:
+    trigger = VideoTaskTrigger("hidream_default", ["t1"], poll_interval=30, callback_fallback_interval=300)
+    _, kwargs = trigger.serialize()
+    again = VideoTaskTrigger(**kwargs)
+    assert (again.callback_fallback_interval, again.read_interval) == (300, 300)
+    assert VideoTaskTrigger("hidream_default", ["t1"], poll_interval=30).read_interval == 30
+    with pytest.raises(Exception, match="callback_fallback_interval"):
+        VideoTaskTrigger("hidream_default", ["t1"], callback_fallback_interval=-1)
