@@ -11,9 +11,12 @@ from typing import Any
 
 from airflow_provider_videotask.api import ace, hidream
 from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_READS
-from airflow_provider_videotask.callbacks.address import DEFAULT_FALLBACK_INTERVAL, MIN_SECRET_LENGTH
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# Callbacks (callbacks/address.py): while one is expected, the task is still read this often; and an HMAC
+# key anyone could guess protects nothing.
+DEFAULT_CALLBACK_FALLBACK_INTERVAL = 300.0
+MIN_CALLBACK_SECRET_LENGTH = 16
 
 _TIMEOUT_FIELD = {
     "label": "Request timeout (seconds)",
@@ -65,7 +68,7 @@ _CALLBACK_FIELDS: dict[str, Any] = {
     },
     "callback_secret": {
         "label": "Callback secret",
-        "description": f"Optional: a random string of {MIN_SECRET_LENGTH}+ characters that signs the callback "
+        "description": f"Optional: a random string of {MIN_CALLBACK_SECRET_LENGTH}+ characters that signs the callback "
         "URLs (python -c 'import secrets; print(secrets.token_urlsafe(32))'). Changing it voids the URLs of "
         "tasks still running: those are found by the fallback read.",
         "schema": {"type": ["string", "null"], "format": "password"},
@@ -73,8 +76,8 @@ _CALLBACK_FIELDS: dict[str, Any] = {
     "callback_fallback_interval": {
         "label": "Fallback read interval with callbacks (seconds)",
         "description": "While a callback is expected, the task is still read this often, in case the "
-        f"callback is lost (default {DEFAULT_FALLBACK_INTERVAL:.0f}).",
-        "schema": {"type": ["number", "null"], "minimum": 1, "default": DEFAULT_FALLBACK_INTERVAL},
+        f"callback is lost (default {DEFAULT_CALLBACK_FALLBACK_INTERVAL:.0f}).",
+        "schema": {"type": ["number", "null"], "minimum": 1, "default": DEFAULT_CALLBACK_FALLBACK_INTERVAL},
     },
 }
 

@@ -185,7 +185,8 @@ def publish(
     if verdict.status in ("timeout", "error"):
         raise AirflowException(f"Waiting for the video tasks failed ({verdict.status}): {verdict.message}")
     urls = video_urls(verdict.tasks)
-    log.info("%s: %d video URLs", verdict.message, len(urls))
+    woken = " (woken by the vendor's callback)" if verdict.source == "callback" else ""
+    log.info("%s: %d video URLs%s", verdict.message, len(urls), woken)
     if keep is not None:
         urls = keep([task for task in verdict.tasks if task.state is TaskState.SUCCEEDED])
     metrics.finished(verdict.tasks, vendor=vendor, conn_id=conn_id, source=verdict.source)

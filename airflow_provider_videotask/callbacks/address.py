@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.connection_form import DEFAULT_CALLBACK_FALLBACK_INTERVAL, MIN_CALLBACK_SECRET_LENGTH
 
 PATH = "/videotask/callbacks/"
-# While a callback is expected, the shared poller reads the task this often, as the safety net.
-DEFAULT_FALLBACK_INTERVAL = 300.0
-# An HMAC key anyone could guess protects nothing.
-MIN_SECRET_LENGTH = 16
+# Far above any real address (Airflow's ids are at most 250 characters each): a longer name is refused unread.
+MAX_NAME_LENGTH = 2048
 # Bound into the MAC so a signature made for anything else under the same secret is never accepted here.
 _PURPOSE = b"videotask-callback-v1\0"
 
@@ -53,7 +52,7 @@ class CallbackConfig:
 
     base_url: str
     secret: str = field(repr=False)
-    fallback_interval: float = DEFAULT_FALLBACK_INTERVAL
+    fallback_interval: float = DEFAULT_CALLBACK_FALLBACK_INTERVAL
 
 
 def callback_config(extra: Callable[[str], Any], conn_id: str) -> CallbackConfig | None:
@@ -68,11 +67,11 @@ def callback_config(extra: Callable[[str], Any], conn_id: str) -> CallbackConfig
             f"{where}: extra 'callback_base_url' must be the http(s) URL at which the vendor reaches the Airflow "
             f"api-server (e.g. https://airflow.example.com), got {base_url!r}; clear both callback extras to poll only"
         )
-    if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
+    if not isinstance(secret, str) or len(secret) < MIN_CALLBACK_SECRET_LENGTH:
         raise VideoTaskValidationError(
-            f"{where}: extra 'callback_secret' must be a random string of at least {MIN_SECRET_LENGTH} characters "
-            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'); clear both callback extras to "
-            "poll only"
+            f"{where}: extra 'callback_secret' must be a random string of at least {MIN_CALLBACK_SECRET_LENGTH} "
+            "characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'); clear both callback "
+            "extras to poll only"
         )
     fallback = extra("callback_fallback_interval")
     if fallback is None:
@@ -108,9 +107,11 @@ def callback_url(base_url: str, address: WaitAddress, secret: str) -> str:
 
 def read_address(name: str) -> WaitAddress | None:
     """The address a URL names, NOT verified (it says whose secret to verify with); None if malformed."""
+    if len(name) > MAX_NAME_LENGTH:
+        return None
     try:
         conn_id, dag_id, run_id, task_id, map_index = json.loads(_unb64(name))
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         return None
     if not all(isinstance(part, str) and part for part in (conn_id, dag_id, run_id, task_id)):
         return None
@@ -121,13 +122,11 @@ def read_address(name: str) -> WaitAddress | None:
 
 def verify(name: str, signature: str, secret: str) -> bool:
     """True when ``signature`` was made for ``name`` under ``secret``; compared in constant time."""
-    if not (name and signature and secret):
+    if not (name and signature and secret and signature.isascii()):
         return False
-    try:
-        given = _unb64(signature)
-    except (ValueError, binascii.Error):
-        return False
-    return hmac.compare_digest(given, _mac(name, secret))
+    # The text itself, not its decoding: base64 ignores a last character's spare bits and padding, so
+    # other spellings would decode to the same bytes.
+    return hmac.compare_digest(signature, signature_for(name, secret))
 
 
 def _mac(name: str, secret: str) -> bytes:

@@ -56,11 +56,13 @@ def create_app() -> FastAPI:
             log.warning("Callback for %s refused: its body is over %d bytes", address or name[:64], MAX_BODY_BYTES)
             return JSONResponse({"detail": "body too large"}, status_code=413)
         # The connection is read in a thread: a metadata database or secrets backend call blocks.
-        if address is None or not await run_in_threadpool(_verified, name, token, address.conn_id):
+        verified, claimed = (
+            (False, None) if address is None else await run_in_threadpool(_check, name, token, address.conn_id, body)
+        )
+        if address is None or not verified:
             metrics.callback("rejected", vendor=None, conn_id=conn_id)
             log.warning("Callback for %s refused: its signature does not verify", address or name[:64])
             return JSONResponse({"detail": "forbidden"}, status_code=403)
-        claimed = await run_in_threadpool(_claimed_task_id, address.conn_id, body)
         line = f"Callback for {address.dag_id}/{address.run_id}/{address.task_id}[{address.map_index}]" + (
             f", task {claimed}" if claimed else ""
         )
@@ -83,31 +85,26 @@ async def _capped_body(request: Request) -> bytes | None:
     return bytes(body)
 
 
-def _verified(name: str, token: str, conn_id: str) -> bool:
-    """The signature verifies under the secret of the connection the address names (a missing one verifies
-    nothing)."""
-    from airflow.providers.common.compat.sdk import BaseHook
-
-    try:
-        extras = BaseHook.get_connection(conn_id).extra_dejson
-    except Exception:  # no such connection: the same answer as a bad signature, nothing to learn
-        return False
-    secret = extras.get("callback_secret")
-    return isinstance(secret, str) and addresses.verify(name, token, secret)
-
-
-def _claimed_task_id(conn_id: str, body: bytes) -> str | None:
-    """The vendor task the body names (a hint, to skip a read for another task); None if unreadable."""
+def _check(name: str, token: str, conn_id: str, body: bytes) -> tuple[bool, str | None]:
+    """Whether the signature verifies under the secret of the connection the address names (a missing
+    connection or secret verifies nothing), and the vendor task the body names (a hint, to skip a read for
+    another task; None if unreadable). One read of the connection, in a thread."""
     from airflow.providers.common.compat.sdk import BaseHook
 
     from airflow_provider_videotask.hooks.registry import hook_class
 
     try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception:  # no such connection: the same answer as a bad signature, nothing to learn
+        return False, None
+    secret = connection.extra_dejson.get("callback_secret")
+    if not (isinstance(secret, str) and addresses.verify(name, token, secret)):
+        return False, None
+    try:
         document: Any = json.loads(body)
-        make_hook = hook_class(BaseHook.get_connection(conn_id).conn_type, conn_id)
-    except Exception:
-        return None
-    return make_hook.callback_task_id(document)
+        return True, hook_class(connection.conn_type, conn_id).callback_task_id(document)
+    except Exception:  # an unreadable body, or a connection type of another provider: no hint
+        return True, None
 
 
 async def _act(address: addresses.WaitAddress, claimed: str | None, line: str) -> None:

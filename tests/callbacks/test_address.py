@@ -13,7 +13,6 @@ import pytest
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.callbacks.address import (
-    DEFAULT_FALLBACK_INTERVAL,
     PATH,
     CallbackConfig,
     WaitAddress,
@@ -115,8 +114,8 @@ def test_every_changed_character_of_the_name_fails() -> None:
             assert verify(changed, signature, SECRET) is False, (position, replacement)
 
 
-def test_a_changed_character_of_the_signature_fails_except_at_its_end() -> None:
-    """Every position but the last (the xfail below): one flipped character, any of the alphabet, fails."""
+def test_a_changed_character_of_the_signature_fails() -> None:
+    """Every position but the last (see the next test): one flipped character, any of the alphabet, fails."""
     name, signature = _signed()
     for position in range(len(signature) - 1):
         for replacement in ALPHABET.replace(signature[position], ""):
@@ -124,11 +123,6 @@ def test_a_changed_character_of_the_signature_fails_except_at_its_end() -> None:
             assert verify(name, changed, SECRET) is False, (position, replacement)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="address.py verify(): the signature is compared after a lenient base64 decode, so the unused low "
-    "bits of its 43rd character and appended '=' padding are ignored: altered signatures still verify",
-)
 def test_no_other_spelling_of_the_signature_verifies() -> None:
     name, signature = _signed()
     spellings = {signature[:-1] + c for c in ALPHABET if c != signature[-1]} | {signature + "=", signature + "=="}
@@ -179,12 +173,6 @@ def test_a_name_that_is_no_address_reads_as_none(document: bytes) -> None:
     assert read_address(_b64(document)) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="address.py read_address(): json.loads of a deeply nested array raises RecursionError, which is "
-    "not caught (only ValueError, TypeError, binascii.Error): a 1.3 kB name makes the receiver answer 500",
-)
 def test_a_deeply_nested_name_reads_as_none() -> None:
     assert read_address(_b64(b"[" * 1000)) is None
 
@@ -237,7 +225,7 @@ def test_both_extras_make_a_config_with_the_default_fallback() -> None:
     config = _config(callback_base_url="https://airflow.example.com", callback_secret=SECRET)
     assert config == CallbackConfig("https://airflow.example.com", SECRET, 300.0)
     assert config is not None
-    assert config.fallback_interval == DEFAULT_FALLBACK_INTERVAL == 300.0
+    assert config.fallback_interval == 300.0  # the default
     assert SECRET not in repr(config)
 
 

@@ -242,11 +242,6 @@ def test_a_malformed_name_is_forbidden(client: TestClient, logs: LogCapture, nam
     assert_nothing_leaked(logs, url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="address.py read_address() lets json.loads' RecursionError out for a deeply nested address name: "
-    "the receiver answers 500 instead of 403",
-)
 def test_a_deeply_nested_name_is_forbidden(callbacks_on: Sandbox) -> None:
     name = base64.urlsafe_b64encode(b"[" * 1000).rstrip(b"=").decode()
     with TestClient(mounted(), base_url=BASE, raise_server_exceptions=False) as test_client:
