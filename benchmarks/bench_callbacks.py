@@ -62,7 +62,7 @@ def run(stack: object, sandbox: Sandbox, conn_id: str, poll_interval: int, tasks
         "delay p99 (s)": f"{percentile(delays, 0.99):.2f}",
         "delay max (s)": f"{max(delays):.2f}",
         "reads of ids per task": f"{counts['ids_queried'] / tasks:.2f}",
-        "batch requests": str(counts["hailuo_batch"]),
+        "batch requests": str(counts["hailuo_retrieve_batch"]),
         "callbacks delivered": str(counts["callbacks_delivered"]),
         "wall time (s)": f"{wall:.0f}",
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import time
-import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,6 +30,7 @@ from airflow_provider_videotask.callbacks.plan import CallbackPlan, plan_callbac
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.links import VideoLink
+from airflow_provider_videotask.operators.notices import deprecated_arguments, warn_no_reattach
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keeper
 from airflow_provider_videotask.spend import (
     ESTIMATED_COST_XCOM_KEY,
@@ -147,7 +147,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         **kwargs: Any,
     ) -> None:
         output_asset = declare_output(output_path, file_name, kwargs)
-        _deprecated(type(self).__name__, fail_on=kwargs.pop("fail_on", None), conn_id=conn_id)
+        deprecated_arguments(type(self).__name__, fail_on=kwargs.pop("fail_on", None), conn_id=conn_id)
         super().__init__(**kwargs)
         check_seconds("submit_timeout", submit_timeout)
         check_limit("max_videos_per_run", max_videos_per_run, int)
@@ -248,7 +248,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
             deferred=self.deferrable and self.wait_for_completion,
         )
         if not RETRY_REATTACHES:
-            _warn_no_reattach(self.log)
+            warn_no_reattach(self.log)
         return self.execute_resumable(context)
 
     @property
@@ -483,41 +483,3 @@ def _renders_later(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_renders_later(item) for item in value)
     return True  # an XComArg and the like
-
-
-_warned_no_reattach: list[bool] = []  # said once per process, not on every execute
-
-
-def _warn_no_reattach(log: Any) -> None:
-    if _warned_no_reattach:
-        return
-    _warned_no_reattach.append(True)
-    log.warning(
-        "Airflow %s has no task state store: if a video task is retried, the retry submits (and pays for) "
-        "a new video task. Airflow 3.3+ reattaches to the first one.",
-        _airflow_version(),
-    )
-
-
-def _airflow_version() -> str:
-    from airflow import __version__
-
-    return str(__version__)
-
-
-def _deprecated(operator: str, *, fail_on: Any, conn_id: str | None) -> None:
-    """Warn of the arguments an operator still takes for a while."""
-    if fail_on is not None:
-        warnings.warn(
-            f"{operator}(fail_on=...) is deprecated and ignored: an operator waits for one task, so 'any' and "
-            "'all' are the same. It goes in 0.3.",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-    if conn_id is not None:
-        warnings.warn(
-            f"{operator}: VideoGenerationOperator(conn_id=...) is deprecated: keep the connection under its own "
-            "argument (e.g. my_vendor_conn_id) and name it in conn_id_argument. It goes in 0.4.",
-            DeprecationWarning,
-            stacklevel=3,
-        )

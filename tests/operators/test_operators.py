@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_videotask.exceptions import VideoTaskAuthError, VideoTaskValidationError
 from airflow_provider_videotask.links import VideoLink, first_video_url
 from airflow_provider_videotask.operators import base as operator_base
+from airflow_provider_videotask.operators import notices
 from airflow_provider_videotask.operators.base import RETRY_REATTACHES, VideoGenerationOperator
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
@@ -175,7 +176,7 @@ def test_execute_complete_returns_urls_and_refuses_bad_events() -> None:
 def test_a_retry_after_a_crash_does_not_pay_twice(
     sandbox_conns: Sandbox, logs: LogCapture, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(operator_base, "_warned_no_reattach", [])  # as in a fresh worker process
+    monkeypatch.setattr(notices, "_warned_no_reattach", [])  # as in a fresh worker process
     store = StateStore()
     sandbox_conns.add_fault("unauthorized", count=1, only="reads")  # the first try dies after submitting
     with pytest.raises(VideoTaskAuthError):
