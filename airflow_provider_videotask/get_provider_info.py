@@ -71,7 +71,7 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Hailuo", "python-modules": ["airflow_provider_videotask.hooks.hailuo"]},
             {"integration-name": "Ace Data Cloud", "python-modules": ["airflow_provider_videotask.hooks.ace"]},
         ],
-        "extra-links": ["airflow_provider_videotask.links.VideoLink"],
+        "extra-links": ["airflow_provider_videotask.links.VideoLink", "airflow_provider_videotask.links.RunVideosLink"],
         "connection-types": [
             {
                 "connection-type": conn_type,

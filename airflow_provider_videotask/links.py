@@ -1,8 +1,10 @@
-"""The "Video" button on task instances: opens the first finished video."""
+"""The buttons on a video task instance: "Video" opens its first finished video, "Videos of this run" the
+run's page of videos (``gallery/``; the same page as the run's "Videos" tab on Airflow 3.1+)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
 
@@ -29,3 +31,20 @@ class VideoLink(BaseOperatorLink):
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
         return first_video_url(XCom.get_value(ti_key=ti_key, key=TASKS_XCOM_KEY))
+
+
+def run_videos_url(base_url: str, dag_id: str, run_id: str) -> str:
+    """The run's page of videos in the provider's api-server app (``plugin.py``)."""
+    return f"{base_url.rstrip('/')}/videotask/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+
+
+class RunVideosLink(BaseOperatorLink):
+    """Opens the page of every video of the task's DAG run: on Airflow 3.0, which shows no plugin tabs, the
+    way there; on 3.1+ the same page as the run's "Videos" tab."""
+
+    name = "Videos of this run"
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        from airflow.providers.common.compat.sdk import conf
+
+        return run_videos_url(conf.get("api", "base_url", fallback="") or "", ti_key.dag_id, ti_key.run_id)

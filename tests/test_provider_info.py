@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib
 import json
 import os
 import subprocess
@@ -167,8 +166,12 @@ def test_every_connection_type_offers_callbacks_and_the_plugin_is_declared() -> 
         fields = connection["conn-fields"]
         assert {"callback_base_url", "callback_secret", "callback_fallback_interval"} <= set(fields), connection
         assert fields["callback_secret"]["schema"]["format"] == "password"
-    [plugin] = info["plugins"]
-    module, _, name = plugin["plugin-class"].rpartition(".")
-    loaded = getattr(importlib.import_module(module), name)
+    # The plugin (callbacks, the Videos tab) comes through its own entry point: provider-info plugins load only
+    # with lazy_discover_providers = False.
+    assert "plugins" not in info
+    [entry] = [entry for entry in entry_points(group="airflow.plugins") if entry.name == "videotask"]
+    loaded = entry.load()
     [app] = loaded.fastapi_apps
     assert app["url_prefix"] == "/videotask"
+    [view] = loaded.external_views
+    assert (view["destination"], view["href"]) == ("dag_run", "/videotask/runs/{DAG_ID}/{RUN_ID}")

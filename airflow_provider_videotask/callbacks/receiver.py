@@ -1,4 +1,5 @@
-"""The callback receiver: a FastAPI app the api-server mounts under ``/videotask`` (``plugin.py``).
+"""The callback receiver: routes of the provider's app, which the api-server mounts under ``/videotask``
+(``plugin.py``).
 
 ``POST /videotask/callbacks/<address>?token=<signature>``, the URL the operators gave the vendor
 (``address.py``). Airflow does not authenticate plugin apps (apache/airflow PR #72655), and neither vendor
@@ -21,7 +22,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -37,39 +38,31 @@ _switched_off_logged: list[bool] = []
 _in_flight: dict[addresses.WaitAddress, bool] = {}
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(
-        title="Video Task provider",
-        description="Receives the callbacks of video vendors and wakes the waits they concern (docs/callbacks.md).",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+router = APIRouter()
+
+
+@router.post("/callbacks/{name}")
+async def callback(name: str, request: Request, background: BackgroundTasks, token: str = "") -> JSONResponse:
+    address = addresses.read_address(name)
+    conn_id = address.conn_id if address else None
+    body = await _capped_body(request)
+    if body is None:
+        metrics.callback("rejected", vendor=None, conn_id=conn_id)
+        log.warning("Callback for %s refused: its body is over %d bytes", address or name[:64], MAX_BODY_BYTES)
+        return JSONResponse({"detail": "body too large"}, status_code=413)
+    # The connection is read in a thread: a metadata database or secrets backend call blocks.
+    verified, claimed = (
+        (False, None) if address is None else await run_in_threadpool(_check, name, token, address.conn_id, body)
     )
-
-    @app.post("/callbacks/{name}")
-    async def callback(name: str, request: Request, background: BackgroundTasks, token: str = "") -> JSONResponse:
-        address = addresses.read_address(name)
-        conn_id = address.conn_id if address else None
-        body = await _capped_body(request)
-        if body is None:
-            metrics.callback("rejected", vendor=None, conn_id=conn_id)
-            log.warning("Callback for %s refused: its body is over %d bytes", address or name[:64], MAX_BODY_BYTES)
-            return JSONResponse({"detail": "body too large"}, status_code=413)
-        # The connection is read in a thread: a metadata database or secrets backend call blocks.
-        verified, claimed = (
-            (False, None) if address is None else await run_in_threadpool(_check, name, token, address.conn_id, body)
-        )
-        if address is None or not verified:
-            metrics.callback("rejected", vendor=None, conn_id=conn_id)
-            log.warning("Callback for %s refused: its signature does not verify", address or name[:64])
-            return JSONResponse({"detail": "forbidden"}, status_code=403)
-        line = f"Callback for {address.dag_id}/{address.run_id}/{address.task_id}[{address.map_index}]" + (
-            f", task {claimed}" if claimed else ""
-        )
-        background.add_task(_act, address, claimed, line)
-        return JSONResponse({"status": "received"}, status_code=200)
-
-    return app
+    if address is None or not verified:
+        metrics.callback("rejected", vendor=None, conn_id=conn_id)
+        log.warning("Callback for %s refused: its signature does not verify", address or name[:64])
+        return JSONResponse({"detail": "forbidden"}, status_code=403)
+    line = f"Callback for {address.dag_id}/{address.run_id}/{address.task_id}[{address.map_index}]" + (
+        f", task {claimed}" if claimed else ""
+    )
+    background.add_task(_act, address, claimed, line)
+    return JSONResponse({"status": "received"}, status_code=200)
 
 
 async def _capped_body(request: Request) -> bytes | None:

@@ -27,9 +27,10 @@ from airflow_provider_videotask.api.errors import (
 )
 from airflow_provider_videotask.api.models import TaskState
 from airflow_provider_videotask.callbacks.plan import CallbackPlan, plan_callback
+from airflow_provider_videotask.gallery.tiles import REQUEST_XCOM_KEY, request_record
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
-from airflow_provider_videotask.links import VideoLink
+from airflow_provider_videotask.links import RunVideosLink, VideoLink
 from airflow_provider_videotask.operators.notices import deprecated_arguments, warn_no_reattach
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keeper
 from airflow_provider_videotask.spend import (
@@ -122,7 +123,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
     # The vendor connection's argument: hidream_conn_id, hailuo_conn_id ... (a subclass of its own that passes
     # ``conn_id=`` instead, as before 0.3, keeps it under ``_conn_id``).
     conn_id_argument: ClassVar[str] = "_conn_id"
-    operator_extra_links = (VideoLink(),)
+    operator_extra_links = (VideoLink(), RunVideosLink())
     ui_color = "#e4d4ff"
 
     def __init__(
@@ -238,6 +239,9 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         self.validate()
         self.output_spec()  # as rendered: a bad output is known before anything is paid
         self._guard_spend(context)
+        context["ti"].xcom_push(
+            key=REQUEST_XCOM_KEY, value=request_record(self.hook.conn_type, self.module, self.fields())
+        )
         self._callback = plan_callback(
             self.hook,
             self.conn_id,

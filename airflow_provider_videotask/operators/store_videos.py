@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.links import RunVideosLink
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keep_videos
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME, VideoToStore
 
@@ -35,6 +36,7 @@ class StoreVideosOperator(KeepsVideos, BaseOperator):
 
     template_fields: Sequence[str] = ("video_urls", *OUTPUT_TEMPLATE_FIELDS)
     ui_color = "#d4f0e4"
+    operator_extra_links = (RunVideosLink(),)
 
     def __init__(
         self,

@@ -18,9 +18,10 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_videotask.api.common import normalize_task_ids
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
+from airflow_provider_videotask.gallery.tiles import REQUEST_XCOM_KEY, request_record
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
-from airflow_provider_videotask.links import VideoLink
+from airflow_provider_videotask.links import RunVideosLink, VideoLink
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keeper
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
@@ -67,7 +68,7 @@ class VideoTaskSensor(KeepsVideos, BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("video_task_ids", *OUTPUT_TEMPLATE_FIELDS)
-    operator_extra_links = (VideoLink(),)
+    operator_extra_links = (VideoLink(), RunVideosLink())
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -135,6 +136,7 @@ class VideoTaskSensor(KeepsVideos, BaseSensorOperator):
         poke, finding the tasks not done, defers (tasks that are already done need no trigger)."""
         self._started_at = time.time()
         self.video_task_ids = normalize_task_ids(self.video_task_ids, argument="video_task_ids")
+        context["ti"].xcom_push(key=REQUEST_XCOM_KEY, value=request_record(self._conn_type(), self.module, {}))
         return super().execute(context)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:

@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_videotask.callbacks import resume
 from airflow_provider_videotask.callbacks.address import WaitAddress, address_name, callback_url, signature_for
-from airflow_provider_videotask.callbacks.plugin import URL_PREFIX, VideoTaskPlugin
-from airflow_provider_videotask.callbacks.receiver import MAX_BODY_BYTES, create_app
+from airflow_provider_videotask.plugin import URL_PREFIX, VideoTaskPlugin, create_app
+from airflow_provider_videotask.callbacks.receiver import MAX_BODY_BYTES
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sandbox.callbacks import CallbackSender
 from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
@@ -293,7 +293,7 @@ POSTS = """
 import json, logging, sys
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from airflow_provider_videotask.callbacks.receiver import create_app
+from airflow_provider_videotask.plugin import create_app
 logging.getLogger("httpx").setLevel(logging.WARNING)  # the client's side: it logs each full URL
 app = FastAPI()
 app.mount("/videotask", create_app())

@@ -1,0 +1,138 @@
+"""The run's videos as one HTML page: a summary line, then one tile per video task, a page at a time. Pure.
+
+Plain HTML and a little CSS, no script but the sign-in bridge (``SIGN_IN``): it renders on the server, in
+a few milliseconds for a page of tiles, and each player asks only for its video's metadata until it is
+played (``preload="metadata"``), so a run of 500 videos opens as fast as one of 24. Every value shown is
+escaped; no token, secret or signed query string is ever written into the page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from html import escape
+from urllib.parse import quote
+
+from airflow_provider_videotask.gallery.tiles import VENDOR_LINK_NOTE, Clip, Summary, Tile
+
+PAGE_SIZE = 24
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:16px;color:#1f2933;background:#fff}
+h1{font-size:18px;margin:0 0 4px} .summary{margin:0 0 16px;color:#52606d}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px}
+.tile{border:1px solid #d9e2ec;border-radius:8px;padding:10px;overflow-wrap:anywhere}
+.tile video{width:100%;max-height:240px;background:#000;border-radius:4px}
+.state{font-weight:600} .succeeded{color:#147d64} .failed{color:#ba2525} .waiting{color:#8d6708}
+.prompt{margin:6px 0;font-style:italic} dl{display:grid;grid-template-columns:auto 1fr;gap:2px 8px;margin:6px 0}
+dt{color:#52606d} dd{margin:0} .note{color:#8d6708;font-size:12px} .pages{margin:16px 0}
+.pages a,.pages span{margin-right:8px} code{font-size:12px}
+@media (prefers-color-scheme:dark){body{background:#1a1d21;color:#e4e7eb}.tile{border-color:#3e4c59}}
+"""
+
+# Airflow 3.0's UI keeps the user's API token in the browser's localStorage ("token") and drops its cookie;
+# the page, same origin, hands it to the server once as a cookie scoped to /videotask/ (3.1+ keep the
+# "_token" cookie, which the browser sends here by itself).
+SIGN_IN = """<script>
+(function(){var t=localStorage.getItem("token");
+if(t&&!sessionStorage.getItem("videotask-signed-in")){sessionStorage.setItem("videotask-signed-in","1");
+document.cookie="_token="+t+"; path=/videotask/; SameSite=Strict";location.reload();}})();
+</script>"""
+
+
+def render_run(
+    dag_id: str,
+    run_id: str,
+    tiles: Sequence[Tile],
+    summary: Summary,
+    page: int,
+    clip_href: Callable[[Tile, int], str],
+) -> str:
+    """The page ``page`` (1-based) of the run's tiles; ``clip_href(tile, n)`` is where its n-th video plays."""
+    pages = max(1, math.ceil(len(tiles) / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    shown = tiles[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    body = "".join(_tile(tile, clip_href) for tile in shown) or "<p>This run has no video tasks.</p>"
+    return _document(
+        f"Videos of {dag_id} / {run_id}",
+        f"<h1>Videos of {escape(dag_id)} / {escape(run_id)}</h1>"
+        f'<p class="summary" id="summary">{escape(_summary_line(summary, len(tiles)))}</p>'
+        f'{_pager(page, pages)}<div class="grid">{body}</div>{_pager(page, pages)}',
+    )
+
+
+def render_signed_out() -> str:
+    """What a visitor who is not signed in (or may not read the DAG) sees: nothing of the run."""
+    return _document(
+        "Videos",
+        "<h1>Videos</h1><p>Sign in to Airflow, with access to this DAG, to see its videos.</p>" + SIGN_IN,
+    )
+
+
+def _summary_line(summary: Summary, total: int) -> str:
+    line = f"{total} video tasks: {summary.succeeded} succeeded, {summary.failed} failed, {summary.waiting} waiting"
+    if summary.cost is not None:
+        line += f"; estimated cost {summary.cost:g}"
+    return line
+
+
+def _tile(tile: Tile, clip_href: Callable[[Tile, int], str]) -> str:
+    players = "".join(_player(clip, clip_href(tile, n)) for n, clip in enumerate(tile.clips))
+    facts = [
+        ("state", f'<span class="state {tile.state}">{escape(tile.state)}</span>'),
+        ("why", escape(tile.reason) if tile.reason else ""),
+        ("vendor", escape(" / ".join(part for part in (tile.vendor, tile.service) if part))),
+        ("model", escape(tile.model or "")),
+        ("seconds", f"{tile.seconds:.0f}" if tile.seconds is not None else ""),
+        ("est. cost", f"{tile.cost:g}" if tile.cost is not None else ""),
+        ("vendor task", escape(", ".join(tile.video_task_ids))),
+    ]
+    facts += [fact for n, clip in enumerate(tile.clips) for fact in _kept(clip, n, len(tile.clips))]
+    listed = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts if value)
+    prompt = f'<p class="prompt">{escape(tile.prompt)}</p>' if tile.prompt else ""
+    return (
+        f'<section class="tile" data-task="{escape(tile.label)}" data-state="{tile.state}">'
+        f"<strong>{escape(tile.label)}</strong>{players}{prompt}<dl>{listed}</dl></section>"
+    )
+
+
+def _player(clip: Clip, href: str) -> str:
+    note = "" if clip.kept_uri else f'<p class="note">{escape(VENDOR_LINK_NOTE)}</p>'
+    return (
+        f'<video controls preload="metadata" src="{escape(href)}"><a href="{escape(href)}">the video</a></video>{note}'
+    )
+
+
+def _kept(clip: Clip, n: int, count: int) -> list[tuple[str, str]]:
+    if not clip.kept_uri:
+        return []
+    suffix = f" {n + 1}" if count > 1 else ""
+    size = f"{clip.bytes / 1e6:.1f} MB" if clip.bytes is not None else ""
+    return [
+        (f"kept{suffix}", f"<code>{escape(clip.kept_uri)}</code>"),
+        (f"size{suffix}", size),
+        (f"sha-256{suffix}", f"<code>{escape(clip.sha256)}</code>" if clip.sha256 else ""),
+    ]
+
+
+def _pager(page: int, pages: int) -> str:
+    if pages == 1:
+        return ""
+    links = [
+        f"<span>page {number}</span>" if number == page else f'<a href="?page={number}">page {number}</a>'
+        for number in range(1, pages + 1)
+    ]
+    return f'<nav class="pages">{"".join(links)}</nav>'
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_STYLE}</style></head>'
+        f"<body>{body}</body></html>"
+    )
+
+
+def clip_path(run_page: str, tile: Tile, n: int) -> str:
+    """The stream of a tile's n-th video, relative to the run's page (``routes.py`` serves it)."""
+    return f"{run_page}/videos/{quote(tile.task_id, safe='')}/{tile.map_index}/{n}"

@@ -1,0 +1,95 @@
+"""Where the page's data comes from: the run's task instances and XComs in the metadata database, and each
+kept video in its object storage, read in byte ranges so that a player can seek."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_videotask.gallery.tiles import XCOM_KEYS, Clip, Instance
+
+CHUNK_BYTES = 256 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def run_instances(dag_id: str, run_id: str, task_id: str | None = None, map_index: int | None = None) -> list[Instance]:
+    """The run's task instances (or one of them) with their video XComs: two queries, whatever the run's size."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        tis = select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
+        )
+        xcoms = select(XComModel).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(XCOM_KEYS)
+        )
+        if task_id is not None:
+            tis = tis.where(TaskInstance.task_id == task_id, TaskInstance.map_index == map_index)
+            xcoms = xcoms.where(XComModel.task_id == task_id, XComModel.map_index == map_index)
+        values: dict[tuple[str, int], dict[str, Any]] = {}
+        for row in session.scalars(xcoms):
+            values.setdefault((row.task_id, row.map_index), {})[row.key] = XComModel.deserialize_value(row)
+        return [
+            Instance(ti_task_id, ti_map_index, None if state is None else str(getattr(state, "value", state)),
+                     values.get((ti_task_id, ti_map_index), {}))
+            for ti_task_id, ti_map_index, state in session.execute(tis)
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+    size: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def byte_range(header: str | None, size: int) -> ByteRange | str | None:
+    """The one range a ``Range`` header asks for within ``size`` bytes: None for the whole file (no header,
+    or one this does not serve: several ranges), ``"unsatisfiable"`` for a range past the end (416)."""
+    match = _RANGE.match((header or "").strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(size - 1, int(last)) if last else size - 1
+    if start >= size or start > end:
+        return "unsatisfiable"
+    return ByteRange(start, end, size)
+
+
+def kept_size(clip: Clip) -> int:
+    """The kept copy's size: as recorded, else as the storage says."""
+    if clip.bytes is not None:
+        return clip.bytes
+    return int(_path(clip).stat().st_size)
+
+
+def read_kept(clip: Clip, start: int, length: int) -> Iterator[bytes]:
+    """``length`` bytes of the kept copy from ``start``, in chunks (flat memory, whatever the video's size)."""
+    with _path(clip).open("rb") as stream:  # type: ignore[no-untyped-call]
+        stream.seek(start)
+        while length > 0:
+            chunk = stream.read(min(CHUNK_BYTES, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+def _path(clip: Clip) -> Any:
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(str(clip.kept_uri), conn_id=clip.conn_id)
