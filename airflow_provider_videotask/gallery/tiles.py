@@ -22,6 +22,9 @@ XCOM_KEYS = (REQUEST_XCOM_KEY, VIDEO_TASK_IDS_XCOM_KEY, ESTIMATED_COST_XCOM_KEY,
 _FAILED = frozenset({"failed", "upstream_failed"})
 # What the page names the vendor's link of a video not kept: the vendors' links are temporary (Ace Data
 # Cloud's and MiniMax's last hours; HiDream documents no lifetime: storage.py).
+# A prompt is the text a person reads beside the video: kept whole in ``video_request`` up to this length
+# (other values are cut at ``storage.MAX_PARAMETER_CHARS``).
+MAX_PROMPT_CHARS = 20_000
 VENDOR_LINK_NOTE = "the vendor's link, not kept: it may stop working hours after the video was made"
 
 
@@ -76,8 +79,16 @@ class Summary:
 
 
 def request_record(vendor: str, module: str | None, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """XCom ``video_request``: what a task asked for, without secrets (``storage.public_parameters``)."""
-    return {**public_parameters(fields), "vendor": vendor, "module": module}
+    """XCom ``video_request``: what a task asked for, without secrets (``storage.public_parameters``: no field
+    named like a secret, URLs without their query, long values such as an inline base64 image cut to a note
+    of their length); the prompts whole up to ``MAX_PROMPT_CHARS``, as the page shows them."""
+    record = public_parameters(fields)
+    for name, value in fields.items():
+        if name not in record or "prompt" not in name.lower() or not isinstance(value, str):
+            continue
+        if len(value) <= MAX_PROMPT_CHARS and not value.startswith(("http://", "https://")):  # a link: no query
+            record[name] = value
+    return {**record, "vendor": vendor, "module": module}
 
 
 def tiles_of(instances: Iterable[Instance]) -> list[Tile]:
@@ -88,7 +99,14 @@ def tiles_of(instances: Iterable[Instance]) -> list[Tile]:
 
 def tile_of(instance: Instance) -> Tile:
     xcoms = instance.xcoms
-    request = _mapping(xcoms.get(REQUEST_XCOM_KEY))
+    kept = [record for record in _list(xcoms.get(VIDEOS_XCOM_KEY)) if isinstance(record, Mapping)]
+    # What was asked: the task's own record, else (StoreVideosOperator, a task of an older provider) the
+    # submit fields its kept videos were recorded with, and their vendor.
+    first = kept[0] if kept else {}
+    request = _mapping(xcoms.get(REQUEST_XCOM_KEY)) or {
+        **_mapping(first.get("parameters")),
+        "vendor": first.get("vendor"),
+    }
     tasks = [task for task in _list(xcoms.get(TASKS_XCOM_KEY)) if isinstance(task, Mapping)]
     state = _state(instance.state)
     seconds = [float(task["seconds"]) for task in tasks if isinstance(task.get("seconds"), (int, float))]
@@ -104,7 +122,7 @@ def tile_of(instance: Instance) -> Tile:
         seconds=max(seconds) if seconds else None,
         cost=_number(xcoms.get(ESTIMATED_COST_XCOM_KEY)),
         video_task_ids=tuple(str(task_id) for task_id in _list(xcoms.get(VIDEO_TASK_IDS_XCOM_KEY))),
-        clips=_clips(_list(xcoms.get(VIDEOS_XCOM_KEY)), tasks),
+        clips=_clips(kept, tasks),
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, task
 
+from airflow_provider_videotask.operators.ace import KlingVideoOperator
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 
 PROMPTS = 20
@@ -51,7 +53,7 @@ with DAG("stack_ui_video", schedule=None, start_date=datetime(2025, 1, 1), catch
 
 # Callbacks (tests/stack/test_callbacks.py): longer than the receiver's hold after a deferral
 # (callbacks/resume.py HOLD_SECONDS), so a callback at the end is acted on at once.
-CALLBACK_TASK_SECONDS = 14
+CALLBACK_TASK_SECONDS = 20
 
 
 @task
@@ -68,3 +70,16 @@ with DAG("stack_callbacks", schedule=None, start_date=datetime(2025, 1, 1), catc
     # Polls every 120 s unless a job says otherwise; with callbacks on, the connection's
     # callback_fallback_interval paces the reads.
     HailuoVideoOperator.partial(task_id="generate", deferrable=True, timeout=900).expand_kwargs(callback_jobs())
+
+
+with DAG("stack_videos", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as videos:
+    # Three Kling videos kept under AIRFLOW_HOME, for the run's Videos tab (tests/stack/test_videos_tab.py);
+    # 20 s each, so that no wait ends within seconds of deferring (an Airflow race: callbacks/resume.py).
+    KlingVideoOperator.partial(
+        task_id="kling",
+        acedatacloud_conn_id="stack_ace",
+        deferrable=True,
+        poll_interval=2,
+        timeout=600,
+        output_path=f"file://{os.environ.get('AIRFLOW_HOME', '/tmp')}/videos/",
+    ).expand(prompt=[f"{thing} [duration=20]" for thing in ("a paper boat", "a red fox in snow", "a lighthouse")])

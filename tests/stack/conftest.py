@@ -287,7 +287,11 @@ def airflow_stack(base: Path, sandbox: Sandbox, extra_env: dict[str, str] | None
         f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(
             {"conn_type": conn_type, "host": sandbox.url, "password": SENTINEL_TOKEN}
         )
-        for conn_id, conn_type in (("e2e_hidream", "hidream"), ("stack_hailuo", "hailuo"))
+        for conn_id, conn_type in (
+            ("e2e_hidream", "hidream"),
+            ("stack_hailuo", "hailuo"),
+            ("stack_ace", "acedatacloud"),
+        )
     }
     # Callbacks (test_callbacks.py): to the api-server, or to a second one started on the spare port.
     for conn_id, api_port, fallback in (
@@ -369,3 +373,39 @@ def components(stack: Stack) -> Iterator[Stack]:
         if component not in stack.processes or stack.processes[component].poll() is not None:
             stack.processes.pop(component, None)
             stack.start(component)
+
+
+# ----- a real browser: Debian's Chromium, driven by Playwright for Python -----------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+# As root in a container, and on a machine without the internet: no sandbox, no background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page(stack: Stack) -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        missing("Chromium (Debian's chromium package)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the stack extra: make test-stack")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(30_000)
+        yield context.new_page()
+        browser.close()
+
+
+def log_in(page: Any, stack: Stack) -> None:
+    page.goto(f"{stack.api_url}/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(stack.admin_password())
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{stack.api_url}/")

@@ -9,51 +9,16 @@ the failure's report, under ``build/test-artifacts/``: see ``conftest.py``).
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
 from airflow_provider_videotask.get_provider_info import get_provider_info
 from airflow_provider_videotask.sandbox import Sandbox
 from tests.conftest import SENTINEL_TOKEN
-from tests.stack.conftest import Stack, missing
+from tests.stack.conftest import Stack, log_in
 
-CHROMIUM = "/usr/bin/chromium"
-# As root in a container, and on a machine without the internet: no sandbox, no background calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TYPES = {kind["connection-type"]: kind for kind in get_provider_info()["connection-types"]}
-
-
-@pytest.fixture
-def page(stack: Stack) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        missing("Chromium (Debian's chromium package)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the stack extra: make test-stack")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(30_000)
-        yield context.new_page()
-        browser.close()
-
-
-def log_in(page: Any, stack: Stack) -> None:
-    page.goto(f"{stack.api_url}/")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill(stack.admin_password())
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"{stack.api_url}/")
 
 
 def pick_type(page: Any, conn_type: str) -> None:
