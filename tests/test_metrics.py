@@ -101,16 +101,21 @@ def parse(line: str) -> tuple[str, dict[str, str], str]:
     return name.removeprefix("airflow."), dict(tag.split("=", 1) for tag in tags), value.split("|")[1]
 
 
+def statsd_env(port: int) -> dict[str, str]:
+    """A fresh process's environment with Airflow's StatsD on, to the listener on ``port`` (tags InfluxDB-style)."""
+    return {
+        **os.environ,
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(port),
+        "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
+    }
+
+
 def test_every_metric_is_emitted_with_its_documented_tags(statsd: tuple[int, Callable[[], list[str]]]) -> None:
     port, drained = statsd
     with Sandbox(duration=0) as sandbox:
-        env = {
-            **os.environ,
-            "AIRFLOW__METRICS__STATSD_ON": "True",
-            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-            "AIRFLOW__METRICS__STATSD_PORT": str(port),
-            "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
-        }
+        env = statsd_env(port)
         for conn_id, conn_type in (("metrics_hailuo", "hailuo"), ("metrics_hidream", "hidream")):
             document = {"conn_type": conn_type, "host": sandbox.url, "password": SENTINEL_TOKEN}
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(document)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,12 +22,12 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_videotask.callbacks import resume
 from airflow_provider_videotask.callbacks.address import WaitAddress, address_name, callback_url, signature_for
-from airflow_provider_videotask.plugin import URL_PREFIX, VideoTaskPlugin, create_app
 from airflow_provider_videotask.callbacks.receiver import MAX_BODY_BYTES
+from airflow_provider_videotask.plugin import URL_PREFIX, VideoTaskPlugin, create_app
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sandbox.callbacks import CallbackSender
 from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
-from tests.test_metrics import parse
+from tests.test_metrics import parse, statsd_env
 from tests.test_metrics import statsd as statsd  # the StatsD listener fixture, reused (the alias keeps it)
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -248,16 +247,20 @@ def test_a_deeply_nested_name_is_forbidden(callbacks_on: Sandbox) -> None:
         assert post(test_client, f"{BASE}/videotask/callbacks/{name}?token=c2ln", json={}).status_code == 403
 
 
-def test_a_body_over_the_limit_is_refused_unread(client: TestClient, logs: LogCapture) -> None:
-    url = url_for(ACE, SECRET)
-    answer = post(client, url, content=b"x" * (MAX_BODY_BYTES + 1))
-    assert answer.request.headers["content-length"] == str(MAX_BODY_BYTES + 1)
+def assert_refused_for_its_size(answer: httpx.Response, logs: LogCapture, url: str) -> None:
     assert answer.status_code == 413
     assert answer.json() == {"detail": "body too large"}
     assert "refused: its body is over 1048576 bytes" in logs.text
     assert "ignored" not in logs.text
     assert_answer_holds_nothing(answer, url)
     assert_nothing_leaked(logs, url)
+
+
+def test_a_body_over_the_limit_is_refused_unread(client: TestClient, logs: LogCapture) -> None:
+    url = url_for(ACE, SECRET)
+    answer = post(client, url, content=b"x" * (MAX_BODY_BYTES + 1))
+    assert answer.request.headers["content-length"] == str(MAX_BODY_BYTES + 1)
+    assert_refused_for_its_size(answer, logs, url)
 
 
 def test_a_streamed_body_over_the_limit_without_a_length_is_refused(client: TestClient, logs: LogCapture) -> None:
@@ -271,11 +274,7 @@ def test_a_streamed_body_over_the_limit_without_a_length_is_refused(client: Test
     answer = post(client, url, content=chunks())
     assert "content-length" not in answer.request.headers
     assert answer.request.headers["transfer-encoding"] == "chunked"
-    assert answer.status_code == 413
-    assert "refused: its body is over 1048576 bytes" in logs.text
-    assert "ignored" not in logs.text
-    assert_answer_holds_nothing(answer, url)
-    assert_nothing_leaked(logs, url)
+    assert_refused_for_its_size(answer, logs, url)
 
 
 def test_a_body_over_the_limit_is_refused_before_the_signature_is_checked(client: TestClient, logs: LogCapture) -> None:
@@ -315,18 +314,11 @@ def test_each_callback_is_counted_by_outcome(
         (url_for(ACE, SECRET), "x" * (MAX_BODY_BYTES + 1)),
         (f"{BASE}/videotask/callbacks/not-a-name?token=abc", "{}"),
     ]
-    env = {
-        **os.environ,
-        "AIRFLOW__METRICS__STATSD_ON": "True",
-        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-        "AIRFLOW__METRICS__STATSD_PORT": str(port),
-        "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
-    }
     run = subprocess.run(
         [sys.executable, "-c", POSTS],
         input=json.dumps(posts),
         cwd=ROOT,
-        env=env,
+        env=statsd_env(port),
         capture_output=True,
         text=True,
         timeout=300,

@@ -4,6 +4,7 @@ and no token, secret or signed link ever written into it."""
 from __future__ import annotations
 
 import re
+from html import escape
 
 import pytest
 
@@ -13,6 +14,7 @@ from airflow_provider_videotask.gallery.tiles import VENDOR_LINK_NOTE, Clip, Sum
 RUN_PAGE = "/videotask/runs/gallery/manual__2026-12-04T10%3A00%3A00%2B00%3A00"
 JWT = "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJBRE1JTiJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
 SIGNED_URL = f"https://cdn.example/videos/t1.mp4?token={JWT}&X-Amz-Signature=abc123"
+NOTE = escape(VENDOR_LINK_NOTE)  # as the page writes it
 JWT_LOOKING = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")
 
 KEPT = Clip(
@@ -73,7 +75,7 @@ def test_prompts_and_every_other_value_are_escaped() -> None:
     assert "<i>m</i>" not in html
     assert "&lt;i&gt;m&lt;/i&gt;" in html
     assert "run&lt;b&gt;" in html
-    assert 'dag&quot;&gt;&lt;script&gt;x&lt;/script&gt;' in html
+    assert "dag&quot;&gt;&lt;script&gt;x&lt;/script&gt;" in html
 
 
 def test_a_failed_tile_shows_the_vendors_reason_escaped() -> None:
@@ -116,10 +118,9 @@ def test_a_kept_video_shows_where_it_is_kept_and_plays_from_the_page() -> None:
     assert "<code>s3://videos/acedatacloud/t1.mp4</code>" in html
     assert "3.5 MB" in html
     assert f"<code>{'0123456789abcdef' * 4}</code>" in html
-    assert VENDOR_LINK_NOTE not in html
+    assert NOTE not in html
     [src] = re.findall(r'<video controls preload="metadata" src="([^"]*)"', html)
     assert src == f"{RUN_PAGE}/videos/kling/3/0"
-    assert "kling / acedatacloud" not in html
     assert "acedatacloud / kling" in html
     assert "kling-v1" in html
     assert "<dt>seconds</dt><dd>42</dd>" in html
@@ -129,7 +130,7 @@ def test_a_kept_video_shows_where_it_is_kept_and_plays_from_the_page() -> None:
 
 def test_a_video_not_kept_says_it_plays_from_the_vendors_link() -> None:
     html = render([tile(0, clips=(NOT_KEPT,), cost=None)])
-    assert VENDOR_LINK_NOTE in html
+    assert NOTE in html
     assert "<dt>kept" not in html
     assert "est. cost" not in html
     [src] = re.findall(r'<video[^>]* src="([^"]*)"', html)
