@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,12 @@ async def may_read(request: Request, dag_id: str) -> bool:
         user = await manager.get_user_from_token(token)
     except Exception:  # expired, forged, or the user is gone: signed out
         return False
-    return bool(
-        manager.is_authorized_dag(
-            method="GET", user=user, access_entity=DagAccessEntity.XCOM, details=DagDetails(id=dag_id)
-        )
+    # In a thread: an auth manager may ask its database (FAB) or a server (Keycloak).
+    allowed = await run_in_threadpool(
+        manager.is_authorized_dag,
+        method="GET",
+        user=user,
+        access_entity=DagAccessEntity.XCOM,
+        details=DagDetails(id=dag_id),
     )
+    return bool(allowed)

@@ -118,12 +118,19 @@ def _kept(clip: Clip, n: int, count: int) -> list[tuple[str, str]]:
     if not clip.kept_uri:
         return []
     suffix = f" {n + 1}" if count > 1 else ""
-    size = f"{clip.bytes / 1e6:.1f} MB" if clip.bytes is not None else ""
+    size = _size(clip.bytes) if clip.bytes is not None else ""
     return [
         (f"kept{suffix}", f"<code>{escape(clip.kept_uri)}</code>"),
         (f"size{suffix}", size),
         (f"sha-256{suffix}", f"<code>{escape(clip.sha256)}</code>" if clip.sha256 else ""),
     ]
+
+
+def _size(count: int) -> str:
+    """Bytes as a person reads them: 7.2 MB, 48 KB, 512 bytes."""
+    if count >= 1_000_000:
+        return f"{count / 1e6:.1f} MB"
+    return f"{count / 1e3:.0f} KB" if count >= 1_000 else f"{count} bytes"
 
 
 def _pager(page: int, pages: int) -> str:

@@ -4,7 +4,8 @@
 (``access.py``), else a sign-in note (401) with nothing of the run. ``GET .../videos/<task_id>/<map_index>/<n>``:
 the n-th video of that task instance, under the same check: its kept copy streamed from object storage
 (``Range`` requests answered 206, so the player can seek), or a redirect to the vendor's link when it was
-not kept. Database and storage calls run in threads, off the api-server's event loop.
+not kept (or its kept copy is gone). Database and storage calls run in threads, off the api-server's event
+loop.
 """
 
 from __future__ import annotations
