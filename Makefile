@@ -58,6 +58,7 @@ bench:
 	$(VENV)/bin/python benchmarks/bench_poller.py
 	$(VENV)/bin/python benchmarks/bench_fan_out.py
 	$(VENV)/bin/python benchmarks/bench_callbacks.py
+	$(VENV)/bin/python benchmarks/bench_gallery.py
 
 sandbox:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null

@@ -44,6 +44,6 @@ class VideoTaskPlugin(AirflowPlugin):
             "href": URL_PREFIX + RUN_PAGE.format(dag_id="{DAG_ID}", run_id="{RUN_ID}"),
             "destination": "dag_run",
             "url_route": "videos",
-            "icon": "https://api.iconify.design/lucide/film.svg",
+            "icon": URL_PREFIX + "/icon.svg",
         }
     ]

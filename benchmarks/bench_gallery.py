@@ -1,7 +1,7 @@
 """The Videos page at scale: how fast the first page of a run's videos opens, for runs of 24, 100 and 500
 video tasks, beside the naive page that puts every tile (and its player) on one page.
 
-    .venv/airflow-3.3.2/bin/python benchmarks/bench_gallery.py                 # ~5 minutes
+    .venv/airflow-3.3.2/bin/python benchmarks/bench_gallery.py                 # ~3 minutes
     .venv/airflow-3.3.2/bin/python benchmarks/bench_gallery.py --sizes 24,100 --requests 10
 
 The data is made as a user makes it, without mocks: a fresh AIRFLOW_HOME on SQLite (``airflow db migrate``),
@@ -11,7 +11,8 @@ task instance pushes the XComs the operators push (``video_request``, ``video_ta
 ``estimated_cost``, ``tasks``, ``videos``) and keeps its video (the sandbox's 2 s clip) in storage; one
 prompt in 25 is rejected by the vendor's content review, so its tile shows the vendor's reason.
 
-Then, in this process, each figure is the p50 and max of ``--requests`` calls after one warm-up:
+Then, in a fresh process (an api-server holds no DAG run of its own), each figure is the p50 and max of
+``--requests`` calls after one warm-up:
 - DB read: ``gallery.sources.run_instances``, the run's task instances and their XComs;
 - tiles: ``gallery.tiles.tiles_of`` + ``summary_of`` on what it read;
 - render: ``gallery.page.render_run`` of page 1;

@@ -88,3 +88,17 @@ def _to_vendor(clip: Clip) -> Response:
     if not url.startswith(("https://", "http://")):
         return Response(status_code=404, headers=_PRIVATE)
     return RedirectResponse(url, status_code=302, headers=_PRIVATE)
+
+
+# The tab's icon (a film strip, Lucide's "film", ISC licence), served here: no third party is asked by the UI.
+ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24" fill="none" '
+    'stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
+    '<rect width="18" height="18" x="3" y="3" rx="2"/><path d="M7 3v18M3 7.5h4M3 12h18M3 16.5h4M17 3v18'
+    'M17 7.5h4M17 16.5h4"/></svg>'
+)
+
+
+@router.get("/icon.svg")
+async def icon() -> Response:
+    return Response(ICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})

@@ -20,11 +20,11 @@ from airflow_provider_videotask.wait_rules import TASKS_XCOM_KEY, VIDEO_TASK_IDS
 REQUEST_XCOM_KEY = "video_request"
 XCOM_KEYS = (REQUEST_XCOM_KEY, VIDEO_TASK_IDS_XCOM_KEY, ESTIMATED_COST_XCOM_KEY, TASKS_XCOM_KEY, VIDEOS_XCOM_KEY)
 _FAILED = frozenset({"failed", "upstream_failed"})
-# What the page names the vendor's link of a video not kept: the vendors' links are temporary (Ace Data
-# Cloud's and MiniMax's last hours; HiDream documents no lifetime: storage.py).
 # A prompt is the text a person reads beside the video: kept whole in ``video_request`` up to this length
 # (other values are cut at ``storage.MAX_PARAMETER_CHARS``).
 MAX_PROMPT_CHARS = 20_000
+# What the page names the vendor's link of a video not kept: the vendors' links are temporary (Ace Data
+# Cloud's and MiniMax's last hours; HiDream documents no lifetime: storage.py).
 VENDOR_LINK_NOTE = "the vendor's link, not kept: it may stop working hours after the video was made"
 
 

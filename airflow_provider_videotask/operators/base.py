@@ -148,6 +148,10 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         **kwargs: Any,
     ) -> None:
         output_asset = declare_output(output_path, file_name, kwargs)
+        if conn_id is not None and self.conn_id_argument != "_conn_id":  # a built-in operator: it never took it
+            raise VideoTaskValidationError(
+                f"{type(self).__name__} takes its connection as {self.conn_id_argument}=..., not conn_id="
+            )
         deprecated_arguments(type(self).__name__, fail_on=kwargs.pop("fail_on", None), conn_id=conn_id)
         super().__init__(**kwargs)
         check_seconds("submit_timeout", submit_timeout)

@@ -302,3 +302,14 @@ def test_templated_fields_are_checked_when_rendered_not_when_parsed(sandbox_conn
     with pytest.raises(VideoTaskValidationError, match="'prompt'"):
         operator.execute(make_context())
     assert sandbox_conns.counts()["requests"] == 0
+
+
+def test_a_built_in_operator_given_conn_id_names_its_own_argument() -> None:
+    """KlingVideoOperator(conn_id=...) never worked (before 0.3 a TypeError); it must not quietly use the
+    default connection instead."""
+    from airflow_provider_videotask.operators.ace import KlingVideoOperator
+
+    with pytest.raises(
+        VideoTaskValidationError, match=r"takes its connection as acedatacloud_conn_id=\.\.\., not conn_id="
+    ):
+        KlingVideoOperator(task_id="k", prompt="a boat", conn_id="my_ace")

@@ -27,6 +27,8 @@ def test_the_plugin_declares_a_tab_on_every_dag_run(stack: Stack) -> None:
     [view] = plugin["external_views"]
     assert (view["name"], view["destination"]) == ("Videos", "dag_run")
     assert view["href"] == "/videotask/runs/{DAG_ID}/{RUN_ID}"
+    icon = requests.get(f"{stack.api_url}{view['icon']}", timeout=30)  # served by the plugin, no third party
+    assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
 
 
 def test_the_videos_tab_plays_every_kept_video_and_shows_nothing_signed_out(
