@@ -7,9 +7,11 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -174,3 +176,35 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(hook_base, "_sleep", recorded.append)
     monkeypatch.setattr(hook_base, "_asleep", record_async)
     return recorded
+
+
+@pytest.fixture
+def statsd() -> Iterator[tuple[int, Callable[[], list[str]]]]:
+    """A UDP socket standing in for a StatsD server: its port, and a call that stops it once everything
+    sent has been read (a quiet second after the senders are done) and returns every line."""
+    received: list[str] = []
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(1.0)
+    stop = threading.Event()
+
+    def listen() -> None:
+        while True:
+            try:
+                received.extend(server.recv(65535).decode().splitlines())
+            except TimeoutError:
+                if stop.is_set():
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+
+    def drained() -> list[str]:
+        stop.set()
+        listener.join(timeout=30)
+        return received
+
+    yield server.getsockname()[1], drained
+    stop.set()
+    listener.join(timeout=30)
+    server.close()

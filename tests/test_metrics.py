@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,38 +58,6 @@ for dag_id, faults in steps:
     state = DAGS[dag_id].test().state
     print(dag_id, state, flush=True)
 """
-
-
-@pytest.fixture
-def statsd() -> Iterator[tuple[int, Callable[[], list[str]]]]:
-    """A UDP socket standing in for a StatsD server: its port, and a call that stops it once everything
-    sent has been read (a quiet second after the senders are done) and returns every line."""
-    received: list[str] = []
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    server.bind(("127.0.0.1", 0))
-    server.settimeout(1.0)
-    stop = threading.Event()
-
-    def listen() -> None:
-        while True:
-            try:
-                received.extend(server.recv(65535).decode().splitlines())
-            except TimeoutError:
-                if stop.is_set():
-                    return
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-
-    def drained() -> list[str]:
-        stop.set()
-        listener.join(timeout=30)
-        return received
-
-    yield server.getsockname()[1], drained
-    stop.set()
-    listener.join(timeout=30)
-    server.close()
 
 
 def parse(line: str) -> tuple[str, dict[str, str], str]:

@@ -51,9 +51,9 @@ async def callback(name: str, request: Request, background: BackgroundTasks, tok
         log.warning("Callback for %s refused: its body is over %d bytes", address or name[:64], MAX_BODY_BYTES)
         return JSONResponse({"detail": "body too large"}, status_code=413)
     # The connection is read in a thread: a metadata database or secrets backend call blocks.
-    verified, claimed = (
-        (False, None) if address is None else await run_in_threadpool(_check, name, token, address.conn_id, body)
-    )
+    verified, claimed = False, None
+    if address is not None:
+        verified, claimed = await run_in_threadpool(_check, name, token, address.conn_id, body)
     if address is None or not verified:
         metrics.callback("rejected", vendor=None, conn_id=conn_id)
         log.warning("Callback for %s refused: its signature does not verify", address or name[:64])

@@ -28,7 +28,6 @@ from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sandbox.callbacks import CallbackSender
 from tests.conftest import SENTINEL_TOKEN, LogCapture, set_connection
 from tests.test_metrics import parse, statsd_env
-from tests.test_metrics import statsd as statsd  # the StatsD listener fixture, reused (the alias keeps it)
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
