@@ -40,14 +40,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from airflow_provider_videotask.sandbox.output import output_to  # noqa: E402 - no Airflow import in it
 
 DAG_ID = "bench_gallery"
 CONN_ID = "bench_kling"
@@ -116,24 +117,6 @@ def setup_home(home: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-@contextmanager
-def output_to(path: Path) -> Iterator[None]:
-    """Send everything Airflow prints while running the DAG (at the file-descriptor level) to a log file."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with path.open("ab") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
 
 
 def make_runs(home: Path, sizes: list[int]) -> dict[int, str]:

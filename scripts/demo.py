@@ -11,8 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -44,24 +42,6 @@ To run the same DAGs against the real vendors, replace the sandbox connections w
 
 (or create them in the Airflow UI: Admin > Connections), put example_dags/ in your DAGs folder,
 and unset VIDEOTASK_EXAMPLE_POLL_SECONDS so they poll every 30 s. Each prompt is a paid video."""
-
-
-@contextmanager
-def output_to(path: Path) -> Iterator[None]:
-    """Send everything Airflow prints (at the file-descriptor level) to a log file."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with path.open("ab") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
 
 
 def load_example(name: str) -> Any:
@@ -116,6 +96,7 @@ def main() -> int:
         )
 
     from airflow_provider_videotask.sandbox import Sandbox
+    from airflow_provider_videotask.sandbox.output import output_to
 
     with Sandbox(duration=3) as sandbox:
         for conn_id, conn_type in (("hidream_default", "hidream"), ("hailuo_default", "hailuo")):
