@@ -79,7 +79,7 @@ class BatchPoller:
 
     The schedule, in one place:
 
-    - Each subscriber is read every its poll interval: a waiter expecting a callback only every
+    - Each subscriber is read once per interval of its own: a waiter expecting a callback only every
       ``callback_fallback_interval``, the others every ``poll_interval``. A cycle reads every subscriber
       due by its start, or due within half the quickest interval (so waiters of one pace stay in step and
       share their requests), and the next cycle starts when the next subscriber is due; one that overran
