@@ -33,9 +33,14 @@ class VideoLink(BaseOperatorLink):
         return first_video_url(XCom.get_value(ti_key=ti_key, key=TASKS_XCOM_KEY))
 
 
+def run_videos_path(dag_id: str, run_id: str) -> str:
+    """The run's page of videos within the provider's app (``gallery/routes.py``), ids quoted."""
+    return f"/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+
+
 def run_videos_url(base_url: str, dag_id: str, run_id: str) -> str:
-    """The run's page of videos in the provider's api-server app (``plugin.py``)."""
-    return f"{base_url.rstrip('/')}/videotask/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+    """The run's page of videos in the provider's api-server app, mounted under ``/videotask`` (``plugin.py``)."""
+    return f"{base_url.rstrip('/')}/videotask{run_videos_path(dag_id, run_id)}"
 
 
 class RunVideosLink(BaseOperatorLink):

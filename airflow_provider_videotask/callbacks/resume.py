@@ -20,7 +20,7 @@ from typing import Any
 from airflow_provider_videotask import metrics
 from airflow_provider_videotask.api.errors import VideoTaskError
 from airflow_provider_videotask.callbacks.address import WaitAddress
-from airflow_provider_videotask.hooks.registry import hook_class
+from airflow_provider_videotask.hooks.registry import get_hook, hook_class
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 from airflow_provider_videotask.wait_rules import callback_verdict
 
@@ -137,14 +137,18 @@ async def _wake(address: WaitAddress, claimed_task_id: str | None) -> tuple[str,
     if isinstance(found, str):
         return "ignored", f"no wait is deferred there: the task instance is {found}", None
     trigger = found.trigger
-    conn_type = trigger.conn_type or await asyncio.to_thread(_conn_type, address.conn_id)
+    conn_type = trigger.conn_type  # set by every deferral that asked for a callback (WaitPlan)
     if claimed_task_id is not None and claimed_task_id not in trigger.video_task_ids:
         # An earlier try's task, or a body that lies: not worth a read.
         ids = ", ".join(trigger.video_task_ids)
         return "ignored", f"it names task {claimed_task_id}, the wait is on {ids}", conn_type
     if (hold := found.deferred_at + HOLD_SECONDS - _now()) > 0:
         await _sleep(hold)
-    hook = hook_class(conn_type, address.conn_id)(address.conn_id)
+    if conn_type is None:
+        hook = await asyncio.to_thread(get_hook, address.conn_id)  # reads the connection's type
+    else:
+        hook = hook_class(conn_type, address.conn_id)(address.conn_id)
+    conn_type = hook.conn_type
     try:
         tasks = await asyncio.to_thread(hook.get_tasks, trigger.video_task_ids, trigger.module)
     except VideoTaskError as error:
@@ -174,12 +178,6 @@ async def _deferred(address: WaitAddress) -> DeferredWait | str:
         if not isinstance(found, str) or found not in _ABOUT_TO_DEFER or _now() >= give_up_at:
             return found
         await _sleep(_LOOK_AGAIN_SECONDS)
-
-
-def _conn_type(conn_id: str) -> str:
-    from airflow.providers.common.compat.sdk import BaseHook
-
-    return str(BaseHook.get_connection(conn_id).conn_type)
 
 
 def _states(tasks: list[Any]) -> str:

@@ -10,8 +10,6 @@ loop.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +25,7 @@ from airflow_provider_videotask.gallery.sources import (
     run_instances,
 )
 from airflow_provider_videotask.gallery.tiles import Clip, summary_of, tiles_of
+from airflow_provider_videotask.links import run_videos_path
 
 RUN_PAGE = "/runs/{dag_id}/{run_id}"
 router = APIRouter()
@@ -41,7 +40,7 @@ async def run_page(dag_id: str, run_id: str, request: Request, page: int = 1) ->
     if not await may_read(request, dag_id):
         return HTMLResponse(pages.render_signed_out(app_path), status_code=401, headers=_PRIVATE)
     tiles = tiles_of(await run_in_threadpool(run_instances, dag_id, run_id))
-    here = f"{app_path}/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+    here = app_path + run_videos_path(dag_id, run_id)
     html = pages.render_run(
         dag_id, run_id, tiles, summary_of(tiles), page, lambda tile, n: pages.clip_path(here, tile, n)
     )

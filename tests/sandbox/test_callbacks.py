@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from airflow_provider_videotask.sandbox import Sandbox, callbacks
+from tests.sandbox.test_sandbox import ManualClock  # the sandbox's clock, moved by the test
 
 AUTH = {"Authorization": "Bearer anything"}
 
@@ -46,16 +47,6 @@ class Receiver:
         return self.posts.get(timeout=10)
 
 
-class Clock:
-    """The sandbox's clock, moved by the test: a task ends when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = Receiver()
@@ -64,12 +55,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def sandbox(clock: Clock) -> Iterator[Sandbox]:
+def sandbox(clock: ManualClock) -> Iterator[Sandbox]:
     with Sandbox(duration=10, clock=clock, limits={}) as server:
         yield server
 
@@ -87,7 +78,7 @@ def hidream_submit(sandbox: Sandbox, receiver: Receiver, version: str, path: str
     return str(answer.json()["result"]["task_id"])
 
 
-def test_ace_calls_back_with_the_finished_result(sandbox: Sandbox, receiver: Receiver, clock: Clock) -> None:
+def test_ace_calls_back_with_the_finished_result(sandbox: Sandbox, receiver: Receiver, clock: ManualClock) -> None:
     task_id = ace_submit(sandbox, receiver, "a boat")
     clock.now += 10
     path, body = receiver.next()
@@ -97,7 +88,7 @@ def test_ace_calls_back_with_the_finished_result(sandbox: Sandbox, receiver: Rec
     assert body["video_url"].startswith(f"{sandbox.url}/_sandbox/videos/")
 
 
-def test_ace_calls_back_a_failure_with_its_error(sandbox: Sandbox, receiver: Receiver, clock: Clock) -> None:
+def test_ace_calls_back_a_failure_with_its_error(sandbox: Sandbox, receiver: Receiver, clock: ManualClock) -> None:
     task_id = ace_submit(sandbox, receiver, "a boat [fail]", service="hailuo")
     clock.now += 10
     _, body = receiver.next()
@@ -108,7 +99,7 @@ def test_ace_calls_back_a_failure_with_its_error(sandbox: Sandbox, receiver: Rec
 
 @pytest.mark.parametrize("version", ["v2", "v3"])
 def test_hidream_notifies_in_its_versions_body(
-    sandbox: Sandbox, receiver: Receiver, clock: Clock, version: str
+    sandbox: Sandbox, receiver: Receiver, clock: ManualClock, version: str
 ) -> None:
     task_id = hidream_submit(sandbox, receiver, version)
     clock.now += 10
@@ -125,7 +116,7 @@ def test_hidream_notifies_in_its_versions_body(
 
 
 def test_hidream_tries_three_times_one_second_apart(
-    sandbox: Sandbox, receiver: Receiver, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, receiver: Receiver, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(callbacks, "HIDREAM_PAUSE", 0.01)
     receiver.statuses = [500, 503]
@@ -142,7 +133,7 @@ def test_hidream_tries_three_times_one_second_apart(
     assert receiver.posts.empty()  # no fourth try
 
 
-def test_a_lost_callback_is_never_sent(sandbox: Sandbox, receiver: Receiver, clock: Clock) -> None:
+def test_a_lost_callback_is_never_sent(sandbox: Sandbox, receiver: Receiver, clock: ManualClock) -> None:
     ace_submit(sandbox, receiver, "a boat [callback=lost]", path="/lost")
     ace_submit(sandbox, receiver, "a boat", path="/kept")  # ends at the same moment: sent in the same scan
     clock.now += 10
@@ -151,14 +142,14 @@ def test_a_lost_callback_is_never_sent(sandbox: Sandbox, receiver: Receiver, clo
     assert sandbox.counts()["callbacks_sent"] == 1
 
 
-def test_a_duplicated_callback_comes_twice(sandbox: Sandbox, receiver: Receiver, clock: Clock) -> None:
+def test_a_duplicated_callback_comes_twice(sandbox: Sandbox, receiver: Receiver, clock: ManualClock) -> None:
     ace_submit(sandbox, receiver, "a boat [callback=twice]")
     clock.now += 10
     first, second = receiver.next(), receiver.next()
     assert first == second
 
 
-def test_a_delayed_callback_comes_after_its_delay(sandbox: Sandbox, receiver: Receiver, clock: Clock) -> None:
+def test_a_delayed_callback_comes_after_its_delay(sandbox: Sandbox, receiver: Receiver, clock: ManualClock) -> None:
     ace_submit(sandbox, receiver, "a boat [callback_delay=30]", path="/late")
     ace_submit(sandbox, receiver, "a boat", path="/on-time")
     clock.now += 10
@@ -169,7 +160,7 @@ def test_a_delayed_callback_comes_after_its_delay(sandbox: Sandbox, receiver: Re
 
 
 def test_a_lying_callback_claims_success_while_the_vendor_says_running(
-    sandbox: Sandbox, receiver: Receiver, clock: Clock
+    sandbox: Sandbox, receiver: Receiver, clock: ManualClock
 ) -> None:
     task_id = ace_submit(sandbox, receiver, "a boat [callback=lie]")
     clock.now += 5
