@@ -118,14 +118,20 @@ def keeper(
 
 def keep_videos(context: Context, videos: Sequence[VideoToStore], output: OutputSpec) -> list[str]:
     """Store the videos at ``output``; push XCom ``videos``; announce them; return the stored URIs."""
+    documents = store_videos(context, videos, output)
+    context["ti"].xcom_push(key=VIDEOS_XCOM_KEY, value=documents)
+    return [document["stored_uri"] for document in documents]
+
+
+def store_videos(context: Context, videos: Sequence[VideoToStore], output: OutputSpec) -> list[dict[str, Any]]:
+    """Store the videos at ``output`` and announce them; their records, in order (the caller pushes them)."""
     store = VideoStore(output.output_path, output_conn_id=output.output_conn_id, file_name=output.file_name)
     records = store.keep(videos)
     documents = [record.to_dict() for record in records]
-    context["ti"].xcom_push(key=VIDEOS_XCOM_KEY, value=documents)
     _announce(context, output.asset, documents)
     _report_lineage(store, records)
     log.info("Stored %d video(s) under %s", len(records), output.output_path)
-    return [record.stored_uri for record in records]
+    return documents
 
 
 def _announce(context: Context, asset: Any, documents: list[dict[str, Any]]) -> None:

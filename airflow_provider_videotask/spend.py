@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
@@ -39,13 +39,15 @@ def check_limit(name: str, value: Any, kind: type[int] | type[float]) -> None:
         raise VideoTaskValidationError(f"{name} must be {what} (or None for no limit), got {value!r}")
 
 
-def fan_out_refusal(size: int, limit: int | None, task_id: str) -> str | None:
-    """Why a run of ``size`` mapped instances may not submit, or None when it may."""
+def fan_out_refusal(size: int, limit: int | None, task_id: str, *, how: str | None = None) -> str | None:
+    """Why a run that makes ``size`` videos may not submit, or None when it may. ``how`` says how the count
+    was made (a batch's items, mapped instances); without it, the size is a mapped fan-out's."""
     if limit is None or size <= limit:
         return None
+    what = f"would make {size} videos in this run ({how})" if how else f"is mapped over {size} prompts"
     return (
-        f"{task_id} is mapped over {size} prompts, more than max_videos_per_run={limit}: no instance "
-        f"submits, nothing was billed. Raise max_videos_per_run, or split the prompts over several runs."
+        f"{task_id} {what}, more than max_videos_per_run={limit}: nothing was submitted, nothing was billed. "
+        "Raise max_videos_per_run, or split the prompts over several runs."
     )
 
 
@@ -98,6 +100,19 @@ def price_of(prices: Mapping[str, Any], priced_as: str, fields: Mapping[str, Any
         what += f"{' with' if ' with ' not in what else ','} {field_name}={value}"
         price = by_value.get(value, by_value.get("*"))
     return (None if price is None else float(price)), what
+
+
+def batch_estimate(
+    prices: Mapping[str, Any], videos: Sequence[tuple[str, Mapping[str, Any]]]
+) -> tuple[float | None, str]:
+    """The estimate of several submits together (what each is priced as, and its fields), and what was
+    priced; None with the first video the table has no price for, since the total could not be checked."""
+    estimates = [price_of(prices, priced_as, fields) for priced_as, fields in videos]
+    unpriced = next((what for estimate, what in estimates if estimate is None), None)
+    if unpriced is not None:
+        return None, unpriced
+    what = estimates[0][1] if len(estimates) == 1 else f"{len(estimates)} videos"
+    return sum(estimate or 0.0 for estimate, _ in estimates), what
 
 
 def _as_key(value: Any) -> str:

@@ -118,9 +118,9 @@ class WaitPlan:
             log=log,
         )
 
-    def defer(self, task: BaseOperator) -> NoReturn:
-        """Hand the wait to the triggerer, resuming in ``execute_complete``: one deadline for the trigger
-        and for Airflow's own deferral timeout (both from when the wait began)."""
+    def defer(self, task: BaseOperator, kwargs: dict[str, Any] | None = None) -> NoReturn:
+        """Hand the wait to the triggerer, resuming in ``execute_complete`` (with ``kwargs``): one deadline for
+        the trigger and for Airflow's own deferral timeout (both from when the wait began)."""
         task.defer(
             trigger=VideoTaskTrigger(
                 conn_id=self.conn_id,
@@ -134,6 +134,7 @@ class WaitPlan:
                 **self.wait_settings.as_kwargs(),
             ),
             method_name="execute_complete",
+            kwargs=kwargs,
             timeout=timedelta(seconds=max(0.0, self.deadline - time.time())),
         )
         raise AssertionError("defer() returned")  # it raises TaskDeferred

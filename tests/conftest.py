@@ -49,7 +49,6 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_type: str
 class RecordingTI:
     """The task instance a context needs outside Airflow: records XCom pushes."""
 
-    stats_tags: dict[str, str] = {}  # read by Airflow 3.3's ResumableJobMixin
     dag_id, task_id, run_id, map_index = "dag", "task", "manual__1", -1
 
     def __init__(self) -> None:
@@ -57,6 +56,21 @@ class RecordingTI:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = value
+
+
+class StateStore(dict[str, Any]):
+    """Airflow 3.3's task_state_store, as far as the ledger uses it (get, set, delete)."""
+
+    def set(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def delete(self, key: str) -> None:
+        self.pop(key, None)
+
+
+def operator_context(store: StateStore | None = None, **more: Any) -> dict[str, Any]:
+    """What a video operator's execute needs outside Airflow: a task instance and a store for its ledger."""
+    return {"ti": RecordingTI(), "task_state_store": StateStore() if store is None else store, **more}
 
 
 class FakeClock:

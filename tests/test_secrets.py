@@ -15,7 +15,7 @@ from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import SENTINEL_TOKEN, FakeClock, LogCapture, RecordingTI, set_connection
+from tests.conftest import SENTINEL_TOKEN, FakeClock, LogCapture, RecordingTI, StateStore, set_connection
 
 FAILURES = {
     "401": {"kind": "unauthorized", "count": -1},
@@ -62,10 +62,10 @@ def run_everything(sandbox: Sandbox) -> list[str]:
     ti = RecordingTI()
     sensor = VideoTaskSensor(task_id="s", video_task_ids=["a"], conn_id="secret", poke_interval=0.01, timeout=5,
                              max_consecutive_errors=1, unknown_grace_period=0)  # fmt: skip
-    attempt(lambda: sensor.execute({"ti": ti}))
+    attempt(lambda: sensor.execute({"ti": ti, "task_state_store": StateStore()}))
     operator = HailuoVideoOperator(task_id="o", prompt="boat", hailuo_conn_id="secret", poll_interval=0.01, timeout=5,
                                    max_consecutive_errors=1)  # fmt: skip
-    attempt(lambda: operator.execute({"ti": ti}))
+    attempt(lambda: operator.execute({"ti": ti, "task_state_store": StateStore()}))
     # Deferring: what goes into Airflow's database is the trigger's serialized kwargs.
     for deferring in (
         VideoTaskSensor(task_id="ds", video_task_ids=["a"], conn_id="secret", deferrable=True, timeout=5,
@@ -73,7 +73,7 @@ def run_everything(sandbox: Sandbox) -> list[str]:
         HailuoVideoOperator(task_id="do", prompt="boat", hailuo_conn_id="secret", deferrable=True, timeout=5),
     ):  # fmt: skip
         try:
-            deferring.execute({"ti": ti})
+            deferring.execute({"ti": ti, "task_state_store": StateStore()})
         except TaskDeferred as deferred:
             seen.append("TRIGGER " + json.dumps([deferred.trigger.serialize(), deferred.kwargs]))
         except Exception as error:

@@ -21,7 +21,7 @@ from airflow_provider_videotask.operators.store_videos import StoreVideosOperato
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sandbox.server import CLIP
 from airflow_provider_videotask.storage import VideoStore, VideoToStore
-from tests.conftest import SENTINEL_TOKEN, RecordingTI
+from tests.conftest import SENTINEL_TOKEN, operator_context
 
 BUCKET = "videos"
 ACCESS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
@@ -108,7 +108,7 @@ def test_store_videos_operator_on_s3_records_no_secret(s3: Any, sandbox: Sandbox
         output_path=f"s3://{BUCKET}/kept/",
         output_conn_id="s3_test",
     )
-    context: dict[str, Any] = {"ti": RecordingTI()}
+    context: dict[str, Any] = operator_context()
     [stored] = operator.execute(context)
     assert stored.startswith(f"s3://{BUCKET}/kept/videos/output-")
     recorded = json.dumps(context["ti"].xcom)

@@ -116,7 +116,6 @@ class VideoTaskHook(BaseHook):
         self._masked: set[str] = set()  # the tokens this hook has had masked
         # Called the moment a paid request leaves, after everything free it needed (the operators mark
         # the submit in flight in Airflow's task state store).
-        self.before_paid_send: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -329,8 +328,6 @@ class VideoTaskHook(BaseHook):
             token = None
             if request.credential == "token":
                 token = yield from self._before_sending(request, self._credential(settings, refused))
-            if request.paid and self.before_paid_send is not None:
-                self.before_paid_send()
             try:
                 return (yield Send(settings, request, token, parse))
             except VideoTaskAuthError as error:

@@ -18,8 +18,7 @@ from airflow_provider_videotask.api import kling, luma, seedance, veo, wan
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.api.services import SERVICES
 from airflow_provider_videotask.hooks.ace import AceDataCloudHook
-from airflow_provider_videotask.operators.base import VideoGenerationOperator
-from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS
+from airflow_provider_videotask.operators.base import VIDEO_TEMPLATE_FIELDS, VideoGenerationOperator
 
 
 class AceVideoOperator(VideoGenerationOperator):
@@ -38,7 +37,7 @@ class AceVideoOperator(VideoGenerationOperator):
     XCom ``tasks`` holds each task's ``video_ids``, what an ``extend`` of Kling or Luma takes.
     """
 
-    template_fields: Sequence[str] = ("service", "prompt", "payload", *OUTPUT_TEMPLATE_FIELDS)
+    template_fields: Sequence[str] = ("service", "prompt", "payload", *VIDEO_TEMPLATE_FIELDS)
     conn_id_argument = "acedatacloud_conn_id"
     service: str = ""
 
@@ -125,7 +124,7 @@ class KlingVideoOperator(AceVideoOperator):
     """
 
     template_fields: Sequence[str] = (
-        "prompt", "start_image_url", "end_image_url", "video_id", "payload", *OUTPUT_TEMPLATE_FIELDS,
+        "prompt", "start_image_url", "end_image_url", "video_id", "payload", *VIDEO_TEMPLATE_FIELDS,
     )  # fmt: skip
     service = kling.SERVICE.name
 
@@ -172,7 +171,7 @@ class VeoVideoOperator(AceVideoOperator):
     :param callback_url: Ace calls it when the task is done.
     """
 
-    template_fields: Sequence[str] = ("prompt", "image_urls", "video_id", "payload", *OUTPUT_TEMPLATE_FIELDS)
+    template_fields: Sequence[str] = ("prompt", "image_urls", "video_id", "payload", *VIDEO_TEMPLATE_FIELDS)
     service = veo.SERVICE.name
 
     def __init__(
@@ -215,7 +214,7 @@ class LumaVideoOperator(AceVideoOperator):
     """
 
     template_fields: Sequence[str] = (
-        "prompt", "start_image_url", "end_image_url", "video_id", "video_url", "payload", *OUTPUT_TEMPLATE_FIELDS,
+        "prompt", "start_image_url", "end_image_url", "video_id", "video_url", "payload", *VIDEO_TEMPLATE_FIELDS,
     )  # fmt: skip
     service = luma.SERVICE.name
 
@@ -263,7 +262,7 @@ class WanVideoOperator(AceVideoOperator):
     The action follows the model (``image2video`` for the i2v models), unless ``payload`` names one.
     """
 
-    template_fields: Sequence[str] = ("prompt", "image_url", "payload", *OUTPUT_TEMPLATE_FIELDS)
+    template_fields: Sequence[str] = ("prompt", "image_url", "payload", *VIDEO_TEMPLATE_FIELDS)
     service = wan.SERVICE.name
 
     def __init__(
@@ -309,7 +308,7 @@ class SeedanceVideoOperator(AceVideoOperator):
     """
 
     template_fields: Sequence[str] = (
-        "prompt", "first_frame_url", "last_frame_url", "reference_image_urls", "payload", *OUTPUT_TEMPLATE_FIELDS,
+        "prompt", "first_frame_url", "last_frame_url", "reference_image_urls", "payload", *VIDEO_TEMPLATE_FIELDS,
     )  # fmt: skip
     service = seedance.SERVICE.name
 

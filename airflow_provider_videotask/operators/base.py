@@ -1,125 +1,128 @@
-"""What both video operators share: submit once, remember the task, wait, publish the URLs."""
+"""What every video operator shares: check everything, submit each video once, wait, hand on the results.
+
+One video (``prompt=``) is a batch of one: the same path as ``prompts=[...]``. The paid-submit protocol
+(the ledger, waves of submits, refusals) is in ``paid_submits.py``; the items in ``items.py``; how the
+wait ends, item by item, in ``results.py``.
+"""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import (
-    AirflowException,
-    AirflowFailException,
-    BaseOperator,
-    ResumableJobMixin,
-    conf,
-)
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
 from airflow_provider_videotask import metrics
-from airflow_provider_videotask.api.errors import (
-    SubmitFate,
-    VideoTaskApiError,
-    VideoTaskError,
-    VideoTaskValidationError,
-    submit_fate,
-)
-from airflow_provider_videotask.api.models import TaskState
+from airflow_provider_videotask.api.errors import SubmitFate, VideoTaskApiError, VideoTaskValidationError
 from airflow_provider_videotask.callbacks.plan import CallbackPlan, plan_callback
 from airflow_provider_videotask.gallery.tiles import REQUEST_XCOM_KEY, request_record
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
+from airflow_provider_videotask.ledger import Ledger, fingerprint, open_store, where_kept
 from airflow_provider_videotask.links import RunVideosLink, VideoLink
-from airflow_provider_videotask.operators.notices import deprecated_arguments, warn_no_reattach
-from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keeper
+from airflow_provider_videotask.operators.items import batch_items, check_items
+from airflow_provider_videotask.operators.notices import deprecated_arguments
+from airflow_provider_videotask.operators.paid_submits import (
+    Item,
+    PaidSubmits,
+    in_flight_of,
+    reattach,
+    refusal_of,
+    submit_failure,
+)
+from airflow_provider_videotask.operators.results import (
+    ItemResult,
+    batch_summary,
+    check_allowed_failures,
+    failure_list,
+    item_results,
+    keep_items,
+    past_allowed,
+)
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, VIDEOS_XCOM_KEY, KeepsVideos, declare_output
 from airflow_provider_videotask.spend import (
     ESTIMATED_COST_XCOM_KEY,
     RUNNABLE_STATES,
+    batch_estimate,
     check_limit,
     cost_refusal,
     fan_out_refusal,
-    price_of,
     prices_of,
 )
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
-from airflow_provider_videotask.wait_rules import (
-    DEFAULT_POLL_INTERVAL,
-    Verdict,
-    WaitSettings,
-    check_seconds,
-    judge,
-    stopped_waiting,
-)
-from airflow_provider_videotask.waiting import WaitPlan, publish, push_video_task_ids, read_event
+from airflow_provider_videotask.wait_rules import DEFAULT_POLL_INTERVAL, Verdict, WaitSettings, check_seconds
+from airflow_provider_videotask.waiting import WaitPlan, push_tasks, push_video_task_ids, read_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-# Airflow 3.3 brought the task state store that lets a retry find the task its first try paid for;
-# before that the compat stand-in submits anew on every try.
-RETRY_REATTACHES = ResumableJobMixin.__module__.startswith("airflow.sdk")
-_ACTIVE = {TaskState.QUEUED.value, TaskState.RUNNING.value, TaskState.UNKNOWN.value}
-
+# Every vendor operator's template fields end with these.
+VIDEO_TEMPLATE_FIELDS = ("prompts", *OUTPUT_TEMPLATE_FIELDS)
 DEFAULT_SUBMIT_TIMEOUT = 60 * 60.0
 # A refused submit's wait up to this long is slept in the worker; a longer one, in deferrable mode, is
 # spent in the triggerer (a timer trigger), so a fan-out waiting its turn holds no worker slots.
 SLEEP_IN_WORKER_AT_MOST = 5.0
 SUBMIT_BACKOFF = SubmitBackoff()
-# Set in the task state store (Airflow 3.3+) while a submit is sent and its answer not yet handled.
-SUBMIT_IN_FLIGHT_KEY = "videotask_submit_in_flight"
+# Callbacks wake a wait by reading every id it holds: past this many videos in one task, polling (50 ids a
+# read) is the cheaper way, so a larger batch polls.
+CALLBACKS_UP_TO = 50
+# A batch logs how its submits go at most this often.
+SUBMIT_PROGRESS_SECONDS = 30.0
 
 # Indirection so tests can observe the waits between refused submits without waiting.
 _sleep = time.sleep
 
 
-class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # type: ignore[misc]
-    """Submit one video task (paid, sent once), then wait for it and return its video URLs.
+class VideoGenerationOperator(KeepsVideos, BaseOperator):
+    """Submit video tasks (paid, each sent once), wait for them, and return their video URLs.
 
-    Subclasses say how to validate and submit; this class owns the rest. On Airflow 3.3+ the vendor
-    task id is kept in the task state store, so a retry reattaches to a task that is still running or
-    has succeeded, and submits again only when it failed.
+    Subclasses say how to validate and submit one video; this class owns the rest. Every submit is kept
+    in a ledger that outlives the try (``ledger.py``), so a retry, a killed worker or a cleared task
+    reattaches to what was paid on every supported Airflow, and never sends a submit of unknown fate again.
 
-    :param wait_for_completion: wait for the video (default) or return the task ids at once.
+    :param prompts: many videos in one task (templated): a list whose items are a prompt, or a dict of this
+        operator's own per-video arguments (``{"prompt": ..., "model": ...}``); the operator's arguments are
+        the defaults. ``return_value`` then holds one entry per item, in order. See ``docs/batches.md``.
+    :param allowed_failures: how many videos may fail while the task succeeds: a count, or a fraction of
+        the batch (``0.05``); default 0. Past it the task fails once every video is final, after keeping
+        and recording every video that succeeded.
+    :param wait_for_completion: wait for the videos (default) or return the task ids at once.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.
-    :param timeout: seconds to wait for the video before the task fails.
-    :param unknown_grace_period: seconds the new task may stay unknown to the vendor before it counts as failed.
+    :param timeout: seconds to wait for the videos before the task fails.
+    :param unknown_grace_period: seconds a new task may stay unknown to the vendor before it counts as failed.
     :param max_consecutive_errors: transient poll failures in a row (after the hook's retries) before giving up.
-    :param unrecognised_state_grace_period: seconds the task may report a state this provider does not know
+    :param unrecognised_state_grace_period: seconds a task may report a state this provider does not know
         (waited on as running) before it counts as failed (default 600).
-    :param progress_interval: seconds between two progress lines while the task changes (default 30).
-    :param submit_timeout: seconds a submit the vendor refused for now (HTTP 429, the connection's own
-        pacing: nothing billed) keeps being tried again, counted from the first refusal (default 3600).
-        A submit whose fate is unknown (no answer, a 5xx) is never tried again, and neither is one the
-        vendor rejected (400, 403 ...): both fail the task at once, without Airflow retries.
-
-    :param max_videos_per_run: the most instances a mapped fan-out of this task may have (default: no
-        limit); past it every instance fails before submitting, naming the size and the limit.
-    :param max_cost: the most one submit may cost by the connection's price table (extra ``prices``:
-        model or module to the price of one video); a submit estimated above it, or with no price to
-        check, is refused before anything is paid. See ``docs/spend-safety.md``.
+    :param progress_interval: seconds between two progress lines while the tasks change (default 30).
+    :param submit_timeout: seconds submits the vendor refuses for now (HTTP 429, the connection's own
+        pacing: nothing billed) keep being tried again without one getting through (default 3600).
+        A submit whose fate is unknown (no answer, a 5xx) is never sent again, and one the vendor
+        rejected (400, 403 ...) fails its video.
+    :param max_videos_per_run: the most videos this task may make in a run, counting a batch's items and
+        the instances of a mapped fan-out (default: no limit); past it nothing is submitted.
+    :param max_cost: the most the task's submits may cost together by the connection's price table (extra
+        ``prices``); a batch estimated above it, or with a video it cannot price, is refused before
+        anything is paid. See ``docs/spend-safety.md``.
     :param output_path: where to keep the videos (templated), an object storage URI such as
         ``file:///data/videos/{{ ds }}/`` or ``s3://bucket/videos/{{ ds }}/`` (see ``docs/outputs.md``).
-        Each video is stored once under it, recorded in XCom ``videos``, and announced as an event of the
-        asset the path names (the part before its first template); ``return_value`` then holds the
-        stored URIs instead of the vendor's temporary URLs.
     :param output_conn_id: the Airflow connection of that storage (e.g. ``aws_default`` for ``s3://``).
     :param file_name: the name of each video under ``output_path`` (templated), from ``{vendor}``,
         ``{video_task_id}``, ``{n}`` (``-1``, ``-2`` ... when a task made several) and ``{ext}``.
-    :param callbacks: ask the vendor to call back when the task ends, waking the wait within seconds
-        (default: on when the connection has the extras ``callback_base_url`` and ``callback_secret``;
-        ``False`` polls only; ``True`` fails before paying when the connection cannot). Polling goes on
-        every ``callback_fallback_interval`` seconds as the safety net. See ``docs/callbacks.md``.
+    :param callbacks: ask the vendor to call back when a task ends, waking the wait within seconds
+        (default: on when the connection has the extras ``callback_base_url`` and ``callback_secret``, for
+        up to 50 videos a task; ``False`` polls only; ``True`` fails before paying when the connection
+        cannot). See ``docs/callbacks.md``.
 
-    Returns (XCom ``return_value``) the video URLs; the vendor task id is pushed as XCom
-    ``video_task_ids`` (and, until 0.3, ``task_ids``) the moment it exists, and the task's state as XCom
-    ``tasks`` when the wait ends.
+    Returns (XCom ``return_value``) the video URLs (a list per item with ``prompts``); the vendor task ids
+    are pushed as XCom ``video_task_ids`` once submitted, and the tasks' states as XCom ``tasks``.
     """
 
-    template_fields: Sequence[str] = OUTPUT_TEMPLATE_FIELDS
+    template_fields: Sequence[str] = VIDEO_TEMPLATE_FIELDS
 
-    external_id_key = "videotask_vendor_task_id"
     # The vendor connection's argument: hidream_conn_id, hailuo_conn_id ... (a subclass of its own that passes
     # ``conn_id=`` instead, as before 0.3, keeps it under ``_conn_id``).
     conn_id_argument: ClassVar[str] = "_conn_id"
@@ -130,6 +133,8 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         self,
         *,
         conn_id: str | None = None,
+        prompts: Any = None,
+        allowed_failures: float = 0,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -154,13 +159,24 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
             )
         deprecated_arguments(type(self).__name__, fail_on=kwargs.pop("fail_on", None), conn_id=conn_id)
         super().__init__(**kwargs)
-        check_seconds("submit_timeout", submit_timeout)
+        for name, value in (("submit_timeout", submit_timeout), ("poll_interval", poll_interval)):
+            check_seconds(name, value)
         check_limit("max_videos_per_run", max_videos_per_run, int)
         check_limit("max_cost", max_cost, float)
+        check_allowed_failures(allowed_failures)
+        if callbacks is not None and not isinstance(callbacks, bool):
+            raise VideoTaskValidationError(f"callbacks must be True, False or None, got {callbacks!r}")
+        if output_path is not None and not wait_for_completion:
+            raise VideoTaskValidationError(
+                "output_path needs wait_for_completion=True: videos are kept when the task sees them finished"
+            )
+        self.prompts = prompts
+        self.allowed_failures = allowed_failures
         self.max_videos_per_run = max_videos_per_run
         self.max_cost = max_cost
-        check_seconds("poll_interval", poll_interval)
+        # A batch waits until every video is final, and judges the failures itself (allowed_failures).
         self.wait_settings = WaitSettings(
+            fail_on="all",
             unknown_grace_period=unknown_grace_period,
             max_consecutive_errors=max_consecutive_errors,
             unrecognised_state_grace_period=unrecognised_state_grace_period,
@@ -171,22 +187,17 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.submit_timeout = submit_timeout
-        if callbacks is not None and not isinstance(callbacks, bool):
-            raise VideoTaskValidationError(f"callbacks must be True, False or None, got {callbacks!r}")
         self.callbacks = callbacks
-        self._callback: CallbackPlan | None = None  # where this try's submit asks the vendor to call back
-        if output_path is not None and not wait_for_completion:
-            raise VideoTaskValidationError(
-                "output_path needs wait_for_completion=True: videos are kept when the task sees them finished"
-            )
+        self._callback: CallbackPlan | None = None  # where this try's submits ask the vendor to call back
         self._keep_output(output_path, output_conn_id, file_name, output_asset)
         if conn_id is not None:
             self._conn_id = conn_id
-        self._result: list[str] | None = None
-        self._video_task_id: str | None = None  # the paid task this try waits on, once it exists
-        # Refused submits so far, and when the first was refused: carried across a wait in the triggerer.
+        self._video_task_ids: list[str] = []  # the paid tasks this try waits on, once they exist
+        # Refused submits in a row, and when the first was refused: carried across a wait in the triggerer;
+        # submits the vendor rejected in this try (index -> why), which a wave after a refusal must not resend.
         self._refusals = 0
         self._first_refused_at: float | None = None
+        self._rejected: dict[int, str] = {}
 
     @property
     def conn_id(self) -> str:
@@ -200,7 +211,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
     def conn_id(self, conn_id: str) -> None:
         setattr(self, self.conn_id_argument, conn_id)
 
-    # ----- what each vendor fills in -------------------------------------------------------------
+    # ----- what each vendor fills in: one video ------------------------------------------------------
 
     @property
     def hook(self) -> VideoTaskHook:
@@ -208,7 +219,7 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
 
     @property
     def module(self) -> str | None:
-        """The HiDream module the task lives in (None for Hailuo)."""
+        """The HiDream module, or Ace's service, the tasks live in (None for Hailuo)."""
         return None
 
     def validate(self) -> None:
@@ -219,15 +230,14 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         """The submit's fields (recorded with each stored video, secrets left out)."""
         return {}
 
-    def _validate_if_known(self) -> None:
-        """At parse time, check what is already known, with the message the run would give; a task
-        whose fields are rendered later (templates, upstream outputs) is checked at run time, before paying."""
-        if not any(_renders_later(getattr(self, name, None)) for name in self.template_fields):
-            self.validate()
-
     def submit(self) -> str:
         """Send :meth:`submit_fields`; the new task's id."""
         raise NotImplementedError
+
+    @property
+    def priced_as(self) -> str | None:
+        """What the connection's price table is keyed by for this submit (HiDream: the module)."""
+        return self.module
 
     def submit_fields(self) -> dict[str, Any]:
         """What the submit sends: :meth:`fields` and, when callbacks are on, the callback URL (kept out of
@@ -237,124 +247,160 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
             fields[self._callback.submit_field] = self._callback.url
         return fields
 
-    # ----- execution -----------------------------------------------------------------------------
+    def _validate_if_known(self) -> None:
+        """At parse time, check what is already known, with the message the run would give; a task
+        whose fields are rendered later (templates, upstream outputs) is checked at run time, before paying."""
+        if not any(_renders_later(getattr(self, name, None)) for name in self.template_fields):
+            check_items(self, self._item_arguments())
 
-    def execute(self, context: Context) -> Any:
-        self.validate()
-        self.output_spec()  # as rendered: a bad output is known before anything is paid
-        self._guard_spend(context)
-        context["ti"].xcom_push(
-            key=REQUEST_XCOM_KEY, value=request_record(self.hook.conn_type, self.module, self.fields())
-        )
-        self._callback = plan_callback(
-            self.hook,
-            self.conn_id,
-            self.callbacks,
-            self.fields(),
-            context["ti"],
-            self.log,
-            deferred=self.deferrable and self.wait_for_completion,
-        )
-        if not RETRY_REATTACHES:
-            warn_no_reattach(self.log)
-        return self.execute_resumable(context)
+    def _item_arguments(self) -> list[dict[str, Any]]:
+        return [{}] if self.prompts is None else batch_items(self, self.prompts)
 
     @property
-    def priced_as(self) -> str | None:
-        """What the connection's price table is keyed by for this submit (HiDream: the module)."""
-        return self.module
+    def _is_batch(self) -> bool:
+        return self.prompts is not None
 
-    def _guard_spend(self, context: Context) -> None:
-        """The spend guards (``spend.py``), before anything is paid."""
+    # ----- execution ---------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        return self._run(context, self._prepare(context, first_look=True), read_vendor=True)
+
+    def resume_submit(
+        self,
+        context: Context,
+        event: Any = None,
+        refusals: int = 0,
+        first_refused_at: float | None = None,
+        rejected: dict[str, str] | None = None,
+    ) -> Any:
+        """Back from a refused submit's wait in the triggerer: go on submitting where the ledger says."""
+        self._refusals, self._first_refused_at = refusals, first_refused_at
+        self._rejected = {int(index): str(why) for index, why in (rejected or {}).items()}
+        return self._run(context, self._prepare(context, first_look=False), read_vendor=False)
+
+    def _prepare(self, context: Context, *, first_look: bool, submits: bool = True) -> list[Item]:
+        """Every video checked, the spend guards passed, the callback planned: nothing is paid before."""
+        arguments = self._item_arguments()
+        check_items(self, arguments)  # each named by its index
+        self.output_spec()  # as rendered: a bad output is known before anything is paid
+        if not submits:
+            pass
+        elif len(arguments) <= CALLBACKS_UP_TO:
+            self._callback = plan_callback(
+                self.hook,
+                self.conn_id,
+                self.callbacks,
+                self.fields(),
+                context["ti"],
+                self.log,
+                deferred=self.deferrable and self.wait_for_completion,
+            )
+        elif self.callbacks:
+            raise VideoTaskValidationError(
+                f"callbacks=True wakes tasks of up to {CALLBACKS_UP_TO} videos; this one has {len(arguments)}: "
+                "drop callbacks (a batch polls 50 tasks a read), or split the prompts with .expand()"
+            )
+        videos = check_items(self, arguments)  # again, now that the callback is planned: items share it
+        if first_look:
+            self._guard_spend(context, videos)
+            request = request_record(self.hook.conn_type, self.module, videos[0].fields())
+            if self._is_batch:
+                request["prompt"] = f"{len(videos)} videos: {videos[0].fields().get('prompt') or ''}"
+            context["ti"].xcom_push(key=REQUEST_XCOM_KEY, value=request)
+        return [Item(index, video, fingerprint(video.fields())) for index, video in enumerate(videos)]
+
+    def _guard_spend(self, context: Context, videos: Sequence[VideoGenerationOperator]) -> None:
+        """The spend guards (``spend.py``), before anything is paid: the videos counted, their costs summed."""
         ti = context["ti"]
-        if self.max_videos_per_run is not None and getattr(ti, "map_index", -1) not in (None, -1):
-            size = ti.get_ti_count(dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], states=RUNNABLE_STATES)
-            if (refusal := fan_out_refusal(size, self.max_videos_per_run, self.task_id)) is not None:
+        if self.max_videos_per_run is not None:
+            size, how = len(videos), f"{len(videos)} in this task"
+            if getattr(ti, "map_index", -1) not in (None, -1):
+                instances = ti.get_ti_count(
+                    dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], states=RUNNABLE_STATES
+                )
+                size, how = size * instances, f"{instances} mapped instances of {len(videos)}"
+            refusal = fan_out_refusal(size, self.max_videos_per_run, self.task_id, how=how if self._is_batch else None)
+            if refusal is not None:
                 raise AirflowFailException(refusal)
-        settings = self.hook.get_settings()
         try:
-            prices = prices_of(settings.extra("prices"), self.conn_id)
+            prices = prices_of(self.hook.get_settings().extra("prices"), self.conn_id)
         except VideoTaskValidationError as error:
             if self.max_cost is not None:
                 raise
             self.log.warning("%s; no cost is estimated", error)  # a typo in prices must not stop other work
             prices = {}
-        estimate, priced_as = price_of(prices, self.priced_as or "", self.fields())
-        if estimate is not None:
-            self.log.info(
-                "Estimated cost of this video: %g (%s, from connection %r)", estimate, priced_as, self.conn_id
-            )
-            ti.xcom_push(key=ESTIMATED_COST_XCOM_KEY, value=estimate)
-        if (refusal := cost_refusal(estimate, self.max_cost, priced_as, self.conn_id)) is not None:
+        total, priced_as = batch_estimate(prices, [(video.priced_as or "", video.fields()) for video in videos])
+        if total is not None:
+            self.log.info("Estimated cost: %g (%s, from connection %r)", total, priced_as, self.conn_id)
+            ti.xcom_push(key=ESTIMATED_COST_XCOM_KEY, value=total)
+        if (refusal := cost_refusal(total, self.max_cost, priced_as, self.conn_id)) is not None:
             raise AirflowFailException(refusal)
 
-    def resume_submit(
-        self, context: Context, event: Any = None, refusals: int = 0, first_refused_at: float | None = None
-    ) -> Any:
-        """Back from a refused submit's wait in the triggerer: try the submit again."""
-        self._refusals, self._first_refused_at = refusals, first_refused_at
-        return self.execute_resumable(context)
+    def _run(self, context: Context, items: list[Item], *, read_vendor: bool) -> Any:
+        """Reattach to what the ledger holds, submit the rest, then wait (here or in the triggerer)."""
+        ledger, where = Ledger(open_store(context), len(items)), where_kept(context)
+        found = reattach(ledger, items, self.hook, self.module, self.log, read_vendor=read_vendor, where=where)
+        failures = {**found.unknown, **self._rejected}
+        to_send = [items[index] for index in found.to_send if index not in failures]
+        self._submit_all(ledger, to_send, failures, where)
+        ids = ledger.paid_ids(range(len(items)))
+        self._video_task_ids = [ids[index] for index in sorted(ids)]
+        if self._video_task_ids:
+            push_video_task_ids(context, self._video_task_ids)
+        if not self.wait_for_completion:
+            return self._end_without_waiting(context, items, ids, failures, ledger)
+        if not ids:
+            return self._end(context, items, Verdict("success", [], "no video task to wait for"), failures, ledger)
+        plan = WaitPlan(
+            self.conn_id,
+            self.hook.conn_type,
+            self._video_task_ids,
+            self.module,
+            self.poll_interval,
+            self.wait_settings,
+            started_at=time.time(),
+            timeout=self.timeout,
+            callback_fallback_interval=None if self._callback is None else self._callback.fallback_interval,
+        )
+        if self.deferrable:
+            plan.defer(self, kwargs={"failures": {str(index): why for index, why in failures.items()}})
+        verdict = plan.waiter(self.hook, self.log).wait(self.poll_interval)
+        return self._end(context, items, verdict, failures, ledger)
 
-    def on_kill(self) -> None:
-        """A person marked the task failed or success, or cleared it, while it waited in a worker."""
-        if self._video_task_id is not None:
-            self.log.warning(stopped_waiting([self._video_task_id], self.hook.vendor))
-
-    def submit_job(self, context: Context) -> str:
-        task_id = self._submit_when_admitted(context)
-        # Published the moment it exists, so it is never lost, whatever happens next.
-        push_video_task_ids(context, [task_id])
-        return task_id
-
-    def _submit_when_admitted(self, context: Context) -> str:
-        """Submit; a refusal (nothing billed) waits and tries again, any other failure ends the task at once.
-
-        On Airflow 3.3+ a submit is marked in the task state store the moment it leaves (the hook says
-        when), with the task id kept before it, until its answer is handled: a try killed meanwhile
-        (``kill -9``, a lost worker) leaves the mark, and the retry fails as of unknown fate instead of
-        sending again (the vendor may have created the task, and its id never arrived).
-        """
-        store: Any = context.get("task_state_store") if RETRY_REATTACHES else None
-        if store is not None and (mark := store.get(SUBMIT_IN_FLIGHT_KEY)):
-            if isinstance(mark, dict) and mark.get("previous_id") == store.get(self.external_id_key):
-                self._count_submit(SubmitFate.UNKNOWN.value)
-                raise AirflowFailException(self._interrupted_submit(str(mark.get("sent_at")), context))
-            store.delete(SUBMIT_IN_FLIGHT_KEY)  # left by a try whose task id was kept after all: stale
-        while True:
-            attempt_at = time.time()
-            if store is not None:
-                previous_id = store.get(self.external_id_key)
-                mark = {"sent_at": _iso(attempt_at), "previous_id": previous_id}
-                self.hook.before_paid_send = functools.partial(store.set, SUBMIT_IN_FLIGHT_KEY, mark)
-            try:
-                task_id = self.submit()
-            except VideoTaskApiError as error:
-                fate = submit_fate(error)
-                if store is not None:
-                    store.delete(SUBMIT_IN_FLIGHT_KEY)  # answered: this try says what happened itself
-                self._count_submit(fate.value)
-                if fate is SubmitFate.UNKNOWN:
-                    raise AirflowFailException(self._unknown_fate(error, attempt_at)) from None
-                if fate is SubmitFate.REJECTED:
-                    raise AirflowFailException(
-                        f"{error}. The vendor rejected the submit: no task was created and nothing was billed; "
-                        "fix what it names, then clear this task."
-                    ) from None
+    def _submit_all(self, ledger: Ledger, to_send: list[Item], failures: dict[int, str], where: str) -> None:
+        """Submit in waves of the connection's ``max_submits_in_flight``; a refusal waits its turn (here, or in
+        the triggerer) and sends again; a rejected or unknown submit fails its video alone."""
+        if not to_send:
+            return
+        in_flight = in_flight_of(self.hook.get_settings().extra, self.conn_id)  # the connection read first
+        submits = PaidSubmits(ledger, in_flight, self._count_submit)
+        pending, started, logged = list(to_send), time.time(), time.time()
+        while pending:
+            wave, pending = pending[:in_flight], pending[in_flight:]
+            sent_at = time.time()
+            outcomes = submits.send(wave)
+            by_index = {item.index: item for item in wave}
+            for outcome in outcomes:
+                if outcome.fate in (SubmitFate.REJECTED.value, SubmitFate.UNKNOWN.value):
+                    failures[outcome.index] = submit_failure(outcome, self.hook, sent_at, where)
+                    if outcome.fate == SubmitFate.REJECTED.value:
+                        self._rejected[outcome.index] = failures[outcome.index]
+            refused = [by_index[outcome.index] for outcome in outcomes if outcome.fate == SubmitFate.REFUSED.value]
+            if len(refused) < len(wave):  # one got through: the refusals' clock starts again
+                self._refusals, self._first_refused_at = 0, None
+            if time.time() - logged >= SUBMIT_PROGRESS_SECONDS:
+                logged = time.time()
+                done = len(to_send) - len(pending) - len(refused)
+                self.log.info("Submitted %d of %d videos in %.0fs", done, len(to_send), logged - started)
+            if refused and (error := refusal_of(outcomes)) is not None:
+                pending = refused + pending
                 self._wait_to_submit_again(error)
-            else:
-                if store is not None:
-                    store.set(self.external_id_key, task_id)  # kept before the mark goes (the mixin sets it too)
-                    store.delete(SUBMIT_IN_FLIGHT_KEY)
-                self._count_submit("accepted")
-                return task_id
-            finally:
-                self.hook.before_paid_send = None
 
     def _count_submit(self, fate: str) -> None:
         metrics.submitted(fate, vendor=self.hook.conn_type, conn_id=self.conn_id, model=self.priced_as)
 
     def _wait_to_submit_again(self, error: VideoTaskApiError) -> None:
-        """One refused submit: wait its turn (here, or in the triggerer), or give up at ``submit_timeout``."""
+        """A refused wave: wait its turn (here, or in the triggerer), or give up at ``submit_timeout``."""
         now = time.time()
         if self._first_refused_at is None:
             self._first_refused_at = now
@@ -363,14 +409,14 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
         waited = now - self._first_refused_at
         if waited + delay > self.submit_timeout:
             raise AirflowException(
-                f"{error}. The submit was refused {self._refusals} time(s) over {waited:.0f}s, and the next try "
-                f"would pass submit_timeout={self.submit_timeout:g}s; nothing was billed. Raise submit_timeout, or "
-                "submit fewer at once (a pool per connection, max_active_tis_per_dag: docs/spend-safety.md)."
+                f"{error}. Submits were refused {self._refusals} time(s) in a row over {waited:.0f}s, and the next "
+                f"try would pass submit_timeout={self.submit_timeout:g}s; nothing was billed for them (a retry sends "
+                "only what was never sent). Raise submit_timeout, or submit fewer at once (docs/spend-safety.md)."
             )
         in_triggerer = self.deferrable and delay > SLEEP_IN_WORKER_AT_MOST
         self.log.warning(
             "Submit attempt %d refused, nothing billed: %s. Trying again in %.1fs (%s); giving up %.0fs after "
-            "the first refusal (submit_timeout).",
+            "the first refusal in a row (submit_timeout).",
             self._refusals,
             error,
             delay,
@@ -381,103 +427,82 @@ class VideoGenerationOperator(KeepsVideos, ResumableJobMixin, BaseOperator):  # 
             self.defer(
                 trigger=DateTimeTrigger(moment=datetime.fromtimestamp(now + delay, timezone.utc)),
                 method_name="resume_submit",
-                kwargs={"refusals": self._refusals, "first_refused_at": self._first_refused_at},
+                kwargs={
+                    "refusals": self._refusals,
+                    "first_refused_at": self._first_refused_at,
+                    "rejected": {str(index): why for index, why in self._rejected.items()},
+                },
             )
         _sleep(delay)
 
-    def _interrupted_submit(self, sent_at: str, context: Context) -> str:
-        ti = context["ti"]
-        return (
-            f"An earlier try of this task was stopped while its submit, sent at {sent_at}, waited for the answer: "
-            f"{self.hook.vendor} may have created (and billed) the task, but its id never arrived. It is not sent "
-            f"again. Look for a task submitted at about {sent_at} in {self.hook.console}. If there is none, delete "
-            f"the key {SUBMIT_IN_FLIGHT_KEY!r} of this task's state store (REST API: DELETE /api/v2/dags/{ti.dag_id}"
-            f"/dagRuns/{ti.run_id}/taskInstances/{ti.task_id}/state-store/{SUBMIT_IN_FLIGHT_KEY}"
-            f"{'?map_index=' + str(ti.map_index) if getattr(ti, 'map_index', -1) not in (None, -1) else ''}) and "
-            "clear this task; if there is one, watch it with VideoTaskSensor(video_task_ids=[...])."
-        )
+    def on_kill(self) -> None:
+        """A person marked the task failed or success, or cleared it, while it waited in a worker."""
+        if self._video_task_ids:
+            from airflow_provider_videotask.wait_rules import stopped_waiting
 
-    def _unknown_fate(self, error: VideoTaskApiError, attempt_at: float) -> str:
-        sent_at = _iso(attempt_at)
-        return (
-            f"{error}. The submit's fate is unknown: {self.hook.vendor} may have created (and billed) the task. "
-            f"It is not sent again, and this task is not retried. Look for a task submitted at about {sent_at} "
-            f"in {self.hook.console}; clear this task only if there is none (clearing submits again)."
-        )
+            self.log.warning(stopped_waiting(self._video_task_ids, self.hook.vendor))
 
-    def get_job_status(self, external_id: Any, context: Context) -> str:
-        [task] = self.hook.get_tasks([str(external_id)], self.module)
-        self.log.info("Vendor task %s from an earlier try is %s", external_id, task.state.value)
-        return task.state.value
-
-    def is_job_active(self, status: str) -> bool:
-        return status in _ACTIVE
-
-    def is_job_succeeded(self, status: str) -> bool:
-        return status == TaskState.SUCCEEDED.value
-
-    def poll_until_complete(self, external_id: Any, context: Context) -> Any:
-        video_task_ids = [str(external_id)]
-        self._video_task_id = video_task_ids[0]
-        push_video_task_ids(context, video_task_ids)
-        if not self.wait_for_completion:
-            self._result = video_task_ids
-            return self._result
-        plan = WaitPlan(
-            self.conn_id,
-            self.hook.conn_type,
-            video_task_ids,
-            self.module,
-            self.poll_interval,
-            self.wait_settings,
-            started_at=time.time(),
-            timeout=self.timeout,
-            callback_fallback_interval=None if self._callback is None else self._callback.fallback_interval,
-        )
-        if self.deferrable:
-            plan.defer(self)
-        self._result = self._publish(context, plan.waiter(self.hook, self.log).wait(self.poll_interval))
-        return self._result
-
-    def get_job_result(self, external_id: Any, context: Context) -> Any:
-        if self._result is not None:
-            return self._result
-        # A retry found the task already succeeded: publish it without waiting.
-        push_video_task_ids(context, [str(external_id)])
-        if not self.wait_for_completion:
-            return [str(external_id)]
-        tasks = self.hook.get_tasks([str(external_id)], self.module)
-        verdict = judge(tasks, fail_on="any", waited=0, unknown_grace_period=self.wait_settings.unknown_grace_period)
-        return self._publish(context, verdict)
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, failures: dict[str, str] | None = None
+    ) -> Any:
         """Resume after the trigger fired: validate the event and branch on its status."""
-        return self._publish(context, read_event(event))
+        verdict = read_event(event)
+        items = self._prepare(context, first_look=False, submits=False)
+        ledger = Ledger(open_store(context), len(items))
+        return self._end(context, items, verdict, {int(k): str(v) for k, v in (failures or {}).items()}, ledger)
 
-    def _publish(self, context: Context, verdict: Verdict) -> list[str]:
-        try:
-            return publish(
-                context,
-                verdict,
-                self.log,
-                keeper(context, self.output_spec(), self.hook.conn_type, self.fields()),
-                vendor=self.hook.conn_type,
-                conn_id=self.conn_id,
+    # ----- the end: item by item ---------------------------------------------------------------------
+
+    def _end(
+        self, context: Context, items: list[Item], verdict: Verdict, failures: dict[int, str], ledger: Ledger
+    ) -> Any:
+        """Every video is final (or the wait failed): keep, record, return; fail past ``allowed_failures``."""
+        push_tasks(context, verdict.tasks)
+        if verdict.status in ("timeout", "error"):  # the wait failed, not the videos: a retry reattaches
+            raise AirflowException(f"Waiting for the video tasks failed ({verdict.status}): {verdict.message}")
+        ids = ledger.paid_ids(range(len(items)))
+        results = item_results([(item.index, item.video.fields()) for item in items], ids, verdict.tasks, failures)
+        self.log.info("How the videos ended:\n%s", batch_summary(results))
+        output = self.output_spec()
+        if output is not None:
+            keep_items(context, results, output, self.hook.conn_type)
+        metrics.finished(verdict.tasks, vendor=self.hook.conn_type, conn_id=self.conn_id, source=verdict.source)
+        self._push_records(context, results)
+        self._fail_past_allowed([result for result in results if not result.succeeded], len(results))
+        ledger.delete()
+        woken = " (woken by the vendor's callback)" if verdict.source == "callback" else ""
+        succeeded = sum(result.succeeded for result in results)
+        self.log.info("%d of %d videos succeeded%s", succeeded, len(results), woken)
+        return [result.outputs for result in results] if self._is_batch else results[0].outputs
+
+    def _end_without_waiting(
+        self, context: Context, items: list[Item], ids: dict[int, str], failures: dict[int, str], ledger: Ledger
+    ) -> Any:
+        failed = [
+            ItemResult(index, items[index].video.fields().get("prompt"), {}, reason=why)
+            for index, why in failures.items()
+        ]
+        self._fail_past_allowed(sorted(failed, key=lambda result: result.index), len(items))
+        ledger.delete()
+        return [ids.get(item.index) for item in items] if self._is_batch else self._video_task_ids
+
+    def _push_records(self, context: Context, results: list[ItemResult]) -> None:
+        """XCom ``videos``: a batch's one record per item; one video's kept copies, as the sensor pushes them."""
+        if self._is_batch:
+            context["ti"].xcom_push(key=VIDEOS_XCOM_KEY, value=[result.record() for result in results])
+        elif results[0].kept:
+            context["ti"].xcom_push(key=VIDEOS_XCOM_KEY, value=results[0].kept)
+
+    def _fail_past_allowed(self, failed: list[ItemResult], size: int) -> None:
+        """Fail the task when more videos failed than ``allowed_failures``; list them either way."""
+        why = past_allowed(failed, size, self.allowed_failures, batch=self._is_batch, kept=bool(self.output_path))
+        if why is not None:
+            raise AirflowFailException(why)
+        if failed:
+            listed = failure_list(failed, batch=self._is_batch)
+            self.log.warning(
+                "%d of %d videos failed (allowed_failures=%g):\n%s", len(failed), size, self.allowed_failures, listed
             )
-        except (VideoTaskError, OSError) as error:
-            if RETRY_REATTACHES or isinstance(error, VideoTaskValidationError):
-                raise  # a retry reattaches to the paid task and stores it again; nothing is paid twice
-            # Before Airflow 3.3 a retry would submit (and pay) again: end here, saying how to recover.
-            ids = ", ".join(task.task_id for task in verdict.tasks)
-            raise AirflowFailException(
-                f"The video task(s) {ids} finished, and were paid for, but keeping the videos failed: {error}. "
-                "This task is not retried (on this Airflow a retry would submit again). Store them with "
-                f"VideoTaskSensor(video_task_ids=[...], output_path=...) or StoreVideosOperator."
-            ) from error
-
-
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds")
 
 
 def _renders_later(value: Any) -> bool:

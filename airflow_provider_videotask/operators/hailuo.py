@@ -8,8 +8,7 @@ from typing import Any
 
 from airflow_provider_videotask.api import hailuo
 from airflow_provider_videotask.hooks.hailuo import HailuoHook
-from airflow_provider_videotask.operators.base import VideoGenerationOperator
-from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS
+from airflow_provider_videotask.operators.base import VIDEO_TEMPLATE_FIELDS, VideoGenerationOperator
 
 
 class HailuoVideoOperator(VideoGenerationOperator):
@@ -25,7 +24,7 @@ class HailuoVideoOperator(VideoGenerationOperator):
     XComs: see :class:`~airflow_provider_videotask.operators.base.VideoGenerationOperator`.
     """
 
-    template_fields: Sequence[str] = ("prompt", "first_image_url", "callback_url", *OUTPUT_TEMPLATE_FIELDS)
+    template_fields: Sequence[str] = ("prompt", "first_image_url", "callback_url", *VIDEO_TEMPLATE_FIELDS)
     conn_id_argument = "hailuo_conn_id"
 
     def __init__(

@@ -8,8 +8,7 @@ from typing import Any
 
 from airflow_provider_videotask.api import hidream, hidream_submit
 from airflow_provider_videotask.hooks.hidream import HiDreamHook
-from airflow_provider_videotask.operators.base import VideoGenerationOperator
-from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS
+from airflow_provider_videotask.operators.base import VIDEO_TEMPLATE_FIELDS, VideoGenerationOperator
 
 
 class HiDreamVideoOperator(VideoGenerationOperator):
@@ -56,7 +55,7 @@ class HiDreamVideoOperator(VideoGenerationOperator):
     conn_id_argument = "hidream_conn_id"
     template_fields: Sequence[str] = (
         "prompt", "negative_prompt", "image", "images", "video", "style", "payload", "notify_url", "api_user_id",
-        *OUTPUT_TEMPLATE_FIELDS,
+        *VIDEO_TEMPLATE_FIELDS,
     )  # fmt: skip
 
     def __init__(

@@ -13,7 +13,7 @@ from airflow_provider_videotask.hooks.ace import AceDataCloudHook
 from airflow_provider_videotask.operators.ace import AceVideoOperator, KlingVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
-from tests.conftest import RecordingTI
+from tests.conftest import operator_context
 from tests.dag_runs import task_states, xcoms
 
 SERVICES = ["kling", "veo", "luma", "wan", "seedance"]
@@ -42,7 +42,7 @@ def test_the_sensor_reads_each_service_through_one_connection(service: str, sand
     sensor = VideoTaskSensor(
         task_id="wait", video_task_ids=[task_id], conn_id="acedatacloud_default", service=service, poke_interval=0.01
     )
-    [url] = sensor.execute({"ti": RecordingTI()})
+    [url] = sensor.execute(operator_context())
     assert url.startswith(f"{sandbox_conns.url}/_sandbox/videos/")
     assert sandbox_conns.counts()[f"{service}_retrieve_batch"] >= 1
 
@@ -50,12 +50,12 @@ def test_the_sensor_reads_each_service_through_one_connection(service: str, sand
 def test_an_acedatacloud_sensor_must_name_its_service(sandbox_conns: Sandbox) -> None:
     sensor = VideoTaskSensor(task_id="wait", video_task_ids=["t"], conn_id="acedatacloud_default", poke_interval=0.01)
     with pytest.raises(VideoTaskValidationError, match=r"name one with service=\.\.\. \(e\.g\. sora, luma, veo"):
-        sensor.execute({"ti": RecordingTI()})
+        sensor.execute(operator_context())
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_the_generic_operator_runs_any_service(service: str, sandbox_conns: Sandbox) -> None:
-    context: dict[str, Any] = {"ti": RecordingTI()}
+    context: dict[str, Any] = operator_context()
     operator = AceVideoOperator(task_id="generate", service=service, prompt="a fox", poll_interval=0.05)
     [url] = operator.execute(context)
     assert url.startswith(f"{sandbox_conns.url}/_sandbox/videos/")
@@ -71,9 +71,7 @@ def test_a_literal_the_service_refuses_fails_at_parse_time() -> None:
 
 def test_a_failed_video_fails_the_task_without_retries(sandbox_conns: Sandbox) -> None:
     with pytest.raises(AirflowFailException, match="no channel available"):
-        KlingVideoOperator(task_id="generate", prompt="a boat [fail]", poll_interval=0.05).execute(
-            {"ti": RecordingTI()}
-        )
+        KlingVideoOperator(task_id="generate", prompt="a boat [fail]", poll_interval=0.05).execute(operator_context())
 
 
 def test_the_test_button_works_for_an_acedatacloud_connection(sandbox_conns: Sandbox) -> None:
@@ -98,7 +96,7 @@ def test_the_price_is_looked_up_under_the_model_the_request_names(
     from tests.conftest import set_connection
 
     set_connection(monkeypatch, "priced_ace", "acedatacloud", sandbox.url, prices={"veo31-fast-ingredients": 0.5})
-    context: dict[str, Any] = {"ti": RecordingTI()}
+    context: dict[str, Any] = operator_context()
     VeoVideoOperator(
         task_id="generate",
         action="ingredients2video",  # the service takes only this model for it, whatever was asked

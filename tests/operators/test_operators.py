@@ -8,32 +8,18 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_videotask.exceptions import VideoTaskAuthError, VideoTaskValidationError
+from airflow_provider_videotask.ledger import Entry, Ledger, fingerprint
 from airflow_provider_videotask.links import VideoLink, first_video_url
-from airflow_provider_videotask.operators import base as operator_base
-from airflow_provider_videotask.operators import notices
-from airflow_provider_videotask.operators.base import RETRY_REATTACHES, VideoGenerationOperator
+from airflow_provider_videotask.operators.base import VideoGenerationOperator
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
-from tests.conftest import LogCapture, RecordingTI
-
-
-class StateStore(dict[str, Any]):
-    """Airflow 3.3's task_state_store, as far as ResumableJobMixin uses it."""
-
-    def set(self, key: str, value: Any) -> None:
-        self[key] = value
-
-    def delete(self, key: str) -> None:
-        self.pop(key, None)
+from tests.conftest import StateStore, operator_context
 
 
 def make_context(store: StateStore | None = None) -> dict[str, Any]:
-    context: dict[str, Any] = {"ti": RecordingTI()}
-    if store is not None:
-        context["task_state_store"] = store
-    return context
+    return operator_context(store)
 
 
 def hidream(**kwargs: Any) -> HiDreamVideoOperator:
@@ -164,7 +150,9 @@ def test_deferrable_submits_once_then_defers(sandbox_conns: Sandbox) -> None:
 
 def test_execute_complete_returns_urls_and_refuses_bad_events() -> None:
     task = {"task_id": "t", "state": "succeeded", "progress": 1.0, "video_urls": ["u"], "error": None}
-    context = make_context()
+    store = StateStore()  # what the try that deferred left: the paid task's id in the ledger
+    Ledger(store, 1).record({0: Entry(1764648000.0, fingerprint(hailuo(prompt="x").fields()), "t")})
+    context = make_context(store)
     assert hailuo(prompt="x").execute_complete(context, {"status": "success", "message": "", "tasks": [task]}) == ["u"]
     for event in (None, {"status": "maybe"}):
         with pytest.raises(AirflowException, match="unexpected trigger event"):
@@ -173,92 +161,77 @@ def test_execute_complete_returns_urls_and_refuses_bad_events() -> None:
         hailuo(prompt="x").execute_complete(context, {"status": "timeout", "message": "late", "tasks": [task]})
 
 
-def test_a_retry_after_a_crash_does_not_pay_twice(
-    sandbox_conns: Sandbox, logs: LogCapture, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(notices, "_warned_no_reattach", [])  # as in a fresh worker process
+def test_a_retry_after_a_crash_does_not_pay_twice(sandbox_conns: Sandbox) -> None:
     store = StateStore()
     sandbox_conns.add_fault("unauthorized", count=1, only="reads")  # the first try dies after submitting
     with pytest.raises(VideoTaskAuthError):
         hailuo(prompt="boat").execute(make_context(store))
+    [paid] = Ledger(store, 1).entries.values()
     retry_context = make_context(store)
     urls = hailuo(prompt="boat").execute(retry_context)
     assert len(urls) == 1
-    if RETRY_REATTACHES:
-        assert sandbox_conns.counts()["hailuo_submit"] == 1
-        assert list(store.values()) == retry_context["ti"].xcom["video_task_ids"]
-    else:
-        assert sandbox_conns.counts()["hailuo_submit"] == 2
-        assert "if a video task is retried, the retry submits (and pays for) a new video task" in logs.text
+    assert sandbox_conns.counts()["hailuo_submit"] == 1
+    assert retry_context["ti"].xcom["video_task_ids"] == [paid.video_task_id]
+    assert store == {}  # the task succeeded: its ledger is gone, a later clear starts afresh
 
 
-@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
 def test_a_retry_resubmits_only_when_the_stored_task_failed(sandbox_conns: Sandbox) -> None:
     store = StateStore()
     with pytest.raises(AirflowFailException):
         hailuo(prompt="boat [fail]").execute(make_context(store))
-    first = next(iter(store.values()))
-    hailuo(prompt="boat").execute(make_context(store))
+    [first] = Ledger(store, 1).entries.values()  # a failed task keeps its ledger: a clear reattaches
+    second = make_context(store)
+    hailuo(prompt="boat [fail]", allowed_failures=1).execute(second)
     assert sandbox_conns.counts()["hailuo_submit"] == 2
-    assert next(iter(store.values())) != first
+    assert second["ti"].xcom["video_task_ids"] != [first.video_task_id]
 
 
-@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
 def test_a_try_killed_while_its_submit_was_in_flight_is_not_sent_again(sandbox_conns: Sandbox) -> None:
-    # What a killed try leaves behind: the mark of a submit sent, and no task id.
-    mark = {"sent_at": "2026-12-02T04:00:00+00:00", "previous_id": None}
-    store = StateStore({operator_base.SUBMIT_IN_FLIGHT_KEY: mark})
-    sent = r"stopped while its submit, sent at 2026-12-02T04:00:00\+00:00"
+    # What a killed try leaves behind: the intent of a submit sent, and no task id.
+    store = StateStore()
+    operator = hailuo(prompt="boat")
+    Ledger(store, 1).record({0: Entry(1764648000.0, fingerprint(operator.fields()))})
+    sent = r"fate is unknown \(sent at 2025-12-02T04:00:00\+00:00; the try that sent it was stopped"
     with pytest.raises(AirflowFailException, match=sent) as raised:
-        hailuo(prompt="boat").execute(make_context(store))
-    assert f"state-store/{operator_base.SUBMIT_IN_FLIGHT_KEY}" in str(raised.value)  # how to go on, if nothing was made
+        operator.execute(make_context(store))
+    assert "acedata.cloud" in str(raised.value)  # where to look
     assert sandbox_conns.counts()["hailuo_submit"] == 0
 
 
-@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
-def test_a_mark_older_than_the_kept_task_id_is_stale(sandbox_conns: Sandbox) -> None:
-    # Killed after its task id was kept, before the mark went: the id tells, and a later resubmit
-    # (the stored task failed, the task was cleared) goes ahead.
+def test_a_retry_whose_prompt_changed_pays_nothing(sandbox_conns: Sandbox) -> None:
     store = StateStore()
     with pytest.raises(AirflowFailException):
         hailuo(prompt="boat [fail]").execute(make_context(store))
-    store[operator_base.SUBMIT_IN_FLIGHT_KEY] = {"sent_at": "2026-12-02T04:00:00+00:00", "previous_id": None}
-    hailuo(prompt="boat").execute(make_context(store))
-    assert sandbox_conns.counts()["hailuo_submit"] == 2
-    assert operator_base.SUBMIT_IN_FLIGHT_KEY not in store
+    with pytest.raises(VideoTaskValidationError, match=r"prompts\[0\] is not what an earlier try .* paid for"):
+        hailuo(prompt="another boat").execute(make_context(store))
+    assert sandbox_conns.counts()["hailuo_submit"] == 1
 
 
-@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
-def test_no_mark_is_left_when_the_submit_never_left(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_is_recorded_when_the_submit_never_left() -> None:
     store = StateStore()
     with pytest.raises(Exception, match="isn't defined"):  # the connection cannot be read: nothing was sent
         hailuo(prompt="boat", hailuo_conn_id="no_such_connection").execute(make_context(store))
-    assert operator_base.SUBMIT_IN_FLIGHT_KEY not in store
+    assert store == {}
 
 
-@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
 @pytest.mark.parametrize("fault", [None, "rate_limit", "server_error"])
-def test_the_in_flight_mark_goes_once_the_answer_is_handled(
+def test_the_ledger_holds_what_each_answer_means(
     fault: str | None, sandbox_conns: Sandbox, sleeps: list[float]
 ) -> None:
     if fault:
         sandbox_conns.add_fault(fault, count=1, only="submits", retry_after=0.01)
     store = StateStore()
-    try:
+    if fault == "server_error":  # of unknown fate: this try says so itself
+        with pytest.raises(AirflowFailException, match="fate is unknown"):
+            hidream(prompt="fox", wait_for_completion=False).execute(make_context(store))
+    else:
         hidream(prompt="fox", wait_for_completion=False).execute(make_context(store))
-    except AirflowFailException:
-        assert fault == "server_error"  # of unknown fate: this try said so itself
-    assert operator_base.SUBMIT_IN_FLIGHT_KEY not in store  # a later clear may submit again
-    assert (HiDreamVideoOperator.external_id_key in store) is (fault != "server_error")
-
-
-@pytest.mark.skipif(not RETRY_REATTACHES, reason="the task state store came with Airflow 3.3")
-def test_a_retry_after_success_returns_the_urls_without_paying(sandbox_conns: Sandbox) -> None:
-    store = StateStore()
-    first = hidream(prompt="fox").execute(make_context(store))
-    again = hidream(prompt="fox").execute(make_context(store))
-    assert again == first
-    assert sandbox_conns.counts()["hidream_submit"] == 1
+    entries = list(Ledger(store, 1).entries.values())
+    if fault == "server_error":  # kept, without an id: never sent again
+        assert [(entry.video_task_id, entry.fate_unknown) for entry in entries] == [(None, True)]
+    else:  # the task succeeded: nothing is left to reattach to
+        assert entries == []
+    assert sandbox_conns.counts()["hidream_submit"] == (2 if fault == "rate_limit" else 1)
 
 
 def test_video_link_reads_the_first_url_from_the_tasks_xcom(monkeypatch: pytest.MonkeyPatch) -> None:

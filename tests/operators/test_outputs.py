@@ -18,11 +18,11 @@ from airflow_provider_videotask.operators.store_videos import StoreVideosOperato
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sandbox.server import CLIP
 from airflow_provider_videotask.sensors.video_task import VideoTaskSensor
-from tests.conftest import SENTINEL_TOKEN, RecordingTI
+from tests.conftest import SENTINEL_TOKEN, StateStore, operator_context
 
 
-def context_with_events() -> dict[str, Any]:
-    return {"ti": RecordingTI(), "outlet_events": OutletEventAccessors()}
+def context_with_events(store: StateStore | None = None) -> dict[str, Any]:
+    return operator_context(store, outlet_events=OutletEventAccessors())
 
 
 def test_an_operator_with_output_path_returns_the_stored_videos(sandbox_conns: Sandbox, tmp_path: Path) -> None:
@@ -137,15 +137,18 @@ def test_an_output_path_whose_place_is_templated_declares_no_asset() -> None:
 def test_keeping_failing_after_the_paid_wait_never_leads_to_a_second_submit(
     sandbox_conns: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow.providers.common.compat.sdk import AirflowFailException
-
     from airflow_provider_videotask import storage
-    from airflow_provider_videotask.operators.base import RETRY_REATTACHES
 
     monkeypatch.setattr(storage, "_sleep", lambda seconds: None)
     sandbox_conns.add_fault("expired", count=-1, only="videos")
     operator = HailuoVideoOperator(task_id="t", prompt="x", poll_interval=0.05, output_path=tmp_path.as_uri())
-    expected = storage.VideoDownloadError if RETRY_REATTACHES else AirflowFailException  # 3.3+: a retry reattaches
-    with pytest.raises(expected, match="has expired"):
-        operator.execute(context_with_events())
+    context = context_with_events()
+    with pytest.raises(storage.VideoDownloadError, match="has expired"):  # retried: the retry reattaches
+        operator.execute(context)
+    sandbox_conns.clear_faults()
+    retry = context_with_events(context["task_state_store"])
+    [stored] = HailuoVideoOperator(task_id="t", prompt="x", poll_interval=0.05, output_path=tmp_path.as_uri()).execute(
+        retry
+    )
+    assert stored.startswith(tmp_path.as_uri())
     assert sandbox_conns.counts()["hailuo_submit"] == 1

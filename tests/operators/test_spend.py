@@ -12,7 +12,7 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 from airflow_provider_videotask.sandbox import Sandbox
-from tests.conftest import LogCapture, RecordingTI, set_connection
+from tests.conftest import LogCapture, RecordingTI, StateStore, operator_context, set_connection
 
 
 class MappedTI(RecordingTI):
@@ -42,12 +42,14 @@ def hailuo(**kwargs: Any) -> HailuoVideoOperator:
 def test_a_fan_out_past_max_videos_per_run_submits_nothing(sandbox_conns: Sandbox) -> None:
     for map_index in range(3):  # every instance refuses, the first as the last
         with pytest.raises(AirflowFailException, match=r"mapped over 3 prompts, more than max_videos_per_run=2"):
-            hailuo(max_videos_per_run=2).execute({"ti": MappedTI(map_index, instances=3)})
+            hailuo(max_videos_per_run=2).execute(
+                {"ti": MappedTI(map_index, instances=3), "task_state_store": StateStore()}
+            )
     assert sandbox_conns.counts()["hailuo_submit"] == 0
 
 
 def test_a_fan_out_within_the_limit_submits(sandbox_conns: Sandbox) -> None:
-    [url] = hailuo(max_videos_per_run=3).execute({"ti": MappedTI(0, instances=3)})
+    [url] = hailuo(max_videos_per_run=3).execute({"ti": MappedTI(0, instances=3), "task_state_store": StateStore()})
     assert url.startswith(sandbox_conns.url)
     assert sandbox_conns.counts()["hailuo_submit"] == 1
 
@@ -55,7 +57,7 @@ def test_a_fan_out_within_the_limit_submits(sandbox_conns: Sandbox) -> None:
 def test_instances_a_shrunk_expansion_removed_do_not_count(sandbox_conns: Sandbox) -> None:
     # Cleared with 2 prompts after a first expansion over 5: Airflow keeps the 3 extra instances, "removed".
     ti = MappedTI(0, states=["running", None, "removed", "removed", "removed"])
-    [url] = hailuo(max_videos_per_run=2).execute({"ti": ti})
+    [url] = hailuo(max_videos_per_run=2).execute({"ti": ti, "task_state_store": StateStore()})
     assert url.startswith(sandbox_conns.url)
     assert sandbox_conns.counts()["hailuo_submit"] == 1
 
@@ -68,7 +70,7 @@ def priced(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, conn_type: str, pr
 
 def test_the_estimate_is_logged_and_pushed(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     conn_id = priced(monkeypatch, sandbox, "hailuo", json.dumps({"minimax-t2v": 0.25}))  # as the UI stores it
-    context: dict[str, Any] = {"ti": RecordingTI()}
+    context: dict[str, Any] = operator_context()
     hailuo(hailuo_conn_id=conn_id, max_cost=0.3).execute(context)
     assert context["ti"].xcom["estimated_cost"] == 0.25
     assert sandbox.counts()["hailuo_submit"] == 1
@@ -78,14 +80,14 @@ def test_max_cost_refuses_a_submit_estimated_above_it(sandbox: Sandbox, monkeypa
     conn_id = priced(monkeypatch, sandbox, "hidream", {"txt2video": 0.5, "img2video": 0.2})
     operator = HiDreamVideoOperator(task_id="generate", prompt="fox", hidream_conn_id=conn_id, max_cost=0.4)
     with pytest.raises(AirflowFailException, match=r"estimated cost 0.5 of 'txt2video' exceeds max_cost=0.4"):
-        operator.execute({"ti": RecordingTI()})
+        operator.execute(operator_context())
     assert sandbox.counts()["hidream_submit"] == 0
 
 
 def test_max_cost_without_a_price_refuses_rather_than_guess(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     conn_id = priced(monkeypatch, sandbox, "hailuo", {"minimax-i2v": 0.3})
     with pytest.raises(AirflowFailException, match=r"no price for 'minimax-t2v' in its extra 'prices'"):
-        hailuo(hailuo_conn_id=conn_id, max_cost=1).execute({"ti": RecordingTI()})
+        hailuo(hailuo_conn_id=conn_id, max_cost=1).execute(operator_context())
     assert sandbox.counts()["hailuo_submit"] == 0
 
 
@@ -107,9 +109,9 @@ def test_a_bad_price_table_names_the_extra_and_blocks_only_a_budget(
 ) -> None:
     conn_id = priced(monkeypatch, sandbox, "hailuo", {"minimax-t2v": "cheap"})
     with pytest.raises(VideoTaskValidationError, match=r"extra 'prices' must map a model or module"):
-        hailuo(hailuo_conn_id=conn_id, max_cost=1).execute({"ti": RecordingTI()})
+        hailuo(hailuo_conn_id=conn_id, max_cost=1).execute(operator_context())
     assert sandbox.counts()["hailuo_submit"] == 0
-    hailuo(hailuo_conn_id=conn_id).execute({"ti": RecordingTI()})  # no budget to check: warned, and goes on
+    hailuo(hailuo_conn_id=conn_id).execute(operator_context())  # no budget to check: warned, and goes on
     assert "extra 'prices' must map a model or module" in logs.text
     assert sandbox.counts()["hailuo_submit"] == 1
 
@@ -125,7 +127,7 @@ def test_a_price_may_depend_on_a_submit_field(
     resolution_ratio: int | None, estimate: float, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conn_id = priced(monkeypatch, sandbox, "hidream", json.dumps(RESOLUTION_PRICES))
-    context: dict[str, Any] = {"ti": RecordingTI()}
+    context: dict[str, Any] = operator_context()
     HiDreamVideoOperator(
         task_id="generate", prompt="fox", resolution_ratio=resolution_ratio, hidream_conn_id=conn_id, poll_interval=0.05
     ).execute(context)
@@ -140,7 +142,7 @@ def test_max_cost_names_the_field_value_it_priced(sandbox: Sandbox, monkeypatch:
     with pytest.raises(
         AirflowFailException, match=r"estimated cost 1.6 of 'txt2video' with resolution_ratio=4096 exceeds max_cost=1"
     ):
-        operator.execute({"ti": RecordingTI()})
+        operator.execute(operator_context())
     assert sandbox.counts()["hidream_submit"] == 0
 
 
