@@ -396,8 +396,8 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
                 pending = refused + pending
                 self._wait_to_submit_again(error)
 
-    def _count_submit(self, fate: str) -> None:
-        metrics.submitted(fate, vendor=self.hook.conn_type, conn_id=self.conn_id, model=self.priced_as)
+    def _count_submit(self, fate: str, video: VideoGenerationOperator) -> None:
+        metrics.submitted(fate, vendor=self.hook.conn_type, conn_id=self.conn_id, model=video.priced_as)
 
     def _wait_to_submit_again(self, error: VideoTaskApiError) -> None:
         """A refused wave: wait its turn (here, or in the triggerer), or give up at ``submit_timeout``."""

@@ -132,10 +132,10 @@ class PaidSubmits:
 
     :param ledger: the task instance's ledger.
     :param in_flight: the most submits sent at once.
-    :param count: called with each submit's fate (metrics).
+    :param count: called with each submit's fate and its item's operator (metrics).
     """
 
-    def __init__(self, ledger: Ledger, in_flight: int, count: Callable[[str], None]) -> None:
+    def __init__(self, ledger: Ledger, in_flight: int, count: Callable[[str, VideoGenerationOperator], None]) -> None:
         self.ledger = ledger
         self.in_flight = in_flight
         self.count = count
@@ -151,8 +151,9 @@ class PaidSubmits:
                 outcomes = list(pool.map(self._send_one, wave))
         fingerprints = {item.index: item.fingerprint for item in wave}
         self.ledger.record({outcome.index: _entry(outcome, sent_at, fingerprints) for outcome in outcomes})
+        by_index = {item.index: item for item in wave}
         for outcome in outcomes:
-            self.count(outcome.fate)
+            self.count(outcome.fate, by_index[outcome.index].video)
         return outcomes
 
     @staticmethod
