@@ -1,7 +1,9 @@
 # The two quick-start commands (README): `make demo` and `make test`. Both set everything up themselves.
 AIRFLOW_VERSION ?= 3.3.2
-# The oldest Airflow the provider supports, proven by CI (.ci/run runs the suite on both).
+# The oldest Airflow the provider supports, and the newest patch of each minor between it and the newest:
+# CI runs the suite on each, and the stack tests on the floor and the newest (docs/versions.md).
 AIRFLOW_FLOOR := 3.0.6
+AIRFLOW_BETWEEN := 3.1.8 3.2.2
 VENV = .venv/airflow-$(AIRFLOW_VERSION)
 # `make sandbox SANDBOX_PORT=8091` when 8090 is taken.
 SANDBOX_PORT ?= 8090
@@ -35,10 +37,13 @@ test-stack:
 	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet -e ".[test,stack]" --constraint constraints/airflow-$(AIRFLOW_VERSION).txt
 	$(VENV)/bin/python -m pytest -m stack $(PYTEST_ARGS) tests/stack
 
-# Under 20 minutes: the floor skips the few long tests of paths no Airflow version changes (`once`).
+# About 40 minutes: every version but the newest skips the few long tests of paths no Airflow version
+# changes (`once`); the stack tests run on the floor and on the newest.
 test-all:
 	$(MAKE) test AIRFLOW_VERSION=$(AIRFLOW_FLOOR) PYTEST_MARKERS="not stack and not once"
+	$(foreach version,$(AIRFLOW_BETWEEN),$(MAKE) test AIRFLOW_VERSION=$(version) PYTEST_MARKERS="not stack and not once" &&) true
 	$(MAKE) test AIRFLOW_VERSION=3.3.2
+	$(MAKE) test-stack AIRFLOW_VERSION=$(AIRFLOW_FLOOR)
 	$(MAKE) test-stack AIRFLOW_VERSION=3.3.2
 	$(MAKE) docs
 

@@ -211,3 +211,17 @@ def test_mapped_retry_pays_once_per_prompt(sandbox: Sandbox, monkeypatch: pytest
     # Each retry reattaches to the task its first try paid for (the ledger: task state store on 3.3+,
     # Variables before), on every supported Airflow.
     assert sandbox.counts()["hailuo_submit"] == 2
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_batch_retry_pays_once_per_prompt(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import set_connection
+
+    set_connection(monkeypatch, "retry_hailuo", "hailuo", sandbox.url)
+    sandbox.add_fault("unauthorized", count=1, only="reads")  # the first try pays for all three, then dies
+    dag_run = retry_dags.dag_batch.test()
+    assert task_states(dag_run) == {"generate": "success"}
+    assert try_numbers(dag_run, "generate") == [2]
+    assert sandbox.counts()["hailuo_submit"] == 3  # the retry read the ledger and sent nothing
+    [urls_of_each] = [xcoms(dag_run, "generate")["return_value"]]
+    assert [len(urls) for urls in urls_of_each] == [1, 1, 1]

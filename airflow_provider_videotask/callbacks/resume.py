@@ -79,7 +79,7 @@ def find_wait(address: WaitAddress) -> DeferredWait | str:
         trigger = session.get(Trigger, ti.trigger_id)
         if trigger is None or trigger.classpath != TRIGGER_CLASSPATH:
             return "deferred on another trigger"
-        return DeferredWait(trigger.id, trigger.created_date.timestamp(), VideoTaskTrigger(**trigger.kwargs))
+        return DeferredWait(int(trigger.id), trigger.created_date.timestamp(), VideoTaskTrigger(**trigger.kwargs))
 
 
 def submit_event(trigger_id: int, payload: dict[str, Any]) -> bool:

@@ -33,7 +33,9 @@ def run_instances(dag_id: str, run_id: str, task_id: str | None = None, map_inde
             xcoms = xcoms.where(XComModel.task_id == task_id, XComModel.map_index == map_index)
         values: dict[tuple[str, int], dict[str, Any]] = {}
         for row in session.scalars(xcoms):
-            values.setdefault((row.task_id, row.map_index), {})[row.key] = XComModel.deserialize_value(row)
+            values.setdefault((str(row.task_id), int(row.map_index)), {})[str(row.key)] = XComModel.deserialize_value(
+                row
+            )
         return [
             Instance(ti_task_id, ti_map_index, None if state is None else str(getattr(state, "value", state)),
                      values.get((ti_task_id, ti_map_index), {}))

@@ -83,3 +83,33 @@ with DAG("stack_videos", schedule=None, start_date=datetime(2025, 1, 1), catchup
         timeout=600,
         output_path=f"file://{os.environ.get('AIRFLOW_HOME', '/tmp')}/videos/",
     ).expand(prompt=[f"{thing} [duration=20]" for thing in ("a paper boat", "a red fox in snow", "a lighthouse")])
+
+
+# Batches (tests/stack/test_batches.py): one task instance for every prompt.
+BATCH_PROMPTS = 2000
+KILLED_BATCH_PROMPTS = 100
+
+with DAG("stack_batch", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as batch:
+    HailuoVideoOperator(
+        task_id="generate",
+        hailuo_conn_id="stack_hailuo",
+        prompts=[f"clip {n} [duration=10]" for n in range(BATCH_PROMPTS)],
+        deferrable=True,
+        poll_interval=2,
+        timeout=600,
+    )
+
+with DAG("stack_batch_killed", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as killed:
+    # Submits from its worker (the test slows each submit's answer down), so the worker can be killed mid-batch;
+    # the wave in flight then is of unknown fate, and the retry may let those few go (allowed_failures).
+    HailuoVideoOperator(
+        task_id="generate",
+        hailuo_conn_id="stack_hailuo",
+        prompts=[f"clip {n} [duration=2]" for n in range(KILLED_BATCH_PROMPTS)],
+        allowed_failures=10,
+        deferrable=True,
+        poll_interval=1,
+        timeout=600,
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+    )
