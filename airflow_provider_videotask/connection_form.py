@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_videotask.api import ace, hidream
-from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_READS
+from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_READS, DEFAULT_SUBMITS_IN_FLIGHT
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # Callbacks (callbacks/address.py): while one is expected, the task is still read this often; and an HMAC
@@ -53,6 +53,12 @@ def _pacing_fields(vendor_rule: str) -> dict[str, Any]:
             "description": "Optional: how many tasks submitted from one process may run at the vendor at "
             "once. For a mapped fan-out use an Airflow pool of this size with include_deferred.",
             "schema": {"type": ["integer", "null"], "minimum": 1},
+        },
+        "max_submits_in_flight": {
+            "label": "Max submits in flight",
+            "description": "How many submits of one task (prompts=[...]) are sent at once (default "
+            f"{DEFAULT_SUBMITS_IN_FLIGHT}); each is paced by the limits above, and a refused one waits its turn.",
+            "schema": {"type": ["integer", "null"], "minimum": 1, "default": DEFAULT_SUBMITS_IN_FLIGHT},
         },
     }
 

@@ -103,7 +103,7 @@ def main() -> int:
             os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
                 {"conn_type": conn_type, "host": sandbox.url, "password": "sandbox-token"}
             )
-        print(f"Sandbox serving the HiDream and Hailuo APIs at {sandbox.url}\n", flush=True)
+        print(f"Sandbox serving HiDream and every Ace Data Cloud video service at {sandbox.url}\n", flush=True)
 
         rows: list[tuple[str, str, dict[str, Any]]] = []
         kept: list[dict[str, Any]] = []

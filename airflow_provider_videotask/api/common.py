@@ -19,6 +19,11 @@ DEFAULT_BATCH_SIZE = 50
 # (HiDream's 1-10 concurrent tasks by tier bound generation, not reads): a conservative few. A
 # connection's extra ``parallel_reads`` changes it.
 DEFAULT_PARALLEL_READS = 4
+# Submits of one task (``prompts=``) sent at once. Few enough that a burst limit refuses little (HiDream
+# takes 10 video tasks a minute, https://www.hidreamai.com/docs; Ace Data Cloud answers 429 when submits
+# come too fast and publishes no number), many enough that a slow answer (seconds) does not set the pace
+# of a batch. A connection's extra ``max_submits_in_flight`` changes it.
+DEFAULT_SUBMITS_IN_FLIGHT = 5
 
 
 @dataclass(frozen=True)

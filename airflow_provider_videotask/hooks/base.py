@@ -27,6 +27,7 @@ from airflow_provider_videotask.api.batch import Step, read_batch
 from airflow_provider_videotask.api.common import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_PARALLEL_READS,
+    DEFAULT_SUBMITS_IN_FLIGHT,
     ApiRequest,
     header,
     normalize_task_ids,
@@ -214,6 +215,9 @@ class VideoTaskHook(BaseHook):
             parallel_reads=int(self._positive_extra(extras, "parallel_reads", int) or DEFAULT_PARALLEL_READS),
             max_submits_per_minute=whole_or_none(self._positive_extra(extras, "max_submits_per_minute", int)),
             max_concurrent_tasks=whole_or_none(self._positive_extra(extras, "max_concurrent_tasks", int)),
+            max_submits_in_flight=int(
+                self._positive_extra(extras, "max_submits_in_flight", int) or DEFAULT_SUBMITS_IN_FLIGHT
+            ),
         )
 
     def _accepts_missing_secret(self, extras: Mapping[str, Any]) -> bool:

@@ -11,7 +11,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow.providers.common.compat.sdk import mask_secret
 
-from airflow_provider_videotask.api.common import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_READS, as_str
+from airflow_provider_videotask.api.common import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_PARALLEL_READS,
+    DEFAULT_SUBMITS_IN_FLIGHT,
+    as_str,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class ConnectionSettings:
     parallel_reads: int = DEFAULT_PARALLEL_READS
     max_submits_per_minute: int | None = None
     max_concurrent_tasks: int | None = None
+    max_submits_in_flight: int = DEFAULT_SUBMITS_IN_FLIGHT
 
     def extra(self, name: str) -> Any:
         """An extra field as the UI stores it; an empty string counts as unset."""

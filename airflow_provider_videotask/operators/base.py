@@ -28,7 +28,6 @@ from airflow_provider_videotask.operators.notices import deprecated_arguments
 from airflow_provider_videotask.operators.paid_submits import (
     Item,
     PaidSubmits,
-    in_flight_of,
     reattach,
     refusal_of,
     submit_failure,
@@ -372,7 +371,7 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
         the triggerer) and sends again; a rejected or unknown submit fails its video alone."""
         if not to_send:
             return
-        in_flight = in_flight_of(self.hook.get_settings().extra, self.conn_id)  # the connection read first
+        in_flight = self.hook.get_settings().max_submits_in_flight  # the connection is read before any intent
         submits = PaidSubmits(ledger, in_flight, self._count_submit)
         pending, started, logged = list(to_send), time.time(), time.time()
         while pending:

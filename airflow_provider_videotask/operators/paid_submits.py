@@ -29,12 +29,6 @@ if TYPE_CHECKING:
     from airflow_provider_videotask.hooks.base import VideoTaskHook
     from airflow_provider_videotask.operators.base import VideoGenerationOperator
 
-# How many submits of one task are in flight at once, unless the connection's extra
-# ``max_submits_in_flight`` says otherwise: few enough that a vendor's burst limit refuses little (HiDream
-# takes 10 video tasks a minute; Ace Data Cloud answers 429 when submits come too fast), many enough that
-# a slow submit answer (seconds) does not set the pace of a batch.
-DEFAULT_IN_FLIGHT = 5
-
 
 @dataclass(frozen=True)
 class Item:
@@ -186,22 +180,6 @@ def refusal_of(outcomes: Sequence[Outcome]) -> VideoTaskApiError | None:
         if outcome.fate == SubmitFate.REFUSED.value and isinstance(outcome.error, VideoTaskApiError)
     ]
     return max(refused, key=lambda error: error.retry_after or 0.0, default=None)
-
-
-def in_flight_of(settings_extra: Callable[[str], Any], conn_id: str) -> int:
-    """The connection's ``max_submits_in_flight`` (default :data:`DEFAULT_IN_FLIGHT`)."""
-    value = settings_extra("max_submits_in_flight")
-    if value in (None, ""):
-        return DEFAULT_IN_FLIGHT
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if isinstance(value, bool) or number < 1 or str(number) != str(value).strip():
-        raise VideoTaskValidationError(
-            f"connection {conn_id!r}: extra 'max_submits_in_flight' must be a whole number above 0, got {value!r}"
-        )
-    return number
 
 
 def submit_failure(outcome: Outcome, hook: VideoTaskHook, sent_at: float, where: str) -> str:

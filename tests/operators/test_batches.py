@@ -10,6 +10,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
+from airflow_provider_videotask.api.common import DEFAULT_SUBMITS_IN_FLIGHT
 from airflow_provider_videotask.exceptions import VideoTaskAuthError, VideoTaskValidationError
 from airflow_provider_videotask.ledger import PAGE_SIZE, Entry, Ledger, fingerprint
 from airflow_provider_videotask.operators import base as operator_base
@@ -17,7 +18,6 @@ from airflow_provider_videotask.operators.ace import KlingVideoOperator
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
 from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 from airflow_provider_videotask.operators.items import item_operator
-from airflow_provider_videotask.operators.paid_submits import DEFAULT_IN_FLIGHT
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sandbox.world import SubmitLimit
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
@@ -169,7 +169,7 @@ def test_a_wait_that_died_is_reattached_for_the_whole_batch(sandbox_conns: Sandb
 def test_the_ledger_costs_two_writes_a_wave_whatever_the_batch(sandbox_conns: Sandbox) -> None:
     store = CountingStore()
     hailuo([f"boat {n}" for n in range(250)], wait_for_completion=False).execute(operator_context(store))
-    assert store.writes == 2 * math.ceil(250 / DEFAULT_IN_FLIGHT)
+    assert store.writes == 2 * math.ceil(250 / DEFAULT_SUBMITS_IN_FLIGHT)
     assert store == {}  # nothing to wait for, nothing left
     assert PAGE_SIZE == 100
 
