@@ -95,6 +95,7 @@ def test_hidream_form_has_its_extra_fields() -> None:
         "parallel_reads",
         "max_submits_per_minute",
         "max_concurrent_tasks",
+        "max_submits_in_flight",
         "api_user_id",
         "default_module",
         "token",
