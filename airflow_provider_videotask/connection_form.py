@@ -75,8 +75,15 @@ _CALLBACK_FIELDS: dict[str, Any] = {
     "callback_secret": {
         "label": "Callback secret",
         "description": f"Optional: a random string of {MIN_CALLBACK_SECRET_LENGTH}+ characters that signs the callback "
-        "URLs (python -c 'import secrets; print(secrets.token_urlsafe(32))'). Changing it voids the URLs of "
-        "tasks still running: those are found by the fallback read.",
+        "URLs (python -c 'import secrets; print(secrets.token_urlsafe(32))'). To change it while tasks wait, "
+        "move the old one to the previous secrets first.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "callback_previous_secrets": {
+        "label": "Previous callback secrets",
+        "description": "Optional, while rotating: the secrets callback_secret had before, one a line. Callbacks "
+        "signed with them are still taken, so tasks submitted before the change wake as fast. Remove them once "
+        "those tasks are done (docs/callbacks.md).",
         "schema": {"type": ["string", "null"], "format": "password"},
     },
     "callback_fallback_interval": {

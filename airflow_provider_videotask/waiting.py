@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -102,6 +102,8 @@ class WaitPlan:
     timeout: float
     # Set when the vendor is to call back: the trigger then reads this seldom, as the safety net.
     callback_fallback_interval: float | None = None
+    # What the waiting hook was built with to shape its requests (``VideoTaskHook.request_arguments``).
+    hook_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def deadline(self) -> float:
@@ -131,6 +133,7 @@ class WaitPlan:
                 conn_type=self.conn_type,
                 wait_started_at=self.started_at,
                 callback_fallback_interval=self.callback_fallback_interval,
+                hook_kwargs=dict(self.hook_kwargs) or None,
                 **self.wait_settings.as_kwargs(),
             ),
             method_name="execute_complete",

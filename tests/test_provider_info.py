@@ -101,6 +101,7 @@ def test_hidream_form_has_its_extra_fields() -> None:
         "token",
         "callback_base_url",
         "callback_secret",
+        "callback_previous_secrets",
         "callback_fallback_interval",
     }
     assert fields["token"]["schema"]["format"] == "password"  # a secret: the UI hides it

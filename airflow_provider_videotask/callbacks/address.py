@@ -120,13 +120,16 @@ def read_address(name: str) -> WaitAddress | None:
     return WaitAddress(conn_id, dag_id, run_id, task_id, map_index)
 
 
-def verify(name: str, signature: str, secret: str) -> bool:
-    """True when ``signature`` was made for ``name`` under ``secret``; compared in constant time."""
-    if not (name and signature and secret and signature.isascii()):
+def verify(name: str, signature: str, secret: str | list[str]) -> bool:
+    """True when ``signature`` was made for ``name`` under ``secret`` (or any of a list: the current one and
+    those rotated out); compared in constant time, against every secret whichever matches."""
+    secrets = [secret] if isinstance(secret, str) else secret
+    if not (name and signature and secrets and signature.isascii()):
         return False
     # The text itself, not its decoding: base64 ignores a last character's spare bits and padding, so
     # other spellings would decode to the same bytes.
-    return hmac.compare_digest(signature, signature_for(name, secret))
+    matches = [hmac.compare_digest(signature, signature_for(name, each)) for each in secrets if each]
+    return any(matches)
 
 
 def _mac(name: str, secret: str) -> bytes:

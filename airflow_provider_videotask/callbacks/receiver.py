@@ -5,7 +5,8 @@
 (``address.py``). Airflow does not authenticate plugin apps (apache/airflow PR #72655), and neither vendor
 signs its callbacks, so the signature is the credential:
 
-- a signature that does not verify under its connection's ``callback_secret`` (compared in constant time)
+- a signature that does not verify under its connection's ``callback_secret`` or one of its
+  ``callback_previous_secrets`` (compared in constant time)
   is answered 403, and a body over 1 MiB 413; neither is looked at further;
 - a valid one is answered 200 at once, whatever comes of it (late, duplicate, early or unknown: so the
   vendor stops retrying; HiDream wants its answer within 5 s), and acted on after the answer: the body
@@ -84,14 +85,16 @@ def _check(name: str, token: str, conn_id: str, body: bytes) -> tuple[bool, str 
     another task; None if unreadable). One read of the connection, in a thread."""
     from airflow.providers.common.compat.sdk import BaseHook
 
+    from airflow_provider_videotask.hooks.connection import accepted_secrets
     from airflow_provider_videotask.hooks.registry import hook_class
 
     try:
         connection = BaseHook.get_connection(conn_id)
     except Exception:  # no such connection: the same answer as a bad signature, nothing to learn
         return False, None
-    secret = connection.extra_dejson.get("callback_secret")
-    if not (isinstance(secret, str) and addresses.verify(name, token, secret)):
+    extras = connection.extra_dejson
+    secrets = accepted_secrets(lambda key: None if extras.get(key) == "" else extras.get(key))
+    if not addresses.verify(name, token, secrets):
         return False, None
     try:
         document: Any = json.loads(body)

@@ -144,10 +144,10 @@ async def _wake(address: WaitAddress, claimed_task_id: str | None) -> tuple[str,
         return "ignored", f"it names task {claimed_task_id}, the wait is on {ids}", conn_type
     if (hold := found.deferred_at + HOLD_SECONDS - _now()) > 0:
         await _sleep(hold)
-    if conn_type is None:
-        hook = await asyncio.to_thread(get_hook, address.conn_id)  # reads the connection's type
-    else:
-        hook = hook_class(conn_type, address.conn_id)(address.conn_id)
+    if conn_type is None:  # reads the connection's type
+        hook = await asyncio.to_thread(get_hook, address.conn_id, **trigger.hook_kwargs)
+    else:  # built as the hook that submitted the tasks was (HiDream's api_user_id)
+        hook = hook_class(conn_type, address.conn_id)(address.conn_id, **trigger.hook_kwargs)
     conn_type = hook.conn_type
     try:
         tasks = await asyncio.to_thread(hook.get_tasks, trigger.video_task_ids, trigger.module)

@@ -118,6 +118,11 @@ class VideoTaskHook(BaseHook):
         # Called the moment a paid request leaves, after everything free it needed (the operators mark
         # the submit in flight in Airflow's task state store).
 
+    def request_arguments(self) -> dict[str, Any]:
+        """The arguments this hook was built with that shape its requests (JSON-safe): a wait on its tasks
+        reads them with a hook built the same way, in the triggerer and in the callback receiver."""
+        return {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -53,9 +54,25 @@ class ConnectionSettings:
 
     def secrets(self) -> list[str]:
         """Every secret the connection holds: its password, a raw token in the extras (HiDream), and the
-        secret callback URLs are signed with."""
-        extras = (as_str(self.extra("token")), as_str(self.extra("callback_secret")))
+        secrets callback URLs are signed with (the current one and those rotated out)."""
+        extras = (as_str(self.extra("token")), *accepted_secrets(self.extra))
         return [value for value in (self.secret, *extras) if value]
+
+
+def accepted_secrets(extra: Callable[[str], Any]) -> list[str]:
+    """The secrets a callback URL may be signed with: ``callback_secret``, then each of
+    ``callback_previous_secrets`` (a JSON list, or one secret a line or comma, as the UI stores it), so a
+    secret can be rotated while tasks signed with the old one still wait (docs/callbacks.md)."""
+    current, previous = extra("callback_secret"), extra("callback_previous_secrets")
+    if isinstance(previous, str):
+        try:
+            previous = json.loads(previous)
+        except ValueError:
+            previous = previous.replace(",", "\n").splitlines()
+    if isinstance(previous, str):
+        previous = [previous]
+    olds = [old.strip() for old in previous or [] if isinstance(old, str) and old.strip()]
+    return [secret for secret in (current, *olds) if isinstance(secret, str) and secret]
 
 
 def mask(secret: str) -> None:

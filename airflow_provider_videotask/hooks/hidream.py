@@ -75,6 +75,10 @@ class HiDreamHook(VideoTaskHook):
         super().__init__(conn_id, retry_policy=retry_policy)
         self.api_user_id = api_user_id
 
+    def request_arguments(self) -> dict[str, Any]:
+        """``api_user_id`` when set: the API-User-ID header goes with every read of a wait too."""
+        return {"api_user_id": self.api_user_id} if self.api_user_id else {}
+
     def callback_field(self, settings: ConnectionSettings) -> str | None:
         """``notify_url``, on the API versions that document it (v2, v3: ``Gateway.notifies``)."""
         return "notify_url" if hidream.gateway_of(api_version(settings)).notifies else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
 
@@ -31,8 +31,9 @@ def hook_class(conn_type: str | None, conn_id: str) -> type[VideoTaskHook]:
     return hook
 
 
-def get_hook(conn_id: str) -> VideoTaskHook:
-    """A hook for ``conn_id``, of the class its connection type asks for (reads the connection)."""
+def get_hook(conn_id: str, **hook_kwargs: Any) -> VideoTaskHook:
+    """A hook for ``conn_id``, of the class its connection type asks for (reads the connection), built with
+    ``hook_kwargs`` (what shapes its requests: ``VideoTaskHook.request_arguments``)."""
     from airflow.providers.common.compat.sdk import BaseHook
 
-    return hook_class(BaseHook.get_connection(conn_id).conn_type, conn_id)(conn_id)
+    return hook_class(BaseHook.get_connection(conn_id).conn_type, conn_id)(conn_id, **hook_kwargs)

@@ -360,6 +360,7 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             started_at=time.time(),
             timeout=self.timeout,
             callback_fallback_interval=None if self._callback is None else self._callback.fallback_interval,
+            hook_kwargs=self.hook.request_arguments(),
         )
         if self.deferrable:
             plan.defer(self, kwargs={"failures": {str(index): why for index, why in failures.items()}})

@@ -66,6 +66,8 @@ def serve(
     route = {"": "hidream_submit", "/results": "hidream_result", "/results/batch": "hidream_batch"}[rest]
     ids = body.get("task_id_list") if isinstance(body, dict) else None
     state.count(route, len(ids) if isinstance(ids, list) else int(not is_submit), ids)
+    if user_id := handler.headers.get("API-User-ID"):  # whose requests these are, for tests to tell apart
+        state.count(f"{route} as {user_id}")
     problem = _auth_problem(handler)
     if problem is not None:
         handler.send_json(401, error_document(401, problem))

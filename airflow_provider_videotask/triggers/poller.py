@@ -16,8 +16,8 @@ import contextvars
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable
-from typing import Union
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Union
 
 from airflow_provider_videotask import metrics
 from airflow_provider_videotask.api.common import chunked
@@ -36,7 +36,7 @@ WAKE_SLICE = 200
 
 # What a waiter receives: its tasks after a poll, or the error that poll ended in.
 Update = Union[list[VideoTask], BaseException]  # noqa: UP007 - a runtime alias on Python 3.10
-PollerKey = tuple[str, str, Union[str, None]]  # noqa: UP007
+PollerKey = tuple[str, str, Union[str, None], tuple[tuple[str, Any], ...]]  # noqa: UP007
 
 
 class Subscription:
@@ -308,10 +308,17 @@ _POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[PollerKey, B
 )
 
 
-def shared_poller(conn_id: str, conn_type: str, module: str | None, make_hook: type[VideoTaskHook]) -> BatchPoller:
-    """The poller of this connection, vendor and module in the running event loop (created if needed)."""
+def shared_poller(
+    conn_id: str,
+    conn_type: str,
+    module: str | None,
+    make_hook: type[VideoTaskHook],
+    hook_kwargs: Mapping[str, Any] | None = None,
+) -> BatchPoller:
+    """The poller of this connection, vendor, module and hook arguments in the running event loop (created
+    if needed): waits whose hooks shape their requests differently (HiDream's ``api_user_id``) never share one."""
     pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
-    key: PollerKey = (conn_id, conn_type, module)
+    key: PollerKey = (conn_id, conn_type, module, tuple(sorted((hook_kwargs or {}).items())))
     poller = pollers.get(key)
     if poller is None:
 
@@ -319,21 +326,29 @@ def shared_poller(conn_id: str, conn_type: str, module: str | None, make_hook: t
             if pollers.get(key) is stopped:
                 del pollers[key]
 
-        poller = pollers[key] = BatchPoller(make_hook(conn_id), module, on_stop=forget)
+        poller = pollers[key] = BatchPoller(make_hook(conn_id, **(hook_kwargs or {})), module, on_stop=forget)
     return poller
 
 
-def private_poller(conn_id: str, module: str | None, make_hook: type[VideoTaskHook]) -> BatchPoller:
+def private_poller(
+    conn_id: str, module: str | None, make_hook: type[VideoTaskHook], hook_kwargs: Mapping[str, Any] | None = None
+) -> BatchPoller:
     """A poller for one trigger alone: each trigger polls for itself (the naive way, for benchmarks)."""
-    return BatchPoller(make_hook(conn_id), module)
+    return BatchPoller(make_hook(conn_id, **(hook_kwargs or {})), module)
 
 
 # A seam for benchmarks and tests, not a setting: False gives every trigger a private poller.
 SHARE_POLLERS = True
 
 
-def poller_for(conn_id: str, conn_type: str, module: str | None, make_hook: type[VideoTaskHook]) -> BatchPoller:
+def poller_for(
+    conn_id: str,
+    conn_type: str,
+    module: str | None,
+    make_hook: type[VideoTaskHook],
+    hook_kwargs: Mapping[str, Any] | None = None,
+) -> BatchPoller:
     """The poller a new trigger subscribes to."""
     if SHARE_POLLERS:
-        return shared_poller(conn_id, conn_type, module, make_hook)
-    return private_poller(conn_id, module, make_hook)
+        return shared_poller(conn_id, conn_type, module, make_hook, hook_kwargs)
+    return private_poller(conn_id, module, make_hook, hook_kwargs)

@@ -53,6 +53,8 @@ class VideoTaskTrigger(BaseTrigger):
     :param callback_fallback_interval: set when the vendor is to call back (``callbacks/``): the callback
         resumes the task through the api-server, and this trigger reads the tasks only this often, as the
         safety net for a callback lost (None: no callback; poll every ``poll_interval``).
+    :param hook_kwargs: what the hook that submitted the tasks was built with to shape its requests (HiDream's
+        ``api_user_id``): the reads go out the same way, and waits that differ in it never share a request.
     :param task_ids: the name ``video_task_ids`` had in 0.1, read from triggers serialized by it.
     :param shared: serialized by 0.1 and ignored: every trigger shares its poller now.
     :param wait: how the wait judges what it sees, the fields of ``wait_rules.WaitSettings`` (``fail_on``,
@@ -75,6 +77,7 @@ class VideoTaskTrigger(BaseTrigger):
         task_ids: str | Iterable[str] | None = None,
         shared: Any = None,  # serialized by 0.1; every trigger shares its poller now
         callback_fallback_interval: float | None = None,
+        hook_kwargs: dict[str, Any] | None = None,
         **wait: Any,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # untyped on Airflow 3.0
@@ -91,6 +94,7 @@ class VideoTaskTrigger(BaseTrigger):
         self.conn_type = conn_type
         self.wait_started_at = _now() if wait_started_at is None else wait_started_at
         self.callback_fallback_interval = callback_fallback_interval
+        self.hook_kwargs = dict(hook_kwargs or {})
         self._poller: BatchPoller | None = None
         self._subscription: Subscription | None = None
 
@@ -107,6 +111,7 @@ class VideoTaskTrigger(BaseTrigger):
                 "conn_type": self.conn_type,
                 "wait_started_at": self.wait_started_at,
                 "callback_fallback_interval": self.callback_fallback_interval,
+                "hook_kwargs": self.hook_kwargs or None,
             },
         )
 
@@ -135,7 +140,7 @@ class VideoTaskTrigger(BaseTrigger):
         await _sleep(interval if remaining is None else max(0.0, min(interval, remaining)))
         if (remaining := wait.remaining(_now())) is not None and remaining <= 0:
             return Verdict("timeout", [], "timed out before the first poll").to_event()
-        self._poller = poller.poller_for(self.conn_id, make_hook.conn_type, self.module, make_hook)
+        self._poller = poller.poller_for(self.conn_id, make_hook.conn_type, self.module, make_hook, self.hook_kwargs)
         self._subscription = self._poller.subscribe(self.video_task_ids, interval, self.deadline)
         try:
             return (await self._follow(self._subscription, wait)).to_event()

@@ -195,6 +195,27 @@ def test_a_url_signed_with_another_secret_is_forbidden(client: TestClient, logs:
     assert_nothing_leaked(logs, url)
 
 
+@pytest.mark.parametrize(
+    "previous",
+    [[SECRET], json.dumps([SECRET]), f"{OTHER_SECRET}\n{SECRET}", f"{OTHER_SECRET}, {SECRET}"],
+    ids=["list", "json", "lines", "commas"],
+)
+def test_a_url_signed_with_a_secret_rotated_out_is_still_taken(
+    client: TestClient, logs: LogCapture, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, previous: object
+) -> None:
+    rotated = "the-new-secret-after-rotation-42"
+    old_url, new_url = url_for(ACE, SECRET), url_for(ACE, rotated)
+    set_connection(monkeypatch, "acedatacloud_default", "acedatacloud", sandbox.url, callback_base_url=BASE,
+                   callback_secret=rotated, callback_previous_secrets=previous)  # fmt: skip
+    assert post(client, old_url, json={"task_id": "ace-task-1"}).status_code == 200  # signed before the change
+    assert post(client, new_url, json={"task_id": "ace-task-1"}).status_code == 200
+    set_connection(monkeypatch, "acedatacloud_default", "acedatacloud", sandbox.url, callback_base_url=BASE,
+                   callback_secret=rotated)  # fmt: skip  # the old secret dropped: its URLs stop working
+    assert_forbidden(client, logs, old_url)
+    assert_nothing_leaked(logs, old_url, new_url)
+    assert rotated not in logs.text
+
+
 def test_a_url_for_a_connection_that_does_not_exist_is_forbidden(client: TestClient, logs: LogCapture) -> None:
     url = url_for(WaitAddress("no_such_connection", "d", "r", "t"), SECRET)
     assert_forbidden(client, logs, url)

@@ -9,6 +9,7 @@ from airflow.sdk import DAG, task
 
 from airflow_provider_videotask.operators.ace import KlingVideoOperator
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
+from airflow_provider_videotask.operators.hidream import HiDreamVideoOperator
 
 PROMPTS = 20
 # Long enough for a component to be killed and replaced while the waits are in flight.
@@ -113,3 +114,19 @@ with DAG("stack_batch_killed", schedule=None, start_date=datetime(2025, 1, 1), c
         retries=1,
         retry_delay=timedelta(seconds=1),
     )
+
+
+with DAG("stack_hidream_user", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as user:
+    # A task's api_user_id over the connection's: the triggerer's reads (polled) and the receiver's
+    # (called_back) carry it as the submit did.
+    for name, callbacks in (("polled", False), ("called_back", None)):
+        HiDreamVideoOperator(
+            task_id=name,
+            prompt=f"{name} [duration={CALLBACK_TASK_SECONDS}]",
+            api_user_id="u-1",
+            hidream_conn_id="stack_hidream_callbacks",
+            deferrable=True,
+            callbacks=callbacks,
+            poll_interval=2,
+            timeout=600,
+        )

@@ -307,6 +307,16 @@ def airflow_stack(base: Path, sandbox: Sandbox, extra_env: dict[str, str] | None
         connections[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
             {"conn_type": "hailuo", "host": sandbox.url, "password": SENTINEL_TOKEN, "extra": extra}
         )
+    # HiDream with callbacks, and an API-User-ID of its own that a task's api_user_id overrides.
+    hidream_extra = {
+        "callback_base_url": f"http://127.0.0.1:{port}",
+        "callback_secret": CALLBACK_SECRET,
+        "callback_fallback_interval": 120,
+        "api_user_id": "conn-user",
+    }
+    connections["AIRFLOW_CONN_STACK_HIDREAM_CALLBACKS"] = json.dumps(
+        {"conn_type": "hidream", "host": sandbox.url, "password": SENTINEL_TOKEN, "extra": hidream_extra}
+    )
     env = {
         **os.environ,
         **connections,

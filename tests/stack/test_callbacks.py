@@ -201,3 +201,49 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_a_secret_rotated_while_five_tasks_wait_wakes_all_five(stack: Stack, sandbox: Sandbox) -> None:
+    # Kept in the metadata database, as the UI keeps a connection, so it can change while the tasks wait.
+    conn_id, new_secret = "stack_rotating", "rotated-secret-0123456789abcdef"
+    extra = {"callback_base_url": stack.api_url, "callback_secret": CALLBACK_SECRET, "callback_fallback_interval": 120}
+    connection = {"connection_id": conn_id, "conn_type": "hailuo", "host": sandbox.url, "password": "sandbox"}
+    api = f"{stack.api_url}/api/v2/connections"
+    answer = requests.post(
+        api, json={**connection, "extra": json.dumps(extra)}, headers=stack.auth_headers(), timeout=30
+    )
+    assert answer.status_code in (200, 201), answer.text
+    try:
+        run_id = stack.trigger(DAG_ID, jobs((conn_id, prompts("rotated", 5))))
+        stack.wait_for("5 deferred waits", lambda: sum(s == "deferred" for _, s, _ in successes(stack, run_id)) == 5)
+        rotated = {**extra, "callback_secret": new_secret, "callback_previous_secrets": [CALLBACK_SECRET]}
+        answer = requests.patch(
+            f"{api}/{conn_id}",
+            json={**connection, "extra": json.dumps(rotated)},
+            headers=stack.auth_headers(),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        started = time.time()
+        assert stack.wait_for_run(DAG_ID, run_id) == "success", stack.logs()
+        FIGURES["rotated secret: seconds from the rotation to the run's end (fallback 120 s)"] = round(
+            time.time() - started, 1
+        )
+        assert successes(stack, run_id) == [(m, "success", 1) for m in range(5)]
+        assert receiver_lines(stack, "api-server", run_id, "accepted") == 5  # each woken by its callback
+        assert time.time() - started < 100  # well before the first fallback read
+    finally:
+        requests.delete(f"{api}/{conn_id}", headers=stack.auth_headers(), timeout=30)
+
+
+def test_a_tasks_api_user_id_reaches_the_triggerer_and_the_receiver(stack: Stack, sandbox: Sandbox) -> None:
+    run_id = stack.trigger("stack_hidream_user")
+    assert stack.wait_for_run("stack_hidream_user", run_id) == "success", stack.logs()
+    counts = sandbox.counts()
+    assert counts["hidream_submit as u-1"] == 2
+    assert counts["hidream_batch as u-1"] >= 2  # the triggerer's read of polled, the receiver's of called_back
+    assert counts["hidream_batch as conn-user"] == 0  # never the connection's own value
+    called_back = (stack.home / "api-server.log").read_text(errors="replace")
+    assert (
+        sum(1 for line in called_back.splitlines() if f"/{run_id}/called_back[" in line and ": accepted (" in line) == 1
+    )

@@ -224,3 +224,25 @@ async def test_a_wait_stopped_by_a_person_leaves_the_poller_and_says_what_keeps_
     assert f"video task(s) {stopped_id} keep running at HiDream and are billed" in logs.text
     running[1].cancel()
     await asyncio.gather(running[1], return_exceptions=True)
+
+
+async def test_the_hooks_request_arguments_travel_with_the_wait(
+    sandbox: Sandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import set_connection
+
+    set_connection(monkeypatch, "hidream_default", "hidream", sandbox.url, api_user_id="conn-user")
+    mine = HiDreamHook(api_user_id="u-1")
+    [submitted] = [mine.submit("txt2video", prompt="a")]
+    [others] = [HiDreamHook().submit("txt2video", prompt="b")]
+    sandbox.reset_counts()
+    waits = [
+        make_trigger(video_task_ids=[submitted], conn_type="hidream", hook_kwargs=mine.request_arguments()),
+        make_trigger(video_task_ids=[others], conn_type="hidream"),
+    ]
+    assert waits[0].serialize()[1]["hook_kwargs"] == {"api_user_id": "u-1"}
+    events = await asyncio.gather(*(run_to_end(wait) for wait in waits))
+    assert [event["status"] for [event] in events] == ["success", "success"]
+    counts = sandbox.counts()
+    # Read with the header the submit was sent with, in a request of its own: never in another user's batch.
+    assert (counts["hidream_batch as u-1"], counts["hidream_batch as conn-user"], counts["hidream_batch"]) == (1, 1, 2)
