@@ -24,6 +24,14 @@ def first_video_url(tasks: Any) -> str:
     return ""
 
 
+def mark_no_video_yet(context: Any) -> None:
+    """Push an empty ``tasks`` XCom as a task starts. Airflow computes every extra link in the worker
+    whenever a try ends or defers, and the Task SDK logs a missing XCom at error level: without this, each
+    video task that defers would log a false ``XCom not found ... key='tasks'`` error (the wait's end
+    replaces it with the tasks' states)."""
+    context["ti"].xcom_push(key=TASKS_XCOM_KEY, value=[])
+
+
 class VideoLink(BaseOperatorLink):
     """Opens the first finished video of a video operator or sensor (from its ``tasks`` XCom)."""
 

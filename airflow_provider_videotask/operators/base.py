@@ -22,7 +22,7 @@ from airflow_provider_videotask.gallery.tiles import REQUEST_XCOM_KEY, request_r
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.ledger import Ledger, fingerprint, open_store, where_kept
-from airflow_provider_videotask.links import RunVideosLink, VideoLink
+from airflow_provider_videotask.links import RunVideosLink, VideoLink, mark_no_video_yet
 from airflow_provider_videotask.operators.items import batch_items, check_items
 from airflow_provider_videotask.operators.notices import deprecated_arguments
 from airflow_provider_videotask.operators.paid_submits import (
@@ -262,6 +262,7 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
     # ----- execution ---------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
+        mark_no_video_yet(context)
         return self._run(context, self._prepare(context, first_look=True), read_vendor=True)
 
     def resume_submit(

@@ -21,7 +21,7 @@ from airflow_provider_videotask.api.errors import VideoTaskValidationError
 from airflow_provider_videotask.gallery.tiles import REQUEST_XCOM_KEY, request_record
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
-from airflow_provider_videotask.links import RunVideosLink, VideoLink
+from airflow_provider_videotask.links import RunVideosLink, VideoLink, mark_no_video_yet
 from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output, keeper
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
@@ -135,6 +135,7 @@ class VideoTaskSensor(KeepsVideos, BaseSensorOperator):
         ``never_fail`` and ``silent_fail`` mean what they mean for any sensor; in deferrable mode the first
         poke, finding the tasks not done, defers (tasks that are already done need no trigger)."""
         self._started_at = time.time()
+        mark_no_video_yet(context)
         self.video_task_ids = normalize_task_ids(self.video_task_ids, argument="video_task_ids")
         context["ti"].xcom_push(key=REQUEST_XCOM_KEY, value=request_record(self._conn_type(), self.module, {}))
         return super().execute(context)
