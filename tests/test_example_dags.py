@@ -174,6 +174,11 @@ def answer_the_approval(choice: str, seen: dict[str, Any], sandbox: Sandbox, tim
 
 
 @NEEDS_HITL
+@pytest.mark.skipif(
+    AIRFLOW_VERSION == (3, 1),
+    reason="Airflow 3.1's dag.test() runs the HITL trigger in-process, where its read of the answer comes back "
+    "None (providers-standard's hitl.py: 'NoneType' object has no attribute 'response_received'); 3.2+ run it",
+)
 @pytest.mark.usefixtures("airflow_db")
 @pytest.mark.parametrize(("choice", "submits"), [("Approve", 3), ("Reject", 0)])
 def test_approve_spend_example_submits_only_once_approved(
