@@ -53,7 +53,7 @@ docs:
 	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet -e ".[docs]" --constraint constraints/airflow-$(AIRFLOW_VERSION).txt
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-# The benchmarks behind the figures in docs/scale.md and docs/spend-safety.md (about 30 minutes).
+# The benchmarks behind the figures in docs/scale.md, docs/batches.md and docs/spend-safety.md (about 50 minutes).
 # aiohttp is the client of bench_poller.py's per-task peer, as most providers' triggers use it;
 # bench_callbacks.py runs on the stack tests' PostgreSQL and Airflow processes.
 bench:
@@ -64,6 +64,7 @@ bench:
 	$(VENV)/bin/python benchmarks/bench_fan_out.py
 	$(VENV)/bin/python benchmarks/bench_callbacks.py
 	$(VENV)/bin/python benchmarks/bench_gallery.py
+	$(VENV)/bin/python benchmarks/bench_batch.py
 
 sandbox:
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null

@@ -130,3 +130,32 @@ with DAG("stack_hidream_user", schedule=None, start_date=datetime(2025, 1, 1), c
             poll_interval=2,
             timeout=600,
         )
+
+with DAG(
+    "stack_batch_conf",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    render_template_as_native_obj=True,
+    tags=["test"],
+) as batch_conf:
+    # benchmarks/bench_batch.py: the prompts of the run's conf, in one task (against the mapped stack_callbacks).
+    HailuoVideoOperator(
+        task_id="generate",
+        hailuo_conn_id="stack_hailuo",
+        prompts="{{ dag_run.conf['prompts'] }}",
+        deferrable=True,
+        poll_interval=2,
+        timeout=3600,
+    )
+
+with DAG("stack_clean_logs", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as clean:
+    # A deferrable video task's normal run, whose every log line is read (tests/stack/test_stack.py).
+    HailuoVideoOperator(
+        task_id="generate",
+        prompt="a quiet clip [duration=20]",
+        hailuo_conn_id="stack_hailuo",
+        deferrable=True,
+        poll_interval=2,
+        timeout=600,
+    )

@@ -234,3 +234,34 @@ def _read_from(path: Path, offset: int) -> str:
     with path.open("rb") as log:
         log.seek(offset)
         return log.read().decode(errors="replace")
+
+
+def test_a_normal_deferred_run_logs_no_warning_or_error(components: Stack, sandbox: Sandbox) -> None:
+    stack = components
+    offsets = {name: _size(stack.home / f"{name}.log") for name in ("scheduler", "triggerer")}
+    run_id = stack.trigger("stack_clean_logs")
+    assert stack.wait_for_run("stack_clean_logs", run_id) == "success"
+    task_lines = [line for text in task_logs(stack, "stack_clean_logs", run_id).values() for line in text.splitlines()]
+    assert any("Video tasks success" in line or "videos succeeded" in line for line in task_lines)
+    component_lines = [
+        line
+        for name, offset in offsets.items()
+        for line in _read_from(stack.home / f"{name}.log", offset).splitlines()
+        if "stack_clean_logs" in line or run_id in line
+    ]
+    loud = [line for line in task_lines + component_lines if _level(line) in ("warning", "error", "critical")]
+    assert loud == [], "\n".join(loud)
+
+
+def _level(line: str) -> str | None:
+    """A log line's level: Airflow's task logs are JSON lines, its components' structlog text."""
+    try:
+        document = json.loads(line)
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        return str(document.get("level", "")).lower() or None
+    for level in ("warning", "error", "critical"):
+        if f"[{level}" in line.lower() or f" {level.upper()} " in line:
+            return level
+    return None

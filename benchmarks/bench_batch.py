@@ -1,0 +1,116 @@
+"""One task for a batch against a task per video, on the real stack: the same videos both ways.
+
+    make test-stack                                               # once: PostgreSQL and the stack extra
+    .venv/airflow-3.3.2/bin/python benchmarks/bench_batch.py                 # 1,000 videos, ~20 minutes
+    .venv/airflow-3.3.2/bin/python benchmarks/bench_batch.py --videos 200
+
+The stack is the stack tests' (tests/stack/conftest.py: PostgreSQL, api-server, scheduler with the
+LocalExecutor, triggerer, DAG processor); the vendor is the sandbox, with videos of ``--seconds`` and no
+rate limit, so the vendor's own limit on the wall time is about ``--seconds`` for any number of videos.
+Both ways are deferrable and poll every 2 s:
+
+- mapped: ``HailuoVideoOperator.partial(...).expand_kwargs(...)``, a task instance per video
+  (``stack_callbacks`` on a connection without callbacks);
+- batch: one ``HailuoVideoOperator(prompts=[...])`` (``stack_batch_conf``).
+
+Printed side by side: wall time, the machine's CPU seconds (every process, from /proc/stat), task
+instances, rows PostgreSQL wrote (inserted, updated and deleted, from pg_stat_database), vendor reads of
+ids per video, and submits per video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from airflow_provider_videotask.sandbox import Sandbox  # noqa: E402
+from tests.stack.conftest import Stack, airflow_stack  # noqa: E402
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time every process of the machine spent so far (user, nice, system, irq, softirq)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def rows_written(stack: Stack) -> int:
+    [(inserted, updated, deleted)] = stack.query(
+        "select tup_inserted, tup_updated, tup_deleted from pg_stat_database where datname = 'airflow'"
+    )
+    return int(inserted + updated + deleted)
+
+
+def measure(stack: Stack, sandbox: Sandbox, dag_id: str, conf: dict[str, Any], videos: int) -> dict[str, str]:
+    sandbox.reset_counts()
+    with sandbox.state.lock:
+        sandbox.state.tasks.clear()
+    rows, cpu, started = rows_written(stack), machine_cpu_seconds(), time.time()
+    run_id = stack.trigger(dag_id, conf)
+    state = stack.wait_for_run(dag_id, run_id, timeout=7200)
+    wall, cpu = time.time() - started, machine_cpu_seconds() - cpu
+    time.sleep(2)  # PostgreSQL publishes its statistics a moment after each transaction
+    rows = rows_written(stack) - rows
+    [(instances,)] = stack.query("select count(*) from task_instance where run_id = %s", run_id)
+    counts = sandbox.counts()
+    return {
+        "run": state,
+        "wall time (s)": f"{wall:.1f}",
+        "machine CPU (s)": f"{cpu:.1f}",
+        "machine CPU per video (s)": f"{cpu / videos:.3f}",
+        "task instances": str(instances),
+        "database rows written": str(rows),
+        "database rows per video": f"{rows / videos:.1f}",
+        "vendor reads of ids per video": f"{counts['ids_queried'] / videos:.2f}",
+        "batch read requests": str(counts["hailuo_retrieve_batch"]),
+        "submits per video": f"{counts['hailuo_submit'] / videos:.2f}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=10, help="how long each vendor task runs")
+    args = parser.parse_args()
+    prompts = [f"bench {n} [duration={args.seconds}]" for n in range(args.videos)]
+    many = {
+        "AIRFLOW__CORE__PARALLELISM": "64",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(128, args.videos)),
+        "AIRFLOW__CORE__MAX_MAP_LENGTH": str(max(1024, args.videos)),
+    }
+    ways = {
+        "mapped (a task per video)": (
+            "stack_callbacks",
+            {"jobs": [{"conn": "stack_hailuo", "prompt": prompt, "poll_interval": 2} for prompt in prompts]},
+        ),
+        "batch (one task)": ("stack_batch_conf", {"prompts": prompts}),
+    }
+    results: dict[str, dict[str, str]] = {}
+    with (
+        tempfile.TemporaryDirectory() as base,
+        Sandbox(duration=2) as sandbox,
+        airflow_stack(Path(base), sandbox, many) as stack,
+    ):
+        for way, (dag_id, conf) in ways.items():
+            print(f"{way}: {args.videos} videos of {args.seconds} s ...", flush=True)
+            results[way] = measure(stack, sandbox, dag_id, conf, args.videos)
+    rows = list(next(iter(results.values())))
+    width = max(len(row) for row in rows)
+    print(f"\n{'':{width}}  " + "  ".join(f"{way:>28}" for way in results))
+    for row in rows:
+        print(f"{row:{width}}  " + "  ".join(f"{results[way][row]:>28}" for way in results))
+    mapped, batch = (float(results[way]["machine CPU per video (s)"]) for way in ways)
+    print(f"\nCPU per video, mapped / batch: {mapped / max(batch, 1e-9):.0f}x. Physical limit of the wall time: "
+          f"about {args.seconds} s (the vendor's), for any number of videos.")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
