@@ -9,7 +9,7 @@ from urllib.parse import quote
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
 
 # Not waiting.py: the api-server loads extra links, and must not import the HTTP stack for them.
-from airflow_provider_videotask.wait_rules import TASKS_XCOM_KEY
+from airflow_provider_videotask.xcoms import TASKS_XCOM_KEY
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import TaskInstanceKey

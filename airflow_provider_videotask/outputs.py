@@ -24,13 +24,13 @@ from airflow_provider_videotask.storage import (
     check_output,
     videos_of,
 )
+from airflow_provider_videotask.xcoms import VIDEOS_XCOM_KEY
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 log = logging.getLogger(__name__)
 
-VIDEOS_XCOM_KEY = "videos"
 OUTPUT_TEMPLATE_FIELDS = ("output_path", "file_name")
 
 

@@ -22,8 +22,6 @@ from typing import Any
 
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
 
-ESTIMATED_COST_XCOM_KEY = "estimated_cost"
-
 
 def check_limit(name: str, value: Any, kind: type[int] | type[float]) -> None:
     """A guard's argument is a number above 0 (or None: no guard)."""

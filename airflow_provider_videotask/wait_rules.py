@@ -44,11 +44,6 @@ SOURCES = ("poll", "callback")
 # an error is the trigger's to decide, on its own clock and with its own retries.
 CALLBACK_ENDS = ("success", "failed")
 
-# XCom keys. The vendor task ids are "video_task_ids": Airflow's own "task_ids" means Airflow tasks.
-VIDEO_TASK_IDS_XCOM_KEY = "video_task_ids"
-LEGACY_TASK_IDS_XCOM_KEY = "task_ids"  # also pushed until 0.3, for DAGs that pull the old key
-TASKS_XCOM_KEY = "tasks"
-
 
 @dataclass(frozen=True)
 class WaitSettings:

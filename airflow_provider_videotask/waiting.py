@@ -22,15 +22,13 @@ from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
 from airflow_provider_videotask.wait_rules import (
-    LEGACY_TASK_IDS_XCOM_KEY,
-    TASKS_XCOM_KEY,
-    VIDEO_TASK_IDS_XCOM_KEY,
     Verdict,
     Wait,
     WaitSettings,
     summary_table,
     video_urls,
 )
+from airflow_provider_videotask.xcoms import LEGACY_TASK_IDS_XCOM_KEY, TASKS_XCOM_KEY, VIDEO_TASK_IDS_XCOM_KEY
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import BaseOperator, Context

@@ -11,6 +11,10 @@ from airflow_provider_videotask.callbacks.address import PATH, WaitAddress, call
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.connection import mask
 
+# A callback wakes a wait by reading every id it holds: past this many videos in one task, polling (50 ids a
+# read) is the cheaper way, so a larger batch polls.
+CALLBACKS_UP_TO = 50
+
 
 @dataclass(frozen=True)
 class CallbackPlan:
@@ -31,15 +35,25 @@ def plan_callback(
     log: logging.Logger | Any,
     *,
     deferred: bool,
+    videos: int = 1,
 ) -> CallbackPlan | None:
     """The callback of one submit, or None to poll only.
 
     ``wanted``: the operator's ``callbacks`` argument. None uses callbacks when the connection has them, and
     a bad setting only costs the speed-up (a warning, then polling); True refuses, before paying, a
     connection that cannot take them; False never asks. A task that sets the vendor's field itself keeps it.
-    Only a wait in the triggerer (``deferred``) can be woken: a wait in the worker asks for nothing.
+    Only a wait in the triggerer (``deferred``) can be woken: a wait in the worker asks for nothing, and
+    neither does a task of more than ``CALLBACKS_UP_TO`` ``videos``.
     """
     if wanted is False:
+        return None
+    if videos > CALLBACKS_UP_TO:
+        if wanted:
+            raise VideoTaskValidationError(
+                f"callbacks=True wakes tasks of up to {CALLBACKS_UP_TO} videos; this one has {videos}: drop "
+                "callbacks (a batch polls 50 tasks a read), or split the prompts with .expand()"
+            )
+        log.info("A task of %d videos polls (50 tasks a read): callbacks are for up to %d", videos, CALLBACKS_UP_TO)
         return None
     if not deferred:
         if wanted:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_videotask.gallery.tiles import XCOM_KEYS, Clip, Instance
+from airflow_provider_videotask.gallery.tiles import Clip, Instance
+from airflow_provider_videotask.xcoms import XCOM_KEYS
 
 CHUNK_BYTES = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

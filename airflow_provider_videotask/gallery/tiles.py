@@ -12,17 +12,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_videotask.outputs import VIDEOS_XCOM_KEY
-from airflow_provider_videotask.spend import ESTIMATED_COST_XCOM_KEY
-from airflow_provider_videotask.storage import public_parameters
-from airflow_provider_videotask.wait_rules import TASKS_XCOM_KEY, VIDEO_TASK_IDS_XCOM_KEY
+from airflow_provider_videotask.xcoms import (
+    ESTIMATED_COST_XCOM_KEY,
+    REQUEST_XCOM_KEY,
+    TASKS_XCOM_KEY,
+    VIDEO_TASK_IDS_XCOM_KEY,
+    VIDEOS_XCOM_KEY,
+    XCOM_KEYS,
+)
 
-REQUEST_XCOM_KEY = "video_request"
-XCOM_KEYS = (REQUEST_XCOM_KEY, VIDEO_TASK_IDS_XCOM_KEY, ESTIMATED_COST_XCOM_KEY, TASKS_XCOM_KEY, VIDEOS_XCOM_KEY)
 _FAILED = frozenset({"failed", "upstream_failed"})
-# A prompt is the text a person reads beside the video: kept whole in ``video_request`` up to this length
-# (other values are cut at ``storage.MAX_PARAMETER_CHARS``).
-MAX_PROMPT_CHARS = 20_000
 # What the page names the vendor's link of a video not kept: the vendors' links are temporary (Ace Data
 # Cloud's and MiniMax's last hours; HiDream documents no lifetime: storage.py).
 VENDOR_LINK_NOTE = "the vendor's link, not kept: it may stop working hours after the video was made"
@@ -76,19 +75,6 @@ class Summary:
     failed: int
     waiting: int
     cost: float | None  # the estimates' sum; None when no task had a price
-
-
-def request_record(vendor: str, module: str | None, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """XCom ``video_request``: what a task asked for, without secrets (``storage.public_parameters``: no field
-    named like a secret, URLs without their query, long values such as an inline base64 image cut to a note
-    of their length); the prompts whole up to ``MAX_PROMPT_CHARS``, as the page shows them."""
-    record = public_parameters(fields)
-    for name, value in fields.items():
-        if name not in record or "prompt" not in name.lower() or not isinstance(value, str):
-            continue
-        if len(value) <= MAX_PROMPT_CHARS and not value.startswith(("http://", "https://")):  # a link: no query
-            record[name] = value
-    return {**record, "vendor": vendor, "module": module}
 
 
 def tiles_of(instances: Iterable[Instance]) -> list[Tile]:

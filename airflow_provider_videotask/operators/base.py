@@ -18,12 +18,11 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow_provider_videotask import metrics
 from airflow_provider_videotask.api.errors import SubmitFate, VideoTaskApiError, VideoTaskValidationError
 from airflow_provider_videotask.callbacks.plan import CallbackPlan, plan_callback
-from airflow_provider_videotask.gallery.tiles import REQUEST_XCOM_KEY, request_record
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.retry import SubmitBackoff
 from airflow_provider_videotask.ledger import Ledger, fingerprint, open_store, where_kept
 from airflow_provider_videotask.links import RunVideosLink, VideoLink, mark_no_video_yet
-from airflow_provider_videotask.operators.items import batch_items, check_items
+from airflow_provider_videotask.operators.items import batch_items, check_items, renders_later
 from airflow_provider_videotask.operators.notices import deprecated_arguments
 from airflow_provider_videotask.operators.paid_submits import (
     Item,
@@ -41,19 +40,26 @@ from airflow_provider_videotask.operators.results import (
     keep_items,
     past_allowed,
 )
-from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, VIDEOS_XCOM_KEY, KeepsVideos, declare_output
+from airflow_provider_videotask.outputs import OUTPUT_TEMPLATE_FIELDS, KeepsVideos, declare_output
 from airflow_provider_videotask.spend import (
-    ESTIMATED_COST_XCOM_KEY,
     RUNNABLE_STATES,
     batch_estimate,
     check_limit,
     cost_refusal,
     fan_out_refusal,
+    price_of,
     prices_of,
 )
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
-from airflow_provider_videotask.wait_rules import DEFAULT_POLL_INTERVAL, Verdict, WaitSettings, check_seconds
+from airflow_provider_videotask.wait_rules import (
+    DEFAULT_POLL_INTERVAL,
+    Verdict,
+    WaitSettings,
+    check_seconds,
+    stopped_waiting,
+)
 from airflow_provider_videotask.waiting import WaitPlan, push_tasks, push_video_task_ids, read_event
+from airflow_provider_videotask.xcoms import ESTIMATED_COST_XCOM_KEY, REQUEST_XCOM_KEY, VIDEOS_XCOM_KEY, request_record
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -65,9 +71,6 @@ DEFAULT_SUBMIT_TIMEOUT = 60 * 60.0
 # spent in the triggerer (a timer trigger), so a fan-out waiting its turn holds no worker slots.
 SLEEP_IN_WORKER_AT_MOST = 5.0
 SUBMIT_BACKOFF = SubmitBackoff()
-# Callbacks wake a wait by reading every id it holds: past this many videos in one task, polling (50 ids a
-# read) is the cheaper way, so a larger batch polls.
-CALLBACKS_UP_TO = 50
 # A batch logs how its submits go at most this often.
 SUBMIT_PROGRESS_SECONDS = 30.0
 
@@ -90,13 +93,9 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
         and recording every video that succeeded.
     :param wait_for_completion: wait for the videos (default) or return the task ids at once.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
-    :param poll_interval: seconds between status polls.
-    :param timeout: seconds to wait for the videos before the task fails.
-    :param unknown_grace_period: seconds a new task may stay unknown to the vendor before it counts as failed.
-    :param max_consecutive_errors: transient poll failures in a row (after the hook's retries) before giving up.
-    :param unrecognised_state_grace_period: seconds a task may report a state this provider does not know
-        (waited on as running) before it counts as failed (default 600).
-    :param progress_interval: seconds between two progress lines while the tasks change (default 30).
+    :param poll_interval: seconds between status polls; ``timeout``: seconds to wait before the task fails.
+    :param unknown_grace_period, max_consecutive_errors, unrecognised_state_grace_period, progress_interval:
+        how the wait judges what it sees (``wait_rules.WaitSettings``).
     :param submit_timeout: seconds submits the vendor refuses for now (HTTP 429, the connection's own
         pacing: nothing billed) keep being tried again without one getting through (default 3600).
         A submit whose fate is unknown (no answer, a 5xx) is never sent again, and one the vendor
@@ -249,7 +248,7 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
     def _validate_if_known(self) -> None:
         """At parse time, check what is already known, with the message the run would give; a task
         whose fields are rendered later (templates, upstream outputs) is checked at run time, before paying."""
-        if not any(_renders_later(getattr(self, name, None)) for name in self.template_fields):
+        if not any(renders_later(getattr(self, name, None)) for name in self.template_fields):
             check_items(self, self._item_arguments())
 
     def _item_arguments(self) -> list[dict[str, Any]]:
@@ -283,23 +282,12 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
         arguments = self._item_arguments()
         check_items(self, arguments)  # each named by its index
         self.output_spec()  # as rendered: a bad output is known before anything is paid
-        if not submits:
-            pass
-        elif len(arguments) <= CALLBACKS_UP_TO:
+        if submits:
+            deferred = self.deferrable and self.wait_for_completion
             self._callback = plan_callback(
-                self.hook,
-                self.conn_id,
-                self.callbacks,
-                self.fields(),
-                context["ti"],
-                self.log,
-                deferred=self.deferrable and self.wait_for_completion,
-            )
-        elif self.callbacks:
-            raise VideoTaskValidationError(
-                f"callbacks=True wakes tasks of up to {CALLBACKS_UP_TO} videos; this one has {len(arguments)}: "
-                "drop callbacks (a batch polls 50 tasks a read), or split the prompts with .expand()"
-            )
+                self.hook, self.conn_id, self.callbacks, self.fields(), context["ti"], self.log, deferred=deferred,
+                videos=len(arguments),
+            )  # fmt: skip
         videos = check_items(self, arguments)  # again, now that the callback is planned: items share it
         if first_look:
             self._guard_spend(context, videos)
@@ -322,19 +310,22 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             refusal = fan_out_refusal(size, self.max_videos_per_run, self.task_id, how=how if self._is_batch else None)
             if refusal is not None:
                 raise AirflowFailException(refusal)
-        try:
-            prices = prices_of(self.hook.get_settings().extra("prices"), self.conn_id)
-        except VideoTaskValidationError as error:
-            if self.max_cost is not None:
-                raise
-            self.log.warning("%s; no cost is estimated", error)  # a typo in prices must not stop other work
-            prices = {}
-        total, priced_as = batch_estimate(prices, [(video.priced_as or "", video.fields()) for video in videos])
+        total, priced_as = batch_estimate(self._prices(), [(video.priced_as or "", video.fields()) for video in videos])
         if total is not None:
             self.log.info("Estimated cost: %g (%s, from connection %r)", total, priced_as, self.conn_id)
             ti.xcom_push(key=ESTIMATED_COST_XCOM_KEY, value=total)
         if (refusal := cost_refusal(total, self.max_cost, priced_as, self.conn_id)) is not None:
             raise AirflowFailException(refusal)
+
+    def _prices(self) -> dict[str, Any]:
+        """The connection's price table ({} without one; a bad one fails only a task with ``max_cost``)."""
+        try:
+            return prices_of(self.hook.get_settings().extra("prices"), self.conn_id)
+        except VideoTaskValidationError as error:
+            if self.max_cost is not None:
+                raise
+            self.log.warning("%s; no cost is estimated", error)  # a typo in prices must not stop other work
+            return {}
 
     def _run(self, context: Context, items: list[Item], *, read_vendor: bool) -> Any:
         """Reattach to what the ledger holds, submit the rest, then wait (here or in the triggerer)."""
@@ -439,8 +430,6 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
     def on_kill(self) -> None:
         """A person marked the task failed or success, or cleared it, while it waited in a worker."""
         if self._video_task_ids:
-            from airflow_provider_videotask.wait_rules import stopped_waiting
-
             self.log.warning(stopped_waiting(self._video_task_ids, self.hook.vendor))
 
     def execute_complete(
@@ -463,6 +452,9 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             raise AirflowException(f"Waiting for the video tasks failed ({verdict.status}): {verdict.message}")
         ids = ledger.paid_ids(range(len(items)))
         results = item_results([(item.index, item.video.fields()) for item in items], ids, verdict.tasks, failures)
+        prices = self._prices() if self._is_batch else {}
+        for result, item in zip(results, items, strict=True):
+            result.cost = price_of(prices, item.video.priced_as or "", result.fields)[0]
         self.log.info("How the videos ended:\n%s", batch_summary(results))
         output = self.output_spec()
         if output is not None:
@@ -504,16 +496,3 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             self.log.warning(
                 "%d of %d videos failed (allowed_failures=%g):\n%s", len(failed), size, self.allowed_failures, listed
             )
-
-
-def _renders_later(value: Any) -> bool:
-    """A field value Airflow renders only when the task runs: a template, or an upstream output."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return False
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(_renders_later(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_renders_later(item) for item in value)
-    return True  # an XComArg and the like

@@ -103,3 +103,16 @@ def short(prompt: Any, length: int = 60) -> str:
     """The start of a prompt, for a line that lists many."""
     text: str = " ".join(str(prompt or "").split())
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def renders_later(value: Any) -> bool:
+    """A field value Airflow renders only when the task runs: a template, or an upstream output."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return False
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(renders_later(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(renders_later(item) for item in value)
+    return True  # an XComArg and the like

@@ -20,6 +20,7 @@ from airflow_provider_videotask.operators.items import short
 from airflow_provider_videotask.outputs import OutputSpec, store_videos
 from airflow_provider_videotask.storage import videos_of
 from airflow_provider_videotask.wait_rules import summary_table
+from airflow_provider_videotask.xcoms import item_record
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -52,19 +53,9 @@ class ItemResult:
         return [record["stored_uri"] for record in self.kept] if self.kept else list(self.task.video_urls)
 
     def record(self) -> dict[str, Any]:
-        """Its entry in XCom ``videos`` (batches): index, prompt, task, state, reason, URLs, kept copies."""
-        task = self.task
-        return {
-            "index": self.index,
-            "prompt": self.prompt,
-            "video_task_id": None if task is None else task.task_id,
-            "state": "failed" if task is None else task.state.value,
-            "reason": self.reason,
-            "video_urls": [] if task is None else list(task.video_urls),
-            "kept": self.kept,
-            "seconds": None if task is None else task.seconds,
-            "cost": self.cost,
-        }
+        """Its entry in XCom ``videos`` (batches): ``xcoms.item_record``."""
+        task = None if self.task is None else self.task.to_dict()
+        return item_record(self.index, self.prompt, task, self.reason, self.kept, self.cost)
 
 
 def check_allowed_failures(value: Any) -> None:

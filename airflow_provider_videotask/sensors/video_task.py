@@ -18,7 +18,6 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_videotask.api.common import normalize_task_ids
 from airflow_provider_videotask.api.errors import VideoTaskValidationError
-from airflow_provider_videotask.gallery.tiles import REQUEST_XCOM_KEY, request_record
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import get_hook
 from airflow_provider_videotask.links import RunVideosLink, VideoLink, mark_no_video_yet
@@ -31,6 +30,7 @@ from airflow_provider_videotask.wait_rules import (
     stopped_waiting,
 )
 from airflow_provider_videotask.waiting import Waiter, WaitPlan, publish, push_tasks, read_event
+from airflow_provider_videotask.xcoms import REQUEST_XCOM_KEY, request_record
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -9,17 +9,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_videotask.api.models import TaskState, VideoTask
-from airflow_provider_videotask.gallery.tiles import (
-    MAX_PROMPT_CHARS,
-    REQUEST_XCOM_KEY,
-    Clip,
-    Instance,
-    Tile,
-    request_record,
-    summary_of,
-    tiles_of,
-)
+from airflow_provider_videotask.gallery.tiles import Clip, Instance, Tile, summary_of, tiles_of
 from airflow_provider_videotask.storage import MAX_PARAMETER_CHARS, StoredVideo
+from airflow_provider_videotask.xcoms import MAX_PROMPT_CHARS, REQUEST_XCOM_KEY, request_record
 from tests.conftest import SENTINEL_TOKEN
 
 VENDOR_URL = "https://cdn.example/videos/t1.mp4?X-Amz-Signature=abc123&X-Amz-Expires=3600"
