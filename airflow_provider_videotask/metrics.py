@@ -80,7 +80,19 @@ def callback(outcome: str, *, vendor: str | None, conn_id: str | None) -> None:
     """One callback: ``accepted`` (it resumed its wait), ``ignored`` (valid, but it changed nothing: late,
     duplicate, early, or the vendor says the task still runs) or ``rejected`` (a bad signature, a body too
     large)."""
+    _set_up_in_the_api_server()
     Stats.incr(f"{PREFIX}.callback.{outcome}", tags=_tags(vendor or "unknown", conn_id or "unknown"))
+
+
+def _set_up_in_the_api_server() -> None:
+    """Airflow 3.2's api-server never sets up the Task SDK's ``Stats`` (3.3's app does; 3.0 and 3.1 build it
+    from ``[metrics]`` on first use), so the receiver's counts would go nowhere: there, set it up as Airflow's
+    own components do, once. Elsewhere ``Stats`` has its factory already, and this does nothing."""
+    if getattr(type(Stats), "factory", "absent") is not None:
+        return
+    from airflow.sdk.observability.metrics.stats_utils import get_stats_factory  # type: ignore[import-not-found,unused-ignore]
+
+    Stats.initialize(factory=get_stats_factory(Stats))  # type: ignore[attr-defined,call-arg,unused-ignore]
 
 
 def waiters(count: int, *, vendor: str, conn_id: str, module: str | None) -> None:
