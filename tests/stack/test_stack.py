@@ -135,7 +135,7 @@ def test_two_triggerers_fire_each_trigger_once_and_do_not_double_the_reads(compo
         assert len(triggers) == 1, sorted(own)  # never moved, never run twice
         [(trigger_path, trigger_log)] = triggers.items()
         assert trigger_log.count("Video tasks success:") <= 1, trigger_path
-        assert own[f"map_index={map_index}/attempt=1.log"].count("How the video tasks ended") == 1
+        assert own[f"map_index={map_index}/attempt=1.log"].count("How the videos ended") == 1
         ran_on.add(trigger_path.rsplit(".trigger.", 1)[1])
     assert len(ran_on) == 2, ran_on  # both triggerers served waits
     for name, offset in logs_from.items():  # and each one's shared poller logged its cycles
