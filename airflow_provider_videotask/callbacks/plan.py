@@ -26,6 +26,20 @@ class CallbackPlan:
     fallback_interval: float
 
 
+def _too_many(videos: int, wanted: bool | None, log: Any) -> bool:
+    """Whether a task has too many videos for callbacks (``CALLBACKS_UP_TO``): it then polls, or, when it
+    asked for callbacks, fails before paying."""
+    if videos <= CALLBACKS_UP_TO:
+        return False
+    if wanted:
+        raise VideoTaskValidationError(
+            f"callbacks=True wakes tasks of up to {CALLBACKS_UP_TO} videos; this one has {videos}: drop callbacks "
+            "(a batch polls 50 tasks a read), or split the prompts with .expand()"
+        )
+    log.info("A task of %d videos polls (50 tasks a read): callbacks are for up to %d", videos, CALLBACKS_UP_TO)
+    return True
+
+
 def plan_callback(
     hook: VideoTaskHook,
     conn_id: str,
@@ -37,23 +51,11 @@ def plan_callback(
     deferred: bool,
     videos: int = 1,
 ) -> CallbackPlan | None:
-    """The callback of one submit, or None to poll only.
-
-    ``wanted``: the operator's ``callbacks`` argument. None uses callbacks when the connection has them, and
-    a bad setting only costs the speed-up (a warning, then polling); True refuses, before paying, a
-    connection that cannot take them; False never asks. A task that sets the vendor's field itself keeps it.
-    Only a wait in the triggerer (``deferred``) can be woken: a wait in the worker asks for nothing, and
-    neither does a task of more than ``CALLBACKS_UP_TO`` ``videos``.
-    """
-    if wanted is False:
-        return None
-    if videos > CALLBACKS_UP_TO:
-        if wanted:
-            raise VideoTaskValidationError(
-                f"callbacks=True wakes tasks of up to {CALLBACKS_UP_TO} videos; this one has {videos}: drop "
-                "callbacks (a batch polls 50 tasks a read), or split the prompts with .expand()"
-            )
-        log.info("A task of %d videos polls (50 tasks a read): callbacks are for up to %d", videos, CALLBACKS_UP_TO)
+    """The callback of a task's submits, or None to poll only. ``wanted`` (the ``callbacks`` argument): None
+    uses callbacks when the connection has them (a bad setting warns, then polls); True refuses, before
+    paying, a connection that cannot take them; False never asks. A task that sets the vendor's field keeps
+    it. Only a wait in the triggerer (``deferred``) of at most ``CALLBACKS_UP_TO`` ``videos`` is woken."""
+    if wanted is False or _too_many(videos, wanted, log):
         return None
     if not deferred:
         if wanted:

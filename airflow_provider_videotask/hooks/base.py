@@ -115,12 +115,9 @@ class VideoTaskHook(BaseHook):
         # Ids the vendor refused (HTTP 400 ...), found by splitting a batch: not asked again.
         self._refused: dict[str, VideoTaskApiError] = {}
         self._masked: set[str] = set()  # the tokens this hook has had masked
-        # Called the moment a paid request leaves, after everything free it needed (the operators mark
-        # the submit in flight in Airflow's task state store).
 
     def request_arguments(self) -> dict[str, Any]:
-        """The arguments this hook was built with that shape its requests (JSON-safe): a wait on its tasks
-        reads them with a hook built the same way, in the triggerer and in the callback receiver."""
+        """What shapes this hook's requests (JSON-safe): a wait's reads go out with a hook built the same way."""
         return {}
 
     def __repr__(self) -> str:
@@ -322,14 +319,10 @@ class VideoTaskHook(BaseHook):
     def _call(
         self, request: ApiRequest, *, parse: Callable[[Any], Any] | None = None, retry_refusals: bool = True
     ) -> Flow[Any]:
-        """Send ``request`` and read the answer (with ``parse``, if given).
-
-        A failed read is retried as the policy allows (an answer of the wrong shape is as worth another
-        try as a lost one); a paid request never is. An auth refusal re-reads the connection and tries
-        once more where that can help (a new API key, a fresh token): a refused call was not billed.
-        ``retry_refusals=False``: a refusal of the request as it stands is raised at once (a batch read
-        that is split instead, see ``api/batch.py``).
-        """
+        """Send ``request`` and read the answer (with ``parse``, if given). A failed read is retried as the
+        policy allows (an answer of the wrong shape as a lost one); a paid request never is. An auth refusal
+        re-reads the connection and tries once more where that can help (a refused call was not billed).
+        ``retry_refusals=False``: a refusal is raised at once (a batch read that is split, ``api/batch.py``)."""
         settings: ConnectionSettings = yield ReadConnection()
         retries, refused = 0, None
         while True:

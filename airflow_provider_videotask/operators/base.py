@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    BaseOperator,
+    conf,
+)
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
 from airflow_provider_videotask import metrics
@@ -48,7 +54,7 @@ from airflow_provider_videotask.spend import (
     cost_refusal,
     fan_out_refusal,
     price_of,
-    prices_of,
+    prices_or_none,
 )
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
@@ -96,20 +102,15 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
     :param poll_interval: seconds between status polls; ``timeout``: seconds to wait before the task fails.
     :param unknown_grace_period, max_consecutive_errors, unrecognised_state_grace_period, progress_interval:
         how the wait judges what it sees (``wait_rules.WaitSettings``).
-    :param submit_timeout: seconds submits the vendor refuses for now (HTTP 429, the connection's own
-        pacing: nothing billed) keep being tried again without one getting through (default 3600).
-        A submit whose fate is unknown (no answer, a 5xx) is never sent again, and one the vendor
-        rejected (400, 403 ...) fails its video.
+    :param submit_timeout: seconds refused submits (HTTP 429, the connection's pacing: nothing billed) are
+        tried again without one getting through (default 3600). See ``docs/spend-safety.md``.
     :param max_videos_per_run: the most videos this task may make in a run, counting a batch's items and
         the instances of a mapped fan-out (default: no limit); past it nothing is submitted.
     :param max_cost: the most the task's submits may cost together by the connection's price table (extra
         ``prices``); a batch estimated above it, or with a video it cannot price, is refused before
         anything is paid. See ``docs/spend-safety.md``.
-    :param output_path: where to keep the videos (templated), an object storage URI such as
-        ``file:///data/videos/{{ ds }}/`` or ``s3://bucket/videos/{{ ds }}/`` (see ``docs/outputs.md``).
-    :param output_conn_id: the Airflow connection of that storage (e.g. ``aws_default`` for ``s3://``).
-    :param file_name: the name of each video under ``output_path`` (templated), from ``{vendor}``,
-        ``{video_task_id}``, ``{n}`` (``-1``, ``-2`` ... when a task made several) and ``{ext}``.
+    :param output_path, output_conn_id, file_name: where to keep the videos (templated), an object storage
+        URI such as ``s3://bucket/videos/{{ ds }}/``, its connection, and each file's name (``docs/outputs.md``).
     :param callbacks: ask the vendor to call back when a task ends, waking the wait within seconds
         (default: on when the connection has the extras ``callback_base_url`` and ``callback_secret``, for
         up to 50 videos a task; ``False`` polls only; ``True`` fails before paying when the connection
@@ -157,17 +158,7 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             )
         deprecated_arguments(type(self).__name__, fail_on=kwargs.pop("fail_on", None), conn_id=conn_id)
         super().__init__(**kwargs)
-        for name, value in (("submit_timeout", submit_timeout), ("poll_interval", poll_interval)):
-            check_seconds(name, value)
-        check_limit("max_videos_per_run", max_videos_per_run, int)
-        check_limit("max_cost", max_cost, float)
-        check_allowed_failures(allowed_failures)
-        if callbacks is not None and not isinstance(callbacks, bool):
-            raise VideoTaskValidationError(f"callbacks must be True, False or None, got {callbacks!r}")
-        if output_path is not None and not wait_for_completion:
-            raise VideoTaskValidationError(
-                "output_path needs wait_for_completion=True: videos are kept when the task sees them finished"
-            )
+        _check_arguments(locals())  # every argument by its name, as the messages name them
         self.prompts = prompts
         self.allowed_failures = allowed_failures
         self.max_videos_per_run = max_videos_per_run
@@ -193,9 +184,8 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
         self._video_task_ids: list[str] = []  # the paid tasks this try waits on, once they exist
         # Refused submits in a row, and when the first was refused: carried across a wait in the triggerer;
         # submits the vendor rejected in this try (index -> why), which a wave after a refusal must not resend.
-        self._refusals = 0
+        self._refusals, self._rejected = 0, dict[int, str]()
         self._first_refused_at: float | None = None
-        self._rejected: dict[int, str] = {}
 
     @property
     def conn_id(self) -> str:
@@ -262,6 +252,8 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         mark_no_video_yet(context)
+        if self._is_batch and not self._item_arguments():  # e.g. an upstream task found nothing to make
+            raise AirflowSkipException("prompts is empty: there is no video to make, nothing was submitted")
         return self._run(context, self._prepare(context, first_look=True), read_vendor=True)
 
     def resume_submit(
@@ -318,14 +310,8 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             raise AirflowFailException(refusal)
 
     def _prices(self) -> dict[str, Any]:
-        """The connection's price table ({} without one; a bad one fails only a task with ``max_cost``)."""
-        try:
-            return prices_of(self.hook.get_settings().extra("prices"), self.conn_id)
-        except VideoTaskValidationError as error:
-            if self.max_cost is not None:
-                raise
-            self.log.warning("%s; no cost is estimated", error)  # a typo in prices must not stop other work
-            return {}
+        prices = self.hook.get_settings().extra("prices")
+        return prices_or_none(prices, self.conn_id, strict=self.max_cost is not None, log=self.log)
 
     def _run(self, context: Context, items: list[Item], *, read_vendor: bool) -> Any:
         """Reattach to what the ledger holds, submit the rest, then wait (here or in the triggerer)."""
@@ -496,3 +482,18 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             self.log.warning(
                 "%d of %d videos failed (allowed_failures=%g):\n%s", len(failed), size, self.allowed_failures, listed
             )
+
+
+def _check_arguments(given: dict[str, Any]) -> None:
+    """The operator's own arguments, refused when the DAG is parsed, naming the argument."""
+    for name in ("submit_timeout", "poll_interval"):
+        check_seconds(name, given[name])
+    check_limit("max_videos_per_run", given["max_videos_per_run"], int)
+    check_limit("max_cost", given["max_cost"], float)
+    check_allowed_failures(given["allowed_failures"])
+    if given["callbacks"] is not None and not isinstance(given["callbacks"], bool):
+        raise VideoTaskValidationError(f"callbacks must be True, False or None, got {given['callbacks']!r}")
+    if given["output_path"] is not None and not given["wait_for_completion"]:
+        raise VideoTaskValidationError(
+            "output_path needs wait_for_completion=True: videos are kept when the task sees them finished"
+        )

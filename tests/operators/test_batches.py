@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException, TaskDeferred
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
 from airflow_provider_videotask.api.common import DEFAULT_SUBMITS_IN_FLIGHT
@@ -220,3 +220,9 @@ def test_a_bad_in_flight_setting_names_the_extra(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(VideoTaskValidationError, match="'max_submits_in_flight' must be a whole number"):
         hailuo(["a", "b"]).execute(operator_context())
     assert sandbox.counts()["hailuo_submit"] == 0
+
+
+def test_an_empty_batch_is_skipped_without_a_call(sandbox_conns: Sandbox) -> None:
+    with pytest.raises(AirflowSkipException, match="prompts is empty"):
+        hailuo([]).execute(operator_context())
+    assert sandbox_conns.counts()["requests"] == 0

@@ -63,9 +63,7 @@ def test_a_worker_killed_mid_batch_sends_no_prompt_twice(components: Stack, sand
     submitted_before = sandbox.counts()["hailuo_submit"]
     state = stack.wait_for_run("stack_batch_killed", run_id, timeout=300)
     sent = prompts_sent(sandbox)
-    retry_log = "".join(
-        text for path, text in task_logs(stack, "stack_batch_killed", run_id).items() if "=2" in path
-    )
+    retry_log = "".join(text for path, text in task_logs(stack, "stack_batch_killed", run_id).items() if "=2" in path)
     FIGURES["killed mid-batch: submits before the kill, in all, run"] = (
         f"{submitted_before}, {sandbox.counts()['hailuo_submit']}, {state}"
     )
