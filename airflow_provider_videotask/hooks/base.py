@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -50,17 +51,14 @@ from airflow_provider_videotask.connection_form import (
     legacy_ui_field_behaviour,
 )
 from airflow_provider_videotask.hooks import pacing
-from airflow_provider_videotask.hooks.connection import ConnectionSettings, base_url_of, mask, whole_or_none
-from airflow_provider_videotask.hooks.flow import (
-    Action,
-    Flow,
-    ReadConnection,
-    Send,
-    Sleep,
-    arun,
-    nothing_to_ask,
-    run,
+from airflow_provider_videotask.hooks.connection import (
+    TASK_SDK_CALLS,
+    ConnectionSettings,
+    base_url_of,
+    mask,
+    whole_or_none,
 )
+from airflow_provider_videotask.hooks.flow import Action, Flow, ReadConnection, Send, Sleep, arun, nothing_to_ask, run
 from airflow_provider_videotask.hooks.http import requests_connect_phase, short_reason, ssl_context, without_secrets
 from airflow_provider_videotask.hooks.retry import NO_RETRY, RetryPolicy
 
@@ -86,12 +84,9 @@ LARGE_ANSWER_BYTES = 256 * 1024
 
 
 class VideoTaskHook(BaseHook):
-    """Authenticated, retrying HTTP to one vendor, configured by an Airflow connection.
-
-    Reads (status queries) are retried on transient failures following ``retry_policy``; a paid call
-    (submit) is sent exactly once, whatever happens. A call refused for its credentials re-reads the
-    connection and is tried once more (a refused call was not billed).
-    """
+    """Authenticated, retrying HTTP to one vendor, configured by an Airflow connection: reads are retried
+    on transient failures (``retry_policy``), a paid submit is sent exactly once; a call refused for its
+    credentials re-reads the connection and is tried once more (a refused call was not billed)."""
 
     conn_name_attr = "conn_id"
     default_conn_name: ClassVar[str]
@@ -116,8 +111,7 @@ class VideoTaskHook(BaseHook):
         self._refused: dict[str, VideoTaskApiError] = {}
         self._masked: set[str] = set()  # the tokens this hook has had masked
 
-    def request_arguments(self) -> dict[str, Any]:
-        """What shapes this hook's requests (JSON-safe): a wait's reads go out with a hook built the same way."""
+    def request_arguments(self) -> dict[str, Any]:  # what shapes its requests: a wait's reads go out the same
         return {}
 
     def __repr__(self) -> str:
@@ -150,8 +144,7 @@ class VideoTaskHook(BaseHook):
         raise NotImplementedError
 
     def _credential(self, settings: ConnectionSettings, refused: str | None) -> Flow[str]:
-        """The bearer token for a call; ``refused`` is the one the vendor just turned down, if any. The
-        connection's secret here; HiDream buys a token with its API key."""
+        """The bearer token for a call (``refused``: the one just turned down): the connection's secret here."""
         return nothing_to_ask(settings.secret)
 
     def _may_recover(self, old: ConnectionSettings, new: ConnectionSettings) -> bool:
@@ -170,12 +163,15 @@ class VideoTaskHook(BaseHook):
 
     def get_settings(self, fresh: bool = False) -> ConnectionSettings:
         """The connection's settings, read again when ``fresh`` or older than five minutes."""
-        if fresh or self._settings_stale():
-            conn = self.get_connection(self.conn_id)
-            settings = self._settings_from(conn, conn.extra_dejson)
-            for secret in settings.secrets():
-                mask(secret)
-            self._keep(settings)
+        with TASK_SDK_CALLS:  # one thread reads it, the others wait for that reading (connection.py)
+            if fresh or self._settings_stale():
+                with warnings.catch_warnings():  # Airflow 3.0's own BaseHook calls its deprecated models API
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    conn = self.get_connection(self.conn_id)
+                settings = self._settings_from(conn, conn.extra_dejson)
+                for secret in settings.secrets():
+                    mask(secret)
+                self._keep(settings)
         assert self._settings is not None
         return self._settings
 
@@ -403,8 +399,7 @@ class VideoTaskHook(BaseHook):
             case ReadConnection(fresh=fresh):
                 return await self.aget_settings(fresh=fresh)
 
-    def _mask_token(self, token: str | None) -> None:
-        """A token the flow obtained (HiDream's) is masked before it is first sent (secrets: when read)."""
+    def _mask_token(self, token: str | None) -> None:  # HiDream's, before it is first sent
         if token and token not in self._masked:
             mask(token)
             self._masked.add(token)

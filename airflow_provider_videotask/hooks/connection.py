@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,11 +76,18 @@ def accepted_secrets(extra: Callable[[str], Any]) -> list[str]:
     return [secret for secret in (current, *olds) if isinstance(secret, str) and secret]
 
 
+# A task's calls to its supervisor (reading a connection, masking a secret) share one channel that Airflow
+# 3.0's Task SDK does not lock: two threads of a task using it at once (a batch's submits) deadlock. Every
+# such call of the provider goes through this lock.
+TASK_SDK_CALLS = threading.RLock()
+
+
 def mask(secret: str) -> None:
     """Register a secret with Airflow's secret masker, with the header value a log line would show."""
     if secret:
-        mask_secret(secret)
-        mask_secret(f"Bearer {secret}")
+        with TASK_SDK_CALLS:
+            mask_secret(secret)
+            mask_secret(f"Bearer {secret}")
 
 
 def base_url_of(host: str | None, port: int | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Asset, task
 
 from airflow_provider_videotask.operators.ace import KlingVideoOperator
 from airflow_provider_videotask.operators.hailuo import HailuoVideoOperator
@@ -76,13 +76,17 @@ with DAG("stack_callbacks", schedule=None, start_date=datetime(2025, 1, 1), catc
 with DAG("stack_videos", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as videos:
     # Three Kling videos kept under AIRFLOW_HOME, for the run's Videos tab (tests/stack/test_videos_tab.py);
     # 20 s each, so that no wait ends within seconds of deferring (an Airflow race: callbacks/resume.py).
+    # The output's asset declared in partial() too: a mapped operator's arguments are read only when an instance
+    # runs, and Airflow 3.0 refuses an outlet the parsed DAG never named (docs/outputs.md).
+    KEPT = f"file://{os.environ.get('AIRFLOW_HOME', '/tmp')}/videos/"
     KlingVideoOperator.partial(
         task_id="kling",
         acedatacloud_conn_id="stack_ace",
         deferrable=True,
         poll_interval=2,
         timeout=600,
-        output_path=f"file://{os.environ.get('AIRFLOW_HOME', '/tmp')}/videos/",
+        output_path=KEPT,
+        outlets=[Asset(KEPT)],
     ).expand(prompt=[f"{thing} [duration=20]" for thing in ("a paper boat", "a red fox in snow", "a lighthouse")])
 
 

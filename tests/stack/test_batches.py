@@ -61,7 +61,7 @@ def test_a_worker_killed_mid_batch_sends_no_prompt_twice(components: Stack, sand
     pid = stack.wait_for("the task's process", lambda: _process_titled(f"airflow worker -- {ti_id}"), timeout=30)
     os.kill(pid, signal.SIGKILL)
     submitted_before = sandbox.counts()["hailuo_submit"]
-    state = stack.wait_for_run("stack_batch_killed", run_id, timeout=300)
+    state = stack.finish_after_a_kill("stack_batch_killed", run_id)
     sent = prompts_sent(sandbox)
     retry_log = "".join(text for path, text in task_logs(stack, "stack_batch_killed", run_id).items() if "=2" in path)
     FIGURES["killed mid-batch: submits before the kill, in all, run"] = (

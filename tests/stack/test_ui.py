@@ -16,7 +16,7 @@ import requests
 from airflow_provider_videotask.get_provider_info import get_provider_info
 from airflow_provider_videotask.sandbox import Sandbox
 from tests.conftest import SENTINEL_TOKEN
-from tests.stack.conftest import Stack, log_in
+from tests.stack.conftest import AIRFLOW_VERSION, Stack, log_in
 
 TYPES = {kind["connection-type"]: kind for kind in get_provider_info()["connection-types"]}
 
@@ -32,14 +32,16 @@ def assert_form_is_the_providers(page: Any, conn_type: str) -> None:
     """The fields as the provider declares them: relabelled, with placeholders, hidden ones gone, its extras."""
     behaviour = TYPES[conn_type]["ui-field-behaviour"]
     labels = [text.strip().rstrip("*").strip() for text in page.locator("label").all_inner_texts()]
+    for name, spec in TYPES[conn_type]["conn-fields"].items():
+        assert spec["label"] in labels, (conn_type, name, labels)
+    if AIRFLOW_VERSION < (3, 1):
+        return  # Airflow 3.0's form shows a hook's extra fields, but not its relabeled or hidden standard ones
     for field, label in behaviour["relabeling"].items():
         assert label in labels, (conn_type, field, labels)
     for field, placeholder in behaviour["placeholders"].items():
         assert page.locator(f"input[name='{field}']").get_attribute("placeholder") == placeholder, (conn_type, field)
     for field in behaviour["hidden-fields"]:
         assert page.locator(f"input[name='{field}']").count() == 0, (conn_type, field)
-    for name, spec in TYPES[conn_type]["conn-fields"].items():
-        assert spec["label"] in labels, (conn_type, name, labels)
 
 
 def test_connection_forms_and_the_video_link_in_chromium(stack: Stack, sandbox: Sandbox, page: Any) -> None:
