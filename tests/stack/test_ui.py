@@ -30,12 +30,15 @@ def pick_type(page: Any, conn_type: str) -> None:
 
 def assert_form_is_the_providers(page: Any, conn_type: str) -> None:
     """The fields as the provider declares them: relabelled, with placeholders, hidden ones gone, its extras."""
+    if AIRFLOW_VERSION < (3, 1):
+        # Airflow 3.0's UI draws a provider's form only with the FAB provider installed (docs/versions.md):
+        # without it, the standard fields and the extras as JSON, which the provider reads all the same.
+        assert page.get_by_text("Extra Fields JSON", exact=True).count() == 1
+        return
     behaviour = TYPES[conn_type]["ui-field-behaviour"]
     labels = [text.strip().rstrip("*").strip() for text in page.locator("label").all_inner_texts()]
     for name, spec in TYPES[conn_type]["conn-fields"].items():
         assert spec["label"] in labels, (conn_type, name, labels)
-    if AIRFLOW_VERSION < (3, 1):
-        return  # Airflow 3.0's form shows a hook's extra fields, but not its relabeled or hidden standard ones
     for field, label in behaviour["relabeling"].items():
         assert label in labels, (conn_type, field, labels)
     for field, placeholder in behaviour["placeholders"].items():
@@ -57,8 +60,9 @@ def test_connection_forms_and_the_video_link_in_chromium(stack: Stack, sandbox: 
 
     page.locator("input[name='host']").fill(sandbox.url)
     page.locator("input[name='password']").fill(SENTINEL_TOKEN)
-    page.get_by_text("Extra Fields", exact=True).click()
-    page.locator("input[name='element_batch_size']").fill("10")
+    if AIRFLOW_VERSION >= (3, 1):  # the provider's own extra fields (3.0: JSON only, see above)
+        page.get_by_text("Extra Fields", exact=True).click()
+        page.locator("input[name='element_batch_size']").fill("10")
     page.get_by_role("button", name="Save").click()
     page.get_by_role("dialog").wait_for(state="detached")
 
@@ -66,7 +70,8 @@ def test_connection_forms_and_the_video_link_in_chromium(stack: Stack, sandbox: 
     assert saved.status_code == 200, saved.text
     connection = saved.json()
     assert (connection["conn_type"], connection["host"]) == ("hailuo", sandbox.url)
-    assert json.loads(connection["extra"] or "{}").get("batch_size") in (10, "10")
+    if AIRFLOW_VERSION >= (3, 1):
+        assert json.loads(connection["extra"] or "{}").get("batch_size") in (10, "10")
 
     run_id = stack.trigger("stack_ui_video")
     assert stack.wait_for_run("stack_ui_video", run_id, timeout=120) == "success", stack.logs()
