@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from airflow_provider_videotask.sandbox import Sandbox  # noqa: E402
+from benchmarks.side_by_side import many_tasks, print_table  # noqa: E402
 from tests.stack.conftest import Stack, airflow_stack  # noqa: E402
 
 
@@ -81,11 +82,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="how long each vendor task runs")
     args = parser.parse_args()
     prompts = [f"bench {n} [duration={args.seconds}]" for n in range(args.videos)]
-    many = {
-        "AIRFLOW__CORE__PARALLELISM": "64",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(128, args.videos)),
-        "AIRFLOW__CORE__MAX_MAP_LENGTH": str(max(1024, args.videos)),
-    }
+    many = many_tasks(args.videos)
     ways = {
         "mapped (a task per video)": (
             "stack_callbacks",
@@ -102,11 +99,7 @@ def main() -> None:
         for way, (dag_id, conf) in ways.items():
             print(f"{way}: {args.videos} videos of {args.seconds} s ...", flush=True)
             results[way] = measure(stack, sandbox, dag_id, conf, args.videos)
-    rows = list(next(iter(results.values())))
-    width = max(len(row) for row in rows)
-    print(f"\n{'':{width}}  " + "  ".join(f"{way:>28}" for way in results))
-    for row in rows:
-        print(f"{row:{width}}  " + "  ".join(f"{results[way][row]:>28}" for way in results))
+    print_table(results, 28)
     mapped, batch = (float(results[way]["machine CPU per video (s)"]) for way in ways)
     print(f"\nCPU per video, mapped / batch: {mapped / max(batch, 1e-9):.0f}x. Physical limit of the wall time: "
           f"about {args.seconds} s (the vendor's), for any number of videos.")  # fmt: skip

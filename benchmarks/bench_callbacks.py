@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from airflow_provider_videotask.sandbox import Sandbox  # noqa: E402
+from benchmarks.side_by_side import many_tasks, print_table  # noqa: E402
 from tests.stack.conftest import airflow_stack  # noqa: E402
 from tests.stack.test_callbacks import DAG_ID, Resumes, vendor_ends  # noqa: E402
 
@@ -73,11 +74,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=60, help="how long each vendor task runs")
     args = parser.parse_args()
-    many = {
-        "AIRFLOW__CORE__PARALLELISM": "64",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(128, args.tasks)),
-        "AIRFLOW__CORE__MAX_MAP_LENGTH": str(max(1024, args.tasks)),
-    }
+    many = many_tasks(args.tasks)
     results: dict[str, dict[str, str]] = {}
     with (
         tempfile.TemporaryDirectory() as base,
@@ -87,11 +84,7 @@ def main() -> None:
         for mode, (conn_id, poll_interval) in MODES.items():
             print(f"{mode}: {args.tasks} tasks of {args.seconds} s ...", flush=True)
             results[mode] = run(stack, sandbox, conn_id, poll_interval, args.tasks, args.seconds)
-    rows = list(next(iter(results.values())))
-    width = max(len(row) for row in rows)
-    print(f"\n{'':{width}}  " + "  ".join(f"{mode:>38}" for mode in results))
-    for row in rows:
-        print(f"{row:{width}}  " + "  ".join(f"{results[mode][row]:>38}" for mode in results))
+    print_table(results, 38)
     print("\nPhysical limit of the delay: 0 s; polling every 30 s: 15 s on average, 30 s at most.")
 
 
