@@ -99,9 +99,9 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
         and recording every video that succeeded.
     :param wait_for_completion: wait for the videos (default) or return the task ids at once.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
-    :param poll_interval: seconds between status polls; ``timeout``: seconds to wait before the task fails.
-    :param unknown_grace_period, max_consecutive_errors, unrecognised_state_grace_period, progress_interval:
-        how the wait judges what it sees (``wait_rules.WaitSettings``).
+    :param poll_interval: seconds between status polls; ``timeout``: seconds to wait before the task fails;
+        ``unknown_grace_period``, ``max_consecutive_errors``, ``unrecognised_state_grace_period`` and
+        ``progress_interval``: how the wait judges what it sees (``wait_rules.WaitSettings``).
     :param submit_timeout: seconds refused submits (HTTP 429, the connection's pacing: nothing billed) are
         tried again without one getting through (default 3600). See ``docs/spend-safety.md``.
     :param max_videos_per_run: the most videos this task may make in a run, counting a batch's items and
@@ -109,8 +109,8 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
     :param max_cost: the most the task's submits may cost together by the connection's price table (extra
         ``prices``); a batch estimated above it, or with a video it cannot price, is refused before
         anything is paid. See ``docs/spend-safety.md``.
-    :param output_path, output_conn_id, file_name: where to keep the videos (templated), an object storage
-        URI such as ``s3://bucket/videos/{{ ds }}/``, its connection, and each file's name (``docs/outputs.md``).
+    :param output_path: where to keep the videos (templated), e.g. ``s3://bucket/videos/{{ ds }}/``; with
+        ``output_conn_id`` (its connection) and ``file_name`` (each file's name): ``docs/outputs.md``.
     :param callbacks: ask the vendor to call back when a task ends, waking the wait within seconds
         (default: on when the connection has the extras ``callback_base_url`` and ``callback_secret``, for
         up to 50 videos a task; ``False`` polls only; ``True`` fails before paying when the connection
