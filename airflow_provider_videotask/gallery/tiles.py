@@ -83,9 +83,20 @@ def tiles_of(instances: Iterable[Instance]) -> list[Tile]:
     return sorted(found, key=lambda tile: (tile.task_id, tile.map_index))
 
 
+def _kept_copies(records: Sequence[Any]) -> list[Mapping[str, Any]]:
+    """The kept copies a task recorded: its records, or with ``prompts=`` each item's ``kept`` (``xcoms.py``)."""
+    copies: list[Mapping[str, Any]] = []
+    for record in records:
+        if isinstance(record, Mapping) and "index" in record:
+            copies += [copy for copy in _list(record.get("kept")) if isinstance(copy, Mapping)]
+        elif isinstance(record, Mapping):
+            copies.append(record)
+    return copies
+
+
 def tile_of(instance: Instance) -> Tile:
     xcoms = instance.xcoms
-    kept = [record for record in _list(xcoms.get(VIDEOS_XCOM_KEY)) if isinstance(record, Mapping)]
+    kept = _kept_copies(_list(xcoms.get(VIDEOS_XCOM_KEY)))
     # What was asked: the task's own record, else (StoreVideosOperator, a task of an older provider) the
     # submit fields its kept videos were recorded with, and their vendor.
     first = kept[0] if kept else {}

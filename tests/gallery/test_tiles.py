@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.gallery.tiles import Clip, Instance, Tile, summary_of, tiles_of
 from airflow_provider_videotask.storage import MAX_PARAMETER_CHARS, StoredVideo
-from airflow_provider_videotask.xcoms import MAX_PROMPT_CHARS, REQUEST_XCOM_KEY, request_record
+from airflow_provider_videotask.xcoms import MAX_PROMPT_CHARS, REQUEST_XCOM_KEY, item_record, request_record
 from tests.conftest import SENTINEL_TOKEN
 
 VENDOR_URL = "https://cdn.example/videos/t1.mp4?X-Amz-Signature=abc123&X-Amz-Expires=3600"
@@ -247,3 +247,16 @@ def test_request_record_keeps_a_long_prompt_whole_but_not_a_huge_one() -> None:
     assert record["negative_prompt"] == f"<{len(huge)} characters>"
     [tile] = tiles_of([Instance("hailuo", -1, "deferred", {REQUEST_XCOM_KEY: record})])
     assert tile.prompt == long_prompt
+
+
+def test_a_batch_tile_plays_each_items_kept_copy() -> None:
+    stored = StoredVideo(
+        "hailuo", "t1", 0, VENDOR_URL, "file:///k/t1.mp4", None, 10, "ab" * 32, "video/mp4", {}, None, "x"
+    )
+    task = {"task_id": "t1", "state": "succeeded", "video_urls": [VENDOR_URL]}
+    records = [
+        item_record(0, "a boat", task, None, [stored.to_dict()], 0.25),
+        item_record(1, "a fox", None, "the submit's fate is unknown", [], None),
+    ]
+    [tile] = tiles_of([Instance("batch", -1, "success", {"videos": records, "tasks": [task]})])
+    assert [clip.kept_uri for clip in tile.clips] == [kept]
