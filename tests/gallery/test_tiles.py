@@ -250,9 +250,8 @@ def test_request_record_keeps_a_long_prompt_whole_but_not_a_huge_one() -> None:
 
 
 def test_a_batch_tile_plays_each_items_kept_copy() -> None:
-    stored = StoredVideo(
-        "hailuo", "t1", 0, VENDOR_URL, "file:///k/t1.mp4", None, 10, "ab" * 32, "video/mp4", {}, None, "x"
-    )
+    kept = "file:///k/t1.mp4"
+    stored = StoredVideo("hailuo", "t1", 0, VENDOR_URL, kept, None, 10, "ab" * 32, "video/mp4", {}, None, "now")
     task = {"task_id": "t1", "state": "succeeded", "video_urls": [VENDOR_URL]}
     records = [
         item_record(0, "a boat", task, None, [stored.to_dict()], 0.25),
