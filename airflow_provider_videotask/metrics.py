@@ -90,9 +90,9 @@ def _set_up_in_the_api_server() -> None:
     own components do, once. Elsewhere ``Stats`` has its factory already, and this does nothing."""
     if getattr(type(Stats), "factory", "absent") is not None:
         return
-    from airflow.sdk.observability.metrics.stats_utils import get_stats_factory  # type: ignore[import-not-found,unused-ignore]
+    from airflow.sdk.observability.metrics import stats_utils  # type: ignore[import-not-found,unused-ignore]
 
-    Stats.initialize(factory=get_stats_factory(Stats))  # type: ignore[attr-defined,call-arg,unused-ignore]
+    Stats.initialize(factory=stats_utils.get_stats_factory(Stats))  # type: ignore[attr-defined,call-arg,unused-ignore]
 
 
 def waiters(count: int, *, vendor: str, conn_id: str, module: str | None) -> None:
