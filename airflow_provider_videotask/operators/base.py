@@ -315,7 +315,8 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
 
     def _run(self, context: Context, items: list[Item], *, read_vendor: bool) -> Any:
         """Reattach to what the ledger holds, submit the rest, then wait (here or in the triggerer)."""
-        ledger, where = Ledger(open_store(context), len(items)), where_kept(context)
+        new = read_vendor and getattr(context["ti"], "try_number", None) == 1  # the first look of the first try
+        ledger, where = Ledger(open_store(context), len(items), new=new), where_kept(context)
         found = reattach(ledger, items, self.hook, self.module, self.log, read_vendor=read_vendor, where=where)
         failures = {**found.unknown, **self._rejected}
         to_send = [items[index] for index in found.to_send if index not in failures]
