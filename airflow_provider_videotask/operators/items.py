@@ -47,7 +47,8 @@ def batch_items(operator: VideoGenerationOperator, prompts: Any) -> list[dict[st
     if isinstance(prompts, (str, Mapping)) or not isinstance(prompts, Sequence):
         raise VideoTaskValidationError(
             f"{name}: prompts must be a list of prompts (strings) or of dicts of per-video arguments, "
-            f"got {type(prompts).__name__}: {str(prompts)[:80]!r}"
+            f"got {type(prompts).__name__}: {str(prompts)[:80]!r} (a template renders to text unless the DAG "
+            "sets render_template_as_native_obj=True; an upstream task's output can be passed as it is)"
         )
     allowed = per_video_arguments(type(operator))
     items: list[dict[str, Any]] = []
