@@ -200,9 +200,8 @@ def open_store(context: Mapping[str, Any]) -> Store:
     return VariableStore(ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else int(map_index))
 
 
-def where_kept(context: Mapping[str, Any]) -> str:
-    """Where a person finds the ledger of this task instance, for a message that asks them to look."""
-    store = open_store(context)
+def where_kept(store: Store) -> str:
+    """Where a person finds the ledger kept in ``store``, for a message that asks them to look."""
     if isinstance(store, VariableStore):
         return f"the Airflow Variables {store.prefix}.* (Admin > Variables)"
     return f"the keys {KEY_PREFIX}.* of this task instance's state store"

@@ -75,7 +75,7 @@ def prices_of(extras_value: Any, conn_id: str) -> dict[str, Any]:
     return {str(name): price for name, price in table.items()}
 
 
-def prices_or_none(extras_value: Any, conn_id: str, *, strict: bool, log: Any) -> dict[str, Any]:
+def task_prices(extras_value: Any, conn_id: str, *, strict: bool, log: Any) -> dict[str, Any]:
     """The price table for a task: a bad one fails only a task that must check a budget (``strict``); any
     other logs a warning and estimates nothing, since a typo in prices must not stop other work."""
     try:

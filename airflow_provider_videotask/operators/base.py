@@ -54,7 +54,7 @@ from airflow_provider_videotask.spend import (
     cost_refusal,
     fan_out_refusal,
     price_of,
-    prices_or_none,
+    task_prices,
 )
 from airflow_provider_videotask.storage import DEFAULT_FILE_NAME
 from airflow_provider_videotask.wait_rules import (
@@ -271,16 +271,16 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
 
     def _prepare(self, context: Context, *, first_look: bool, submits: bool = True) -> list[Item]:
         """Every video checked, the spend guards passed, the callback planned: nothing is paid before."""
-        arguments = self._item_arguments()
-        check_items(self, arguments)  # each named by its index
+        videos = check_items(self, self._item_arguments())  # each named by its index
         self.output_spec()  # as rendered: a bad output is known before anything is paid
         if submits:
             deferred = self.deferrable and self.wait_for_completion
             self._callback = plan_callback(
                 self.hook, self.conn_id, self.callbacks, self.fields(), context["ti"], self.log, deferred=deferred,
-                videos=len(arguments),
+                videos=len(videos),
             )  # fmt: skip
-        videos = check_items(self, arguments)  # again, now that the callback is planned: items share it
+            for video in videos:  # the items were copied before the plan: each submit carries it
+                video._callback = self._callback
         if first_look:
             self._guard_spend(context, videos)
             request = request_record(self.hook.conn_type, self.module, videos[0].fields())
@@ -311,12 +311,13 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
 
     def _prices(self) -> dict[str, Any]:
         prices = self.hook.get_settings().extra("prices")
-        return prices_or_none(prices, self.conn_id, strict=self.max_cost is not None, log=self.log)
+        return task_prices(prices, self.conn_id, strict=self.max_cost is not None, log=self.log)
 
     def _run(self, context: Context, items: list[Item], *, read_vendor: bool) -> Any:
         """Reattach to what the ledger holds, submit the rest, then wait (here or in the triggerer)."""
         new = read_vendor and getattr(context["ti"], "try_number", None) == 1  # the first look of the first try
-        ledger, where = Ledger(open_store(context), len(items), new=new), where_kept(context)
+        store = open_store(context)
+        ledger, where = Ledger(store, len(items), new=new), where_kept(store)
         found = reattach(ledger, items, self.hook, self.module, self.log, read_vendor=read_vendor, where=where)
         failures = {**found.unknown, **self._rejected}
         to_send = [items[index] for index in found.to_send if index not in failures]
@@ -458,10 +459,7 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
     def _end_without_waiting(
         self, context: Context, items: list[Item], ids: dict[int, str], failures: dict[int, str], ledger: Ledger
     ) -> Any:
-        failed = [
-            ItemResult(index, items[index].video.fields().get("prompt"), {}, reason=why)
-            for index, why in failures.items()
-        ]
+        failed = [ItemResult(index, items[index].video.fields(), reason=why) for index, why in failures.items()]
         self._fail_past_allowed(sorted(failed, key=lambda result: result.index), len(items))
         ledger.delete()
         return [ids.get(item.index) for item in items] if self._is_batch else self._video_task_ids

@@ -51,9 +51,9 @@ class Outcome:
 
 @dataclass
 class Reattached:
-    """What a try found in the ledger: ids to wait on, items to send (anew), items of unknown fate."""
+    """What a try found in the ledger beyond the ids to wait on (``Ledger.paid_ids``): items to send (anew),
+    items of unknown fate."""
 
-    waiting: dict[int, str] = field(default_factory=dict)
     to_send: list[int] = field(default_factory=list)
     unknown: dict[int, str] = field(default_factory=dict)  # index -> why, with when it was sent
 
@@ -91,20 +91,14 @@ def reattach(
             found.unknown[item.index] = unknown_reason(item.index, entry, hook, where)
         else:
             recorded[item.index] = entry.video_task_id
-    if recorded and not read_vendor:
-        found.waiting.update(recorded)
-    elif recorded:
+    if recorded and read_vendor:
         states = {task.task_id: task.state for task in hook.get_tasks(list(recorded.values()), module)}
-        for index, task_id in recorded.items():
-            state = states.get(task_id, TaskState.UNKNOWN)
-            if state.is_failure:
-                found.to_send.append(index)
-            else:
-                found.waiting[index] = task_id
+        failed = [index for index, task_id in recorded.items() if states.get(task_id, TaskState.UNKNOWN).is_failure]
+        found.to_send += failed
         log.info(
             "Reattached to %d video task(s) an earlier try paid for; %d of them failed and are submitted anew",
             len(recorded),
-            len(recorded) - len(found.waiting),
+            len(failed),
         )
     found.to_send.sort()
     return found

@@ -34,12 +34,15 @@ class ItemResult:
     """One item at the end: its vendor task (None: it never got one) and its outputs."""
 
     index: int
-    prompt: str | None
     fields: Mapping[str, Any]
     task: VideoTask | None = None
     reason: str | None = None  # why it has no video
     kept: list[dict[str, Any]] = field(default_factory=list)
     cost: float | None = None
+
+    @property
+    def prompt(self) -> str | None:
+        return self.fields.get("prompt")
 
     @property
     def succeeded(self) -> bool:
@@ -90,7 +93,7 @@ def item_results(
             reason = f"{task.state.value}" + (f": {task.error}" if task.error else "")
         elif task is None and reason is None:
             reason = "no vendor task"
-        results.append(ItemResult(index, fields.get("prompt"), fields, task, reason))
+        results.append(ItemResult(index, fields, task, reason))
     return results
 
 

@@ -263,3 +263,15 @@ def test_a_first_try_never_reads_a_page_that_is_not_there(sandbox_conns: Sandbox
     result = hailuo([f"boat {n}" for n in range(150)], deferrable=False).execute(context)  # two pages
     assert len(result) == 150
     assert store == {}  # succeeded: every page deleted
+
+
+def test_every_submit_of_a_batch_carries_the_callback(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    extras = {"callback_base_url": "http://127.0.0.1:9", "callback_secret": "a-callback-secret-of-32-characters!"}
+    set_connection(monkeypatch, "hailuo_default", "hailuo", sandbox.url, **extras)
+    context = operator_context()
+    with pytest.raises(TaskDeferred):
+        hailuo([f"boat {n}" for n in range(7)], deferrable=True).execute(context)
+    urls = [sandbox.task(task_id).request.get("callback_url") for task_id in context["ti"].xcom["video_task_ids"]]
+    assert len(urls) == 7
+    assert all(str(url).startswith("http://127.0.0.1:9/videotask/callbacks/") for url in urls)
+    assert len(set(urls)) == 1  # one address: the task instance's wait
