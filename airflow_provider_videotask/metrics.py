@@ -77,9 +77,10 @@ CALLBACK_OUTCOMES = ("accepted", "rejected", "ignored")
 
 
 def callback(outcome: str, *, vendor: str | None, conn_id: str | None) -> None:
-    """One callback: ``accepted`` (it resumed its wait), ``ignored`` (valid, but it changed nothing: late,
-    duplicate, early, or the vendor says the task still runs) or ``rejected`` (a bad signature, a body too
-    large)."""
+    """One callback: ``accepted`` (it resumed its wait), ``noted`` (its task is over, others of the wait run
+    on), ``held`` (it came before its task deferred: read when it does), ``ignored`` (valid, but it changed
+    nothing: late, duplicate, or the vendor says the task still runs) or ``rejected`` (a bad signature, a
+    body too large)."""
     _set_up_in_the_api_server()
     Stats.incr(f"{PREFIX}.callback.{outcome}", tags=_tags(vendor or "unknown", conn_id or "unknown"))
 

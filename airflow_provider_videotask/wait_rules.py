@@ -169,15 +169,9 @@ class Wait:
         return verdict if verdict.over else self._timed_out(now) or verdict
 
     def _timed(self, task: VideoTask, now: float) -> VideoTask:
-        """A task over, with how long it took: the vendor's own times where it reports them (Ace), else
-        from the start of the wait (for the operators, the submit) to the first poll that saw it over."""
         if not task.state.is_terminal:
             return task
-        seen = self._seen_over.setdefault(task.task_id, now)
-        finished = task.finished_at if task.finished_at is not None else seen
-        started = task.created_at if task.created_at is not None else self.started_at
-        delay = None if task.finished_at is None else max(0.0, seen - task.finished_at)
-        return replace(task, seconds=max(0.0, finished - started), detection_delay=delay)
+        return timed(task, started_at=self.started_at, seen_at=self._seen_over.setdefault(task.task_id, now))
 
     def observe_error(self, error: BaseException, now: float) -> Verdict:
         """A poll that failed (after the hook's own retries)."""
@@ -202,6 +196,18 @@ class Wait:
         return Verdict("timeout", self.tasks, f"timed out after {now - self.started_at:.0f}s: {seen}")
 
 
+def timed(task: VideoTask, *, started_at: float, seen_at: float) -> VideoTask:
+    """A task over, with how long it took: the vendor's own times where it reports them (Ace), else from the
+    start of the wait (for the operators, the submit) to when it was first seen over. A task timed already
+    (remembered by a trigger, noted by a callback) keeps its figures."""
+    if not task.state.is_terminal or task.seconds is not None:
+        return task
+    finished = task.finished_at if task.finished_at is not None else seen_at
+    started = task.created_at if task.created_at is not None else started_at
+    delay = None if task.finished_at is None else max(0.0, seen_at - task.finished_at)
+    return replace(task, seconds=max(0.0, finished - started), detection_delay=delay)
+
+
 def callback_verdict(
     tasks: Sequence[VideoTask],
     wait_settings: WaitSettings,
@@ -211,9 +217,10 @@ def callback_verdict(
     now: float,
     log: Any,
 ) -> Verdict | None:
-    """What a vendor's callback may do to a wait, given the tasks as the vendor reads them after it (the
-    callback's body is never trusted): end it, as the trigger would on the same reading, when that ends in
-    success or failure; otherwise nothing (None), and the trigger goes on."""
+    """What a vendor's callback may do to a wait, given its tasks as the vendor read them after their callbacks
+    (a callback's body is never trusted; a task not read over yet reads as running): end it, as the trigger
+    would on the same reading, when that ends in success or failure; otherwise nothing (None), and the
+    trigger goes on."""
     verdict = Wait(wait_settings, started_at=started_at, deadline=deadline, log=log).observe(tasks, now)
     return replace(verdict, source="callback") if verdict.status in CALLBACK_ENDS else None
 

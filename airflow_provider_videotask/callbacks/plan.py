@@ -11,10 +11,6 @@ from airflow_provider_videotask.callbacks.address import PATH, WaitAddress, call
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.connection import mask
 
-# A callback wakes a wait by reading every id it holds: past this many videos in one task, polling (50 ids a
-# read) is the cheaper way, so a larger batch polls.
-CALLBACKS_UP_TO = 50
-
 
 @dataclass(frozen=True)
 class CallbackPlan:
@@ -26,20 +22,6 @@ class CallbackPlan:
     fallback_interval: float
 
 
-def _too_many(videos: int, wanted: bool | None, log: Any) -> bool:
-    """Whether a task has too many videos for callbacks (``CALLBACKS_UP_TO``): it then polls, or, when it
-    asked for callbacks, fails before paying."""
-    if videos <= CALLBACKS_UP_TO:
-        return False
-    if wanted:
-        raise VideoTaskValidationError(
-            f"callbacks=True wakes tasks of up to {CALLBACKS_UP_TO} videos; this one has {videos}: drop callbacks "
-            "(a batch polls 50 tasks a read), or split the prompts with .expand()"
-        )
-    log.info("A task of %d videos polls (50 tasks a read): callbacks are for up to %d", videos, CALLBACKS_UP_TO)
-    return True
-
-
 def plan_callback(
     hook: VideoTaskHook,
     conn_id: str,
@@ -49,13 +31,13 @@ def plan_callback(
     log: logging.Logger | Any,
     *,
     deferred: bool,
-    videos: int = 1,
 ) -> CallbackPlan | None:
     """The callback of a task's submits, or None to poll only. ``wanted`` (the ``callbacks`` argument): None
     uses callbacks when the connection has them (a bad setting warns, then polls); True refuses, before
     paying, a connection that cannot take them; False never asks. A task that sets the vendor's field keeps
-    it. Only a wait in the triggerer (``deferred``) of at most ``CALLBACKS_UP_TO`` ``videos`` is woken."""
-    if wanted is False or _too_many(videos, wanted, log):
+    it. Only a wait in the triggerer (``deferred``) is woken; a callback reads only the task it names, so a
+    batch of any size may ask (``resume.py``)."""
+    if wanted is False:
         return None
     if not deferred:
         if wanted:

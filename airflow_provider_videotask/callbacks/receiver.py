@@ -10,8 +10,8 @@ signs its callbacks, so the signature is the credential:
   is answered 403, and a body over 1 MiB 413; neither is looked at further;
 - a valid one is answered 200 at once, whatever comes of it (late, duplicate, early or unknown: so the
   vendor stops retrying; HiDream wants its answer within 5 s), and acted on after the answer: the body
-  is read only for the task id it names, the tasks are read from the vendor, and the wait is resumed
-  only on the vendor's own final reading (``resume.py``).
+  is read only for the task id it names, that one task is read from the vendor, and the wait is resumed
+  only on the vendor's own final reading of its last task (``resume.py``).
 
 The signature and the secret are never logged here; Airflow 3.3's access log writes the ``token`` query
 parameter as ``***`` (Airflow 3.0's uvicorn access log writes it whole: see docs/callbacks.md).
@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 _switched_off_logged: list[bool] = []
-# The waits being acted on in this process, and whether another callback came for one meanwhile: a
-# burst of callbacks for one wait (duplicates, a leaked URL replayed) costs at most one more vendor read.
-_in_flight: dict[addresses.WaitAddress, bool] = {}
+# The callbacks being acted on in this process, by wait and the task they name, and whether another came for
+# the same meanwhile: a burst of duplicates (or a leaked URL replayed) costs at most one more vendor read.
+_in_flight: dict[tuple[addresses.WaitAddress, str | None], bool] = {}
 
 
 router = APIRouter()
@@ -116,14 +116,15 @@ async def _act(address: addresses.WaitAddress, claimed: str | None, line: str) -
             )
         metrics.callback("ignored", vendor=None, conn_id=address.conn_id)
         return
-    if address in _in_flight:
-        _in_flight[address] = True
-        log.info("%s: ignored (one for this wait is being handled; it looks once more when done)", line)
+    key = (address, claimed)
+    if key in _in_flight:
+        _in_flight[key] = True
+        log.info("%s: ignored (one for this task is being handled; it looks once more when done)", line)
         metrics.callback("ignored", vendor=None, conn_id=address.conn_id)
         return
-    _in_flight[address] = False
+    _in_flight[key] = False
     try:
-        while await resume.wake(address, claimed, log_line=line) != "accepted" and _in_flight[address]:
-            _in_flight[address] = False
+        while await resume.wake(address, claimed, log_line=line) != "accepted" and _in_flight[key]:
+            _in_flight[key] = False
     finally:
-        del _in_flight[address]
+        del _in_flight[key]

@@ -276,9 +276,8 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
         if submits:
             deferred = self.deferrable and self.wait_for_completion
             self._callback = plan_callback(
-                self.hook, self.conn_id, self.callbacks, self.fields(), context["ti"], self.log, deferred=deferred,
-                videos=len(videos),
-            )  # fmt: skip
+                self.hook, self.conn_id, self.callbacks, self.fields(), context["ti"], self.log, deferred=deferred
+            )
             for video in videos:  # the items were copied before the plan: each submit carries it
                 video._callback = self._callback
         if first_look:

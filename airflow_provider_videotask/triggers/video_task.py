@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 
 from airflow_provider_videotask.api.common import normalize_task_ids
 from airflow_provider_videotask.api.errors import VideoTaskError
+from airflow_provider_videotask.api.models import VideoTask
 from airflow_provider_videotask.hooks.base import VideoTaskHook
 from airflow_provider_videotask.hooks.registry import hook_class
 from airflow_provider_videotask.triggers import poller
@@ -148,14 +149,21 @@ class VideoTaskTrigger(BaseTrigger):
             self._unsubscribe()
 
     async def _follow(self, subscription: Subscription, wait: Wait) -> Verdict:
+        """Judge each reading until the wait is over. A task seen over is remembered and read no more: the
+        subscription narrows to the tasks still running, so a batch costs reads of what is left."""
+        over: dict[str, VideoTask] = {}
         while True:
             update = await subscription.inbox.get()
             if isinstance(update, BaseException):
                 verdict = wait.observe_error(update, _now())
             else:
-                verdict = wait.observe(update, now := _now())
+                read = {task.task_id: task for task in update}
+                tasks = [over.get(task_id) or read[task_id] for task_id in self.video_task_ids]
+                verdict = wait.observe(tasks, now := _now())
                 if (line := wait.progress(verdict, now)) is not None:
                     self.log.info("%s; polling every %.0fs", line, self.read_interval)
+                over.update((task.task_id, task) for task in verdict.tasks if task.state.is_terminal)
+                subscription.task_ids = [task_id for task_id in self.video_task_ids if task_id not in over]
             if verdict.over:
                 return verdict
 

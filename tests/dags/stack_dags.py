@@ -153,6 +153,24 @@ with DAG(
         timeout=3600,
     )
 
+with DAG(
+    "stack_batch_callbacks",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    render_template_as_native_obj=True,
+    tags=["test"],
+) as batch_callbacks:
+    # The prompts of the run's conf, in one task whose vendor calls back for each video (tests/stack/test_batches.py,
+    # benchmarks/bench_batch.py); the connection reads the tasks itself only every 120 s, as the safety net.
+    HailuoVideoOperator(
+        task_id="generate",
+        hailuo_conn_id="stack_callbacks",
+        prompts="{{ dag_run.conf['prompts'] }}",
+        deferrable=True,
+        timeout=3600,
+    )
+
 with DAG("stack_clean_logs", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as clean:
     # A deferrable video task's normal run, whose every log line is read (tests/stack/test_stack.py).
     HailuoVideoOperator(

@@ -76,3 +76,47 @@ def test_a_worker_killed_mid_batch_sends_no_prompt_twice(components: Stack, sand
     assert len(lost) <= 5
     reasons = [record["reason"] for record in xcom(stack, run_id, "videos") if record["index"] in lost]
     assert all("fate is unknown" in reason for reason in reasons)
+
+
+CALLED_BACK_BATCH = 300
+
+
+def test_a_called_back_batch_reads_each_video_about_once(stack: Stack, sandbox: Sandbox) -> None:
+    """Each callback reads only the video it names; the last one resumes the task, seconds after the vendor's
+    last end; the wait's notes are gone with it. The connection's own reads come every 120 s: never here."""
+    asked = [f"called back {n} [duration=20]" for n in range(CALLED_BACK_BATCH)]
+    run_id = stack.trigger("stack_batch_callbacks", {"prompts": asked})
+    assert stack.wait_for_run("stack_batch_callbacks", run_id, timeout=600) == "success", stack.logs()
+    [(ended,)] = stack.query(
+        "select extract(epoch from end_date) from task_instance where run_id = %s and task_id = 'generate'", run_id
+    )
+    counts = sandbox.counts()
+    assert counts["hailuo_submit"] == CALLED_BACK_BATCH
+    assert counts["callbacks_delivered"] == CALLED_BACK_BATCH
+    reads_per_video = counts["ids_queried"] / CALLED_BACK_BATCH
+    assert reads_per_video <= 1.1, counts
+    urls = xcom(stack, run_id, "return_value")
+    assert len(urls) == CALLED_BACK_BATCH
+    assert all(len(each) == 1 for each in urls)
+    ids = xcom(stack, run_id, "video_task_ids")
+    assert [sandbox.task(task_id).request["prompt"] for task_id in ids] == asked
+    assert stack.query("select count(*) from xcom where run_id = %s and key like 'videotask_over.%%'", run_id) == [(0,)]
+    log = (stack.home / "api-server.log").read_text(errors="replace")
+    outcomes = Counter(
+        outcome
+        for line in log.splitlines()
+        if f"/{run_id}/generate[" in line
+        for outcome in ("accepted", "noted", "held", "ignored")
+        if f": {outcome} (" in line
+    )
+    assert outcomes["accepted"] == 1, outcomes
+    last_vendor_end = max(sandbox.state.finished_at(sandbox.task(task_id)) for task_id in ids)
+    delay = float(ended) - last_vendor_end
+    assert delay < 30, delay  # the fallback read would come 120 s after the deferral
+    FIGURES[f"called-back batch of {CALLED_BACK_BATCH}: vendor reads of ids per video"] = round(reads_per_video, 2)
+    FIGURES[f"called-back batch of {CALLED_BACK_BATCH}: seconds from the vendor's last end to task end"] = round(
+        delay, 1
+    )
+    FIGURES[f"called-back batch of {CALLED_BACK_BATCH}: callbacks accepted / noted / held / ignored"] = (
+        f"{outcomes['accepted']} / {outcomes['noted']} / {outcomes['held']} / {outcomes['ignored']}"
+    )

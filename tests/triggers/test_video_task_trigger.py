@@ -108,6 +108,30 @@ async def test_polls_until_done_and_logs_what_it_saw(
     )
 
 
+async def test_a_task_seen_over_is_not_read_again(
+    sandbox_conns: Sandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch costs reads of what is left: after the first poll sees two of three over, the next polls ask
+    for the third alone, and the event still holds all three, in order, with how the first two ended."""
+    ids = [HiDreamHook().submit("txt2video", prompt=p) for p in ("fast", "slow [duration=600]", "bad [reject]")]
+    sandbox_conns.reset_counts()
+
+    async def finish_on_third_wait(delay: float) -> None:
+        await clock.sleep(delay)
+        if len(clock.waits) == 3:
+            sandbox_conns.finish(ids[1])
+
+    monkeypatch.setattr(poller, "_sleep", finish_on_third_wait)
+    [event] = await run_to_end(make_trigger(video_task_ids=ids, fail_on="all"))
+    counts = sandbox_conns.counts()
+    assert counts["hidream_batch"] == 3
+    assert counts["ids_queried"] == 3 + 1 + 1  # all three, then the one still running, twice
+    assert event["status"] == "success"
+    assert [(t["task_id"], t["state"]) for t in event["tasks"]] == list(zip(ids, ["succeeded", "succeeded", "rejected"]))
+    assert event["tasks"][0]["video_urls"]
+    assert event["failed_task_ids"] == [ids[2]]
+
+
 async def test_failure_event_names_the_ids(sandbox_conns: Sandbox, clock: FakeClock) -> None:
     ids = [HiDreamHook().submit("txt2video", prompt=p) for p in ("ok", "bad [reject]")]
     [event] = await run_to_end(make_trigger(video_task_ids=ids))
