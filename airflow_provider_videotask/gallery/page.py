@@ -1,8 +1,9 @@
-"""The run's videos as one HTML page: a summary line, then one tile per video task, a page at a time. Pure.
+"""The run's videos as one HTML page: a summary line, then one tile per video (a batch's items each), a page
+at a time. Pure.
 
 Plain HTML and a little CSS, no script but the sign-in bridge (``_SIGN_IN``): it renders on the server, in
 a few milliseconds for a page of tiles, and each player asks only for its video's metadata until it is
-played (``preload="metadata"``), so a run of 500 videos opens as fast as one of 24. Every value shown is
+played (``preload="metadata"``), so a run of 2,000 videos opens as fast as one of 24. Every value shown is
 escaped; no token, secret or signed query string is ever written into the page.
 """
 
@@ -17,6 +18,10 @@ from urllib.parse import quote
 from airflow_provider_videotask.gallery.tiles import VENDOR_LINK_NOTE, Clip, Summary, Tile
 
 PAGE_SIZE = 24
+# The pager lists every page up to this many; past it, the first, the last and the pages around this one
+# (a batch of 2,000 is 84 pages: one row of links, not four).
+PAGER_LINKS = 15
+_NEAR = 3
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:16px;color:#1f2933;background:#fff}
@@ -81,7 +86,10 @@ def _script_string(text: str) -> str:
 
 
 def _summary_line(summary: Summary, total: int) -> str:
-    line = f"{total} video tasks: {summary.succeeded} succeeded, {summary.failed} failed, {summary.waiting} waiting"
+    """The run's videos counted (a batch's items each): "2,000 videos: 1,990 succeeded, 10 failed"."""
+    line = f"{total:,} video{'' if total == 1 else 's'}: {summary.succeeded:,} succeeded, {summary.failed:,} failed"
+    if summary.waiting:
+        line += f", {summary.waiting:,} waiting"
     if summary.cost is not None:
         line += f"; estimated cost {summary.cost:g}"
     return line
@@ -136,11 +144,20 @@ def _size(count: int) -> str:
 def _pager(page: int, pages: int) -> str:
     if pages == 1:
         return ""
-    links = [
-        f"<span>page {number}</span>" if number == page else f'<a href="?page={number}">page {number}</a>'
-        for number in range(1, pages + 1)
-    ]
+    links, last = [], 0
+    for number in _listed_pages(page, pages):
+        if number > last + 1:
+            links.append("<span>&hellip;</span>")
+        links.append(f"<span>page {number}</span>" if number == page else f'<a href="?page={number}">page {number}</a>')
+        last = number
     return f'<nav class="pages">{"".join(links)}</nav>'
+
+
+def _listed_pages(page: int, pages: int) -> list[int]:
+    """Every page of a short run; of a long one, the first, the last and those near ``page``."""
+    if pages <= PAGER_LINKS:
+        return list(range(1, pages + 1))
+    return sorted({1, pages, *range(max(1, page - _NEAR), min(pages, page + _NEAR) + 1)})
 
 
 def _document(title: str, body: str) -> str:
@@ -152,5 +169,7 @@ def _document(title: str, body: str) -> str:
 
 
 def clip_path(run_page: str, tile: Tile, n: int) -> str:
-    """The stream of a tile's n-th video, relative to the run's page (``routes.py`` serves it)."""
-    return f"{run_page}/videos/{quote(tile.task_id, safe='')}/{tile.map_index}/{n}"
+    """The stream of a tile's n-th video, relative to the run's page (``routes.py`` serves it); a batch's
+    item says which (``?item=``), so that the route builds that item's clips alone."""
+    path = f"{run_page}/videos/{quote(tile.task_id, safe='')}/{tile.map_index}/{n}"
+    return path if tile.item is None else f"{path}?item={tile.item}"

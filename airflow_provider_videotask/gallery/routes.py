@@ -2,10 +2,10 @@
 
 ``GET /videotask/runs/<dag_id>/<run_id>?page=N``: the page (``page.py``) for a user who may read the DAG
 (``access.py``), else a sign-in note (401) with nothing of the run. ``GET .../videos/<task_id>/<map_index>/<n>``:
-the n-th video of that task instance, under the same check: its kept copy streamed from object storage
-(``Range`` requests answered 206, so the player can seek), or a redirect to the vendor's link when it was
-not kept (or its kept copy is gone). Database and storage calls run in threads, off the api-server's event
-loop.
+the n-th video of that task instance (``?item=<i>``: of its batch's item i), under the same check: its kept
+copy streamed from object storage (``Range`` requests answered 206, so the player can seek), or a redirect
+to the vendor's link when it was not kept (or its kept copy is gone). Database and storage calls run in
+threads, off the api-server's event loop.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from airflow_provider_videotask.gallery.sources import (
     read_kept,
     run_instances,
 )
-from airflow_provider_videotask.gallery.tiles import Clip, summary_of, tiles_of
+from airflow_provider_videotask.gallery.tiles import Clip, clip_of, summary_of, tiles_of
 from airflow_provider_videotask.links import run_videos_path
 
 RUN_PAGE = "/runs/{dag_id}/{run_id}"
@@ -48,11 +48,14 @@ async def run_page(dag_id: str, run_id: str, request: Request, page: int = 1) ->
 
 
 @router.get(RUN_PAGE + "/videos/{task_id}/{map_index}/{n}")
-async def video(dag_id: str, run_id: str, task_id: str, map_index: int, n: int, request: Request) -> Response:
+async def video(
+    dag_id: str, run_id: str, task_id: str, map_index: int, n: int, request: Request, item: int | None = None
+) -> Response:
     if not await may_read(request, dag_id):
         return Response(status_code=401, headers=_PRIVATE)
-    tiles = tiles_of(await run_in_threadpool(run_instances, dag_id, run_id, task_id, map_index))
-    clip = tiles[0].clips[n] if tiles and 0 <= n < len(tiles[0].clips) else None
+    # That one task instance read, and of a batch that one item's clips made: not the run's tiles.
+    instances = await run_in_threadpool(run_instances, dag_id, run_id, task_id, map_index)
+    clip = clip_of(instances[0], item, n) if instances else None
     if clip is None:
         return Response(status_code=404, headers=_PRIVATE)
     if clip.kept_uri is None:

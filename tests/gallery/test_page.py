@@ -1,5 +1,5 @@
-"""The run's page as HTML (``gallery/page.py``): escaped, a page of 24 tiles at a time, kept videos described,
-and no token, secret or signed link ever written into it."""
+"""The run's page as HTML (``gallery/page.py``): escaped, a page of 24 tiles at a time (a batch's items each),
+kept videos described, and no token, secret or signed link ever written into it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from html import escape
 import pytest
 
 from airflow_provider_videotask.gallery.page import PAGE_SIZE, clip_path, render_run, render_signed_out
-from airflow_provider_videotask.gallery.tiles import VENDOR_LINK_NOTE, Clip, Summary, Tile, summary_of
+from airflow_provider_videotask.gallery.tiles import (
+    VENDOR_LINK_NOTE,
+    Clip,
+    Instance,
+    Summary,
+    Tile,
+    summary_of,
+    tiles_of,
+)
+from airflow_provider_videotask.xcoms import REQUEST_XCOM_KEY, item_record
 
 RUN_PAGE = "/videotask/runs/gallery/manual__2026-12-04T10%3A00%3A00%2B00%3A00"
 JWT = "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJBRE1JTiJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
@@ -96,7 +105,7 @@ def test_a_large_run_is_shown_24_tiles_a_page_with_a_pager() -> None:
     assert len(pager) == 2  # above and below the tiles
     assert pager[0] == '<a href="?page=1">page 1</a><span>page 2</span><a href="?page=3">page 3</a>'
     assert shown_labels(render(tiles, page=3)) == ["kling[48]", "kling[49]"]
-    assert "50 video tasks: 50 succeeded, 0 failed, 0 waiting; estimated cost 12.5" in second
+    assert "50 videos: 50 succeeded, 0 failed; estimated cost 12.5" in second
 
 
 @pytest.mark.parametrize(("asked", "shown"), [(0, 1), (-3, 1), (99, 3)])
@@ -109,7 +118,7 @@ def test_one_page_has_no_pager_and_an_empty_run_says_so() -> None:
     assert "<nav" not in render([tile(n) for n in range(PAGE_SIZE)])
     empty = render([])
     assert "This run has no video tasks." in empty
-    assert "0 video tasks: 0 succeeded, 0 failed, 0 waiting" in empty
+    assert "0 videos: 0 succeeded, 0 failed" in empty
     assert "estimated cost" not in empty
 
 
@@ -177,3 +186,75 @@ def test_no_page_holds_a_token_or_signed_link_passed_in() -> None:
     assert len(shown_labels(html)) == 4
     assert "aws_videos" not in html  # the storage connection's name is not shown either
     assert_nothing_secret(html)
+
+
+def batch_of(size: int, *, fail_every: int = 200) -> list[Tile]:
+    """The tiles of one task of ``size`` items (as ``tiles_of`` reads its records); one in ``fail_every``
+    rejected by the vendor, the others kept."""
+    records = []
+    for n in range(size):
+        task = {"task_id": f"v{n}", "state": "succeeded", "video_urls": [SIGNED_URL], "seconds": 30.0}
+        kept = {"stored_uri": f"s3://videos/kling/v{n}.mp4", "bytes": 2_000_000, "source_url": SIGNED_URL}
+        if n % fail_every == fail_every - 1:
+            task = {**task, "state": "failed", "video_urls": [], "error": "content <rejected> by review"}
+            records.append(item_record(n, f"shot {n}", task, "failed: content <rejected> by review", [], 0.28))
+        else:
+            records.append(item_record(n, f"shot {n}", task, None, [kept], 0.28))
+    request = {"prompt": f"{size} videos: shot 0", "vendor": "acedatacloud", "module": "kling"}
+    return tiles_of([Instance("generate", -1, "success", {REQUEST_XCOM_KEY: request, "videos": records})])
+
+
+def test_a_batch_of_2000_is_a_tile_per_item_24_a_page() -> None:
+    tiles = batch_of(2000)
+    first = render(tiles)
+    assert shown_labels(first) == [f"generate #{n}" for n in range(PAGE_SIZE)]
+    assert [f"shot {n}" in first for n in (0, 23, 24)] == [True, True, False]
+    srcs = re.findall(r'<video controls preload="metadata" src="([^"]*)"', first)
+    assert srcs == [f"{RUN_PAGE}/videos/generate/-1/0?item={n}" for n in range(PAGE_SIZE)]
+    assert "2,000 videos: 1,990 succeeded, 10 failed; estimated cost 560" in first
+    assert_nothing_secret(first)
+    pages = -(-2000 // PAGE_SIZE)
+    assert pages == 84
+    last = render(tiles, page=pages)
+    assert shown_labels(last) == [f"generate #{n}" for n in range(83 * PAGE_SIZE, 2000)]
+    assert len(shown_labels(last)) == 2000 - 83 * PAGE_SIZE == 8
+    assert shown_labels(render(tiles, page=999)) == shown_labels(last)
+
+
+def test_a_failed_item_shows_its_reason_and_no_player() -> None:
+    tiles = batch_of(48, fail_every=24)
+    html = render(tiles)
+    [failed] = re.findall(r'<section class="tile" data-task="generate #23" data-state="failed">(.*?)</section>', html)
+    assert "failed: content &lt;rejected&gt; by review" in failed
+    assert '<p class="prompt">shot 23</p>' in failed
+    assert "<video" not in failed
+    assert "<dt>vendor task</dt><dd>v23</dd>" in failed
+    assert html.count("<video ") == PAGE_SIZE - 1
+    assert "48 videos: 46 succeeded, 2 failed;" in html
+
+
+def test_the_pager_of_many_pages_lists_the_first_the_last_and_those_near() -> None:
+    tiles = batch_of(2000)
+    first = re.findall(r'<nav class="pages">(.*?)</nav>', render(tiles))[0]
+    assert re.findall(r"page (\d+)", first) == ["1", "2", "3", "4", "84"]
+    assert first.count("&hellip;") == 1
+    middle = re.findall(r'<nav class="pages">(.*?)</nav>', render(tiles, page=42))[0]
+    assert re.findall(r"page (\d+)", middle) == ["1", "39", "40", "41", "42", "43", "44", "45", "84"]
+    assert middle.count("&hellip;") == 2
+    assert "<span>page 42</span>" in middle
+    assert '<a href="?page=84">page 84</a>' in middle
+
+
+@pytest.mark.parametrize(
+    ("summary", "count", "line"),
+    [
+        (Summary(1, 0, 0, None), 1, "1 video: 1 succeeded, 0 failed"),
+        (Summary(1990, 10, 0, 557.2), 2000, "2,000 videos: 1,990 succeeded, 10 failed; estimated cost 557.2"),
+        (Summary(0, 1, 1500, None), 1501, "1,501 videos: 0 succeeded, 1 failed, 1,500 waiting"),
+    ],
+)
+def test_the_summary_line_counts_videos(summary: Summary, count: int, line: str) -> None:
+    tiles = [tile(n) for n in range(count)]
+    html = render_run("gallery", "run", tiles, summary, 1, lambda t, n: clip_path(RUN_PAGE, t, n))
+    [shown] = re.findall(r'<p class="summary" id="summary">([^<]*)</p>', html)
+    assert shown == line

@@ -1,7 +1,8 @@
 """The videos of a run through Airflow's own api-server app, in-process: three mapped Kling tasks run with
 dag.test() against the sandbox, kept in a ``file://`` folder; the page and each video as a signed-in user
 (the simple auth manager's JWT) and as a visitor who is not; a kept video after the vendor's link expired;
-a run that kept nothing; and the "Videos of this run" extra link (Airflow 3.0's way to the page)."""
+a run that kept nothing; a batch of three, a tile and a video per item; and the "Videos of this run" extra
+link (Airflow 3.0's way to the page)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html import unescape
+from html import escape, unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -23,6 +24,7 @@ from fastapi.testclient import TestClient
 from airflow_provider_videotask.sandbox import Sandbox
 from tests.conftest import set_connection
 from tests.dag_runs import parse_dags_folder, task_states, xcoms
+from tests.dags.gallery_batch_dags import BATCH_PROMPTS
 from tests.dags.gallery_dags import KEPT_PROMPTS, NOT_KEPT_PROMPTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db")]
@@ -36,6 +38,7 @@ class Runs:
     sandbox: Sandbox
     kept: Any  # the DagRun of gallery_kept
     not_kept: Any  # the DagRun of gallery_not_kept
+    batch: Any  # the DagRun of gallery_batch
     client: TestClient  # Airflow's api-server app, signed out
     token: str  # the admin's API token
 
@@ -47,6 +50,7 @@ class Runs:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     """Both DAGs run once against one sandbox, then Airflow's app with the simple auth manager and one user."""
+    from tests.dags.gallery_batch_dags import batch
     from tests.dags.gallery_dags import kept, not_kept
 
     home = tmp_path_factory.mktemp("gallery")
@@ -56,6 +60,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         set_connection(env, "acedatacloud_default", "acedatacloud", sandbox.url)
         kept_run = kept.test(run_conf={"output": (home / "videos").as_uri() + "/"})
         not_kept_run = not_kept.test()
+        batch_run = batch.test(run_conf={"output": (home / "batch").as_uri() + "/"})
         parse_dags_folder()  # the serialized DAGs, as the api-server reads them for the extra links (3.0)
         env.setenv(
             "AIRFLOW__CORE__AUTH_MANAGER",
@@ -68,7 +73,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         client = TestClient(airflow_app())
         answer = client.post("/auth/token", json={"username": "admin", "password": PASSWORD})
         assert answer.status_code == 201, answer.text
-        yield Runs(sandbox, kept_run, not_kept_run, client, answer.json()["access_token"])
+        yield Runs(sandbox, kept_run, not_kept_run, batch_run, client, answer.json()["access_token"])
     from airflow.api_fastapi.app import purge_cached_app
 
     purge_cached_app()
@@ -122,7 +127,7 @@ def test_signed_in_the_page_shows_the_three_prompts_and_players(runs: Runs) -> N
         assert prompt in html
     assert html.count("<video") == 3
     assert players(html) == [f"{page_url(runs.kept)}/videos/kling/{n}/0" for n in range(3)]
-    assert "3 video tasks: 3 succeeded, 0 failed, 0 waiting" in html
+    assert "3 videos: 3 succeeded, 0 failed" in html
     for path in kept_files(runs.kept).values():
         assert f"<code>{path.as_uri()}</code>" in html
         assert hashlib.sha256(path.read_bytes()).hexdigest() in html
@@ -286,6 +291,51 @@ def test_a_run_that_does_not_exist_has_no_videos(runs: Runs) -> None:
     answer = runs.client.get("/videotask/runs/gallery_kept/no_such_run", headers=runs.signed_in)
     assert answer.status_code == 200
     assert "This run has no video tasks." in answer.text
+
+
+def test_a_batch_is_a_tile_per_item_and_each_plays_its_own_video(runs: Runs) -> None:
+    assert task_states(runs.batch) == {"kling": "success"}  # one item failed, as allowed
+    records = xcoms(runs.batch, "kling")["videos"]
+    answer = runs.client.get(page_url(runs.batch), headers=runs.signed_in)
+    assert answer.status_code == 200, answer.text
+    html = answer.text
+    labels = re.findall(r'<section class="tile" data-task="([^"]*)" data-state="([^"]*)"', html)
+    assert labels == [("kling #0", "succeeded"), ("kling #1", "failed"), ("kling #2", "succeeded")]
+    assert [f'<p class="prompt">{escape(prompt)}</p>' in html for prompt in BATCH_PROMPTS] == [True] * 3
+    assert "3 videos: 2 succeeded, 1 failed" in html
+    assert escape(records[1]["reason"]) in html
+    assert records[1]["reason"] == "failed: api_error: content rejected by review"
+    urls = players(html)
+    assert urls == [f"{page_url(runs.batch)}/videos/kling/-1/0?item={n}" for n in (0, 2)]
+    for url, n in zip(urls, (0, 2), strict=True):
+        [kept] = records[n]["kept"]
+        path = Path(urlsplit(kept["stored_uri"]).path)
+        # The sandbox's clips are alike: each item's kept copy is marked (its size kept, as recorded), so that
+        # only that item's copy is the answer.
+        mark = f"item {n} ".encode()
+        body = mark + path.read_bytes()[len(mark) :]
+        path.write_bytes(body)
+        whole = runs.client.get(url, headers=runs.signed_in)
+        assert (whole.status_code, whole.content) == (200, body)
+        first = runs.client.get(url, headers={**runs.signed_in, "Range": "bytes=0-99"})
+        assert (first.status_code, first.content) == (206, body[:100])
+    assert runs.client.get(urls[0]).status_code == 401  # signed out: nothing
+
+
+def test_a_batch_video_by_its_old_address_is_the_nth_kept_copy_of_the_task(runs: Runs) -> None:
+    records = xcoms(runs.batch, "kling")["videos"]
+    kept = [Path(urlsplit(copy["stored_uri"]).path) for record in records for copy in record["kept"]]
+    assert len(kept) == 2
+    for n, path in enumerate(kept):
+        answer = runs.client.get(f"{page_url(runs.batch)}/videos/kling/-1/{n}", headers=runs.signed_in)
+        assert (answer.status_code, answer.content) == (200, path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    "path", ["/videos/kling/-1/0?item=1", "/videos/kling/-1/1?item=0", "/videos/kling/-1/0?item=3"]
+)
+def test_a_batch_item_without_that_video_is_not_found(runs: Runs, path: str) -> None:
+    assert runs.client.get(page_url(runs.batch) + path, headers=runs.signed_in).status_code == 404
 
 
 def run_videos_link(dag_run: Any, map_index: int) -> str:

@@ -1,18 +1,22 @@
 """What the page shows of each video task, from the XComs the operators, the sensor and StoreVideosOperator push
-(``gallery/tiles.py``): hand-made task instances whose XCom values come from the provider's own producers."""
+(``gallery/tiles.py``): hand-made task instances whose XCom values come from the provider's own producers, and
+a batch's as its operator pushes them against the sandbox."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_provider_videotask.api.models import TaskState, VideoTask
-from airflow_provider_videotask.gallery.tiles import Clip, Instance, Tile, summary_of, tiles_of
+from airflow_provider_videotask.gallery.tiles import Clip, Instance, Summary, Tile, clip_of, summary_of, tiles_of
+from airflow_provider_videotask.operators.ace import KlingVideoOperator
+from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.storage import MAX_PARAMETER_CHARS, StoredVideo
 from airflow_provider_videotask.xcoms import MAX_PROMPT_CHARS, REQUEST_XCOM_KEY, item_record, request_record
-from tests.conftest import SENTINEL_TOKEN
+from tests.conftest import SENTINEL_TOKEN, operator_context
 
 VENDOR_URL = "https://cdn.example/videos/t1.mp4?X-Amz-Signature=abc123&X-Amz-Expires=3600"
 KLING_FIELDS = {"prompt": "a paper boat", "model": "kling-v1", "action": "text2video", "mode": None, "duration": 5}
@@ -249,13 +253,163 @@ def test_request_record_keeps_a_long_prompt_whole_but_not_a_huge_one() -> None:
     assert tile.prompt == long_prompt
 
 
-def test_a_batch_tile_plays_each_items_kept_copy() -> None:
-    kept = "file:///k/t1.mp4"
-    stored = StoredVideo("hailuo", "t1", 0, VENDOR_URL, kept, None, 10, "ab" * 32, "video/mp4", {}, None, "now")
-    task = {"task_id": "t1", "state": "succeeded", "video_urls": [VENDOR_URL]}
-    records = [
-        item_record(0, "a boat", task, None, [stored.to_dict()], 0.25),
-        item_record(1, "a fox", None, "the submit's fate is unknown", [], None),
+def batch_request(size: int, first: str = "a paper boat") -> dict[str, Any]:
+    """XCom ``video_request`` of a batch, as the operators push it: its first item's fields, a batch's prompt."""
+    return {**request(first), "prompt": f"{size} videos: {first}"}
+
+
+def kept_at(video_task_id: str) -> dict[str, Any]:
+    return stored(video_task_id, prompt="the item's own", model="kling-v1")
+
+
+def batch_xcoms() -> dict[str, Any]:
+    """A finished batch of four, as the operator pushes it: a kept video, a failed one, one whose submit never
+    got a vendor task, and a video not kept."""
+    tasks = [
+        finished("v0", seconds=40.0),
+        finished("v1", state=TaskState.FAILED, error="content rejected by review", seconds=3.0),
+        finished("v3", seconds=44.0),
     ]
-    [tile] = tiles_of([Instance("batch", -1, "success", {"videos": records, "tasks": [task]})])
-    assert [clip.kept_uri for clip in tile.clips] == [kept]
+    records = [
+        item_record(0, "a paper boat", tasks[0], None, [kept_at("v0")], 0.25),
+        item_record(1, "a fox", tasks[1], "failed: content rejected by review", [], 0.25),
+        item_record(2, "an owl", None, "the submit's fate is unknown: see the log", [], 0.25),
+        item_record(3, "a whale", tasks[2], None, [], 0.25),
+    ]
+    return {
+        REQUEST_XCOM_KEY: batch_request(4),
+        "video_task_ids": ["v0", "v1", "v3"],
+        "estimated_cost": 1.0,
+        "tasks": tasks,
+        "videos": records,
+    }
+
+
+def test_a_finished_batch_is_a_tile_per_item_in_order() -> None:
+    instances = [Instance("batch", -1, "success", batch_xcoms()), kept_instance("alone", -1)]
+    tiles = tiles_of(instances)
+    assert [tile.label for tile in tiles] == ["alone", "batch #0", "batch #1", "batch #2", "batch #3"]
+    items = tiles[1:]
+    assert [tile.item for tile in items] == [0, 1, 2, 3]
+    assert [tile.prompt for tile in items] == ["a paper boat", "a fox", "an owl", "a whale"]
+    assert [tile.state for tile in items] == ["succeeded", "failed", "failed", "succeeded"]
+    assert [tile.reason for tile in items] == [
+        None,
+        "failed: content rejected by review",
+        "the submit's fate is unknown: see the log",
+        None,
+    ]
+    assert [tile.video_task_ids for tile in items] == [("v0",), ("v1",), (), ("v3",)]
+    assert [tile.seconds for tile in items] == [40.0, 3.0, None, 44.0]
+    assert [tile.cost for tile in items] == [0.25] * 4
+    assert {(tile.vendor, tile.service, tile.model) for tile in items} == {("acedatacloud", "kling", "kling-v1")}
+    # Its kept copy, else its vendor's link; nothing for an item without a video.
+    assert [[clip.kept_uri for clip in tile.clips] for tile in items] == [
+        ["file:///data/videos/acedatacloud/v0.mp4"],
+        [],
+        [],
+        [None],
+    ]
+    assert items[3].clips[0].vendor_url == VENDOR_URL
+    # A task of one video beside it stays one tile, as it always was.
+    assert tiles[0] == tiles_of([kept_instance("alone", -1)])[0]
+    assert tiles[0].item is None
+
+
+def test_the_summary_counts_a_batchs_items_and_sums_their_costs() -> None:
+    task = finished("v", seconds=30.0)
+    records = [
+        item_record(n, f"shot {n}", task, None, [], 0.28)
+        if n % 200
+        else item_record(n, f"shot {n}", None, "rejected: content rejected by review", [], 0.28)
+        for n in range(2000)
+    ]
+    xcoms = {REQUEST_XCOM_KEY: batch_request(2000), "videos": records, "estimated_cost": 560.0}
+    tiles = tiles_of([Instance("generate", -1, "success", xcoms), kept_instance("alone", -1)])
+    assert len(tiles) == 2001
+    summary = summary_of(tiles)
+    assert (summary.succeeded, summary.failed, summary.waiting) == (1991, 10, 0)
+    assert summary.cost == pytest.approx(2000 * 0.28 + 0.25)
+
+
+def test_a_waiting_batch_is_a_tile_per_vendor_task() -> None:
+    xcoms = {REQUEST_XCOM_KEY: batch_request(4), "video_task_ids": ["v0", "v1", "v3"], "estimated_cost": 1.0}
+    tiles = tiles_of([Instance("batch", -1, "deferred", xcoms)])
+    assert [(tile.label, tile.state, tile.video_task_ids) for tile in tiles] == [
+        ("batch #0", "waiting", ("v0",)),
+        ("batch #1", "waiting", ("v1",)),
+        ("batch #2", "waiting", ("v3",)),
+    ]
+    assert {(tile.prompt, tile.reason, tile.clips, tile.vendor) for tile in tiles} == {(None, None, (), "acedatacloud")}
+    assert [tile.cost for tile in tiles] == [0.25] * 3  # each its share of the batch's estimate
+    assert summary_of(tiles).waiting == 3
+
+
+def test_a_batch_that_failed_before_its_records_shows_what_the_vendor_said_else_the_log() -> None:
+    ended = [finished("v0"), finished("v1", state=TaskState.REJECTED, error="content rejected by review")]
+    xcoms = {REQUEST_XCOM_KEY: batch_request(3), "video_task_ids": ["v0", "v1", "v2"], "tasks": ended}
+    tiles = tiles_of([Instance("batch", -1, "failed", xcoms)])
+    assert [(tile.state, tile.reason) for tile in tiles] == [
+        ("succeeded", None),
+        ("failed", "rejected: content rejected by review"),
+        ("failed", "the task failed before the vendor reported an end: see its log"),
+    ]
+    assert [clip.vendor_url for clip in tiles[0].clips] == [VENDOR_URL]
+
+
+def test_one_video_and_several_sensed_ids_stay_one_tile() -> None:
+    # The sensor waits on several ids, without a batch's request: one tile, as before.
+    sensed = {REQUEST_XCOM_KEY: request_record("hailuo", None, {}), "video_task_ids": ["a", "b"]}
+    # A prompt that reads like a batch's, on one vendor task: one video.
+    one = {REQUEST_XCOM_KEY: request("3 videos: a joke"), "video_task_ids": ["t1"]}
+    tiles = tiles_of([Instance("sense", -1, "deferred", sensed), Instance("one", -1, "deferred", one)])
+    assert [(tile.label, tile.item, tile.video_task_ids) for tile in tiles] == [
+        ("one", None, ("t1",)),
+        ("sense", None, ("a", "b")),
+    ]
+
+
+def kept_uri(clip: Clip | None) -> str | None:
+    return None if clip is None else clip.kept_uri
+
+
+def test_an_items_clip_is_found_by_its_index_and_an_old_address_numbers_across_items() -> None:
+    xcoms = batch_xcoms()
+    xcoms["videos"][3]["kept"] = [kept_at("v3")]
+    instance = Instance("batch", -1, "success", xcoms)
+    assert clip_of(instance, 0, 0) == tiles_of([instance])[0].clips[0]
+    assert kept_uri(clip_of(instance, 3, 0)) == "file:///data/videos/acedatacloud/v3.mp4"
+    assert clip_of(instance, 1, 0) is None  # failed: no video
+    assert (clip_of(instance, 0, 1), clip_of(instance, 9, 0), clip_of(instance, 0, -1)) == (None, None, None)
+    # Without an item (an address made before items had tiles): the items' kept copies one after another.
+    assert [kept_uri(clip_of(instance, None, n)) for n in range(3)] == [
+        "file:///data/videos/acedatacloud/v0.mp4",
+        "file:///data/videos/acedatacloud/v3.mp4",
+        None,
+    ]
+    [one] = tiles_of([kept_instance()])
+    assert clip_of(kept_instance(), None, 0) == one.clips[0]
+    assert clip_of(kept_instance(), 0, 0) is None  # a task of one video has no items
+
+
+def test_a_batch_the_operator_ran_is_a_tile_per_item(sandbox_conns: Sandbox, tmp_path: Path) -> None:
+    """XComs as the real operator pushes them, against the sandbox: a batch of three, the second rejected."""
+    context = operator_context()
+    prompts = ["a paper boat", "a fox [reject]", "an owl"]
+    KlingVideoOperator(
+        task_id="batch", prompts=prompts, allowed_failures=1, poll_interval=0.05, output_path=tmp_path.as_uri() + "/"
+    ).execute(context)
+    tiles = tiles_of([Instance("batch", -1, "success", context["ti"].xcom)])
+    assert [(tile.label, tile.prompt, tile.state) for tile in tiles] == [
+        ("batch #0", "a paper boat", "succeeded"),
+        ("batch #1", "a fox [reject]", "failed"),
+        ("batch #2", "an owl", "succeeded"),
+    ]
+    assert tiles[1].reason == "failed: api_error: content rejected by review"  # the sandbox's Kling says so
+    assert [len(tile.clips) for tile in tiles] == [1, 0, 1]
+    for tile in (tiles[0], tiles[2]):
+        [clip] = tile.clips
+        assert clip.kept_uri is not None
+        assert clip.kept_uri.startswith(tmp_path.as_uri())
+        assert tile.video_task_ids == (context["ti"].xcom["videos"][tile.item]["video_task_id"],)
+    assert summary_of(tiles) == Summary(succeeded=2, failed=1, waiting=0, cost=None)

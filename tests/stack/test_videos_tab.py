@@ -58,7 +58,7 @@ def test_the_videos_tab_plays_every_kept_video_and_shows_nothing_signed_out(
         frame = page
     summary = frame.locator("#summary")
     summary.wait_for()
-    assert summary.inner_text().startswith("3 video tasks: 3 succeeded, 0 failed, 0 waiting")
+    assert summary.inner_text().startswith("3 videos: 3 succeeded, 0 failed")
     for prompt in PROMPTS:
         assert frame.get_by_text(f"{prompt} [duration=20]", exact=True).count() == 1, prompt
     tab = next(f for f in page.frames if "/videotask/runs/" in f.url)
