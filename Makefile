@@ -31,20 +31,21 @@ test-fast:
 
 # The whole stack on PostgreSQL (killed triggerer, two triggerers, killed worker, restarted scheduler)
 # and the UI in Chromium: a few minutes. Installs PostgreSQL and Chromium with apt when root.
+STACK_MARKERS ?= stack
 test-stack:
 	@scripts/system-deps.sh
 	@scripts/bootstrap.sh $(AIRFLOW_VERSION) >/dev/null
 	@VIRTUAL_ENV=$(VENV) .venv/tools/bin/uv pip install --quiet -e ".[test,stack]" --constraint constraints/airflow-$(AIRFLOW_VERSION).txt
-	$(VENV)/bin/python -m pytest -m stack $(PYTEST_ARGS) tests/stack
+	$(VENV)/bin/python -m pytest -m "$(STACK_MARKERS)" $(PYTEST_ARGS) tests/stack
 
 # About 45 minutes: the whole suite on the floor and on the newest (the floor skips the few long tests of
 # paths no Airflow version changes, `once`), the fast suite on the minors between (no whole-DAG runs,
-# `slow`), the stack tests on the floor and on the newest.
+# `slow`), the stack tests on the floor (but the `once`) and on the newest.
 test-all:
 	$(MAKE) test AIRFLOW_VERSION=$(AIRFLOW_FLOOR) PYTEST_MARKERS="not stack and not once"
 	$(foreach version,$(AIRFLOW_BETWEEN),$(MAKE) test AIRFLOW_VERSION=$(version) PYTEST_MARKERS="not stack and not once and not slow" &&) true
 	$(MAKE) test AIRFLOW_VERSION=3.3.2
-	$(MAKE) test-stack AIRFLOW_VERSION=$(AIRFLOW_FLOOR)
+	$(MAKE) test-stack AIRFLOW_VERSION=$(AIRFLOW_FLOOR) STACK_MARKERS="stack and not once"
 	$(MAKE) test-stack AIRFLOW_VERSION=3.3.2
 	$(MAKE) docs
 

@@ -171,6 +171,25 @@ with DAG(
         timeout=3600,
     )
 
+with DAG(
+    "stack_batch_paced",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    render_template_as_native_obj=True,
+    tags=["test"],
+) as batch_paced:
+    # The prompts of the run's conf, against HiDream's per-minute submit limit (the test shortens the sandbox's
+    # window): the waits for the vendor's rate are spent in the triggerer (tests/stack/test_batches.py).
+    HiDreamVideoOperator(
+        task_id="generate",
+        hidream_conn_id="e2e_hidream",
+        prompts="{{ dag_run.conf['prompts'] }}",
+        deferrable=True,
+        poll_interval=2,
+        timeout=3600,
+    )
+
 with DAG("stack_clean_logs", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["test"]) as clean:
     # A deferrable video task's normal run, whose every log line is read (tests/stack/test_stack.py).
     HailuoVideoOperator(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from typing import Any
 
-from airflow_provider_videotask.sandbox import Sandbox
+import pytest
+
+from airflow_provider_videotask.sandbox import Sandbox, SubmitLimit
 from tests.dags.stack_dags import BATCH_PROMPTS, KILLED_BATCH_PROMPTS
 from tests.stack.conftest import FIGURES, Stack
 from tests.stack.test_stack import _process_titled, task_logs
@@ -120,3 +123,66 @@ def test_a_called_back_batch_reads_each_video_about_once(stack: Stack, sandbox: 
     FIGURES[f"called-back batch of {CALLED_BACK_BATCH}: callbacks accepted / noted / held / ignored"] = (
         f"{outcomes['accepted']} / {outcomes['noted']} / {outcomes['held']} / {outcomes['ignored']}"
     )
+
+
+PACED_BATCH = 500
+
+
+class SlotTime:
+    """Watches a task instance in the database (every 0.1 s): how long it held a worker slot (running) in all,
+    and how many times it started running."""
+
+    def __init__(self, stack: Stack, run_id: str) -> None:
+        self.stack, self.run_id = stack, run_id
+        self.seconds, self.starts = 0.0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        running_since: float | None = None
+        while not self._stop.wait(0.1):
+            rows = self.stack.query("select state from task_instance where run_id = %s", self.run_id)
+            now = time.time()
+            if rows and rows[0][0] == "running":
+                if running_since is None:
+                    running_since, self.starts = now, self.starts + 1
+            elif running_since is not None:
+                self.seconds += now - running_since
+                running_since = None
+
+    def __enter__(self) -> SlotTime:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.mark.once  # five minutes of the vendor's windows; the path is the same on every Airflow
+def test_a_rate_limited_batch_waits_for_the_vendor_in_the_triggerer(stack: Stack, sandbox: Sandbox) -> None:
+    """500 prompts at HiDream's 10 submits a window (the window shortened from 60 s to 6 s): the batch goes
+    out window by window, and between windows the task waits in the triggerer, not in a worker."""
+    limit = ("hidream", "txt2video")
+    before = sandbox.state.limits.get(limit)
+    sandbox.state.limits[limit] = SubmitLimit(10, 6.0)
+    try:
+        asked = [f"paced {n} [duration=1]" for n in range(PACED_BATCH)]
+        run_id = stack.trigger("stack_batch_paced", {"prompts": asked})
+        with SlotTime(stack, run_id) as slot:
+            assert stack.wait_for_run("stack_batch_paced", run_id, timeout=1200) == "success", stack.logs()
+    finally:
+        if before is None:
+            sandbox.state.limits.pop(limit, None)
+        else:
+            sandbox.state.limits[limit] = before
+    counts = sandbox.counts()
+    assert counts["submits_accepted"] == PACED_BATCH
+    assert prompts_sent(sandbox) == Counter(asked)  # each once
+    FIGURES[f"rate-limited batch of {PACED_BATCH} (10 a window): seconds holding a worker slot"] = round(
+        slot.seconds, 1
+    )
+    FIGURES[f"rate-limited batch of {PACED_BATCH} (10 a window): times it ran / refusals"] = (
+        f"{slot.starts} / {counts['submits_refused']}"
+    )
+    assert slot.seconds < 60, (slot.seconds, slot.starts)

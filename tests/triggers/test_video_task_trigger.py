@@ -127,7 +127,11 @@ async def test_a_task_seen_over_is_not_read_again(
     assert counts["hidream_batch"] == 3
     assert counts["ids_queried"] == 3 + 1 + 1  # all three, then the one still running, twice
     assert event["status"] == "success"
-    assert [(t["task_id"], t["state"]) for t in event["tasks"]] == list(zip(ids, ["succeeded", "succeeded", "rejected"]))
+    assert [(t["task_id"], t["state"]) for t in event["tasks"]] == [
+        (ids[0], "succeeded"),
+        (ids[1], "succeeded"),
+        (ids[2], "rejected"),
+    ]
     assert event["tasks"][0]["video_urls"]
     assert event["failed_task_ids"] == [ids[2]]
 
