@@ -11,11 +11,14 @@ Both ways are deferrable and poll every 2 s:
 
 - mapped: ``HailuoVideoOperator.partial(...).expand_kwargs(...)``, a task instance per video
   (``stack_callbacks`` on a connection without callbacks);
-- batch: one ``HailuoVideoOperator(prompts=[...])`` (``stack_batch_conf``).
+- batch: one ``HailuoVideoOperator(prompts=[...])`` (``stack_batch_conf``);
+- batch with callbacks: the same, on a connection whose vendor calls back for each video (the api-server's
+  receiver reads the video a callback names; the task's own reads come every 120 s, as the safety net).
 
-Printed side by side: wall time, the machine's CPU seconds (every process, from /proc/stat), task
-instances, rows PostgreSQL wrote (inserted, updated and deleted, from pg_stat_database), vendor reads of
-ids per video, and submits per video.
+Printed side by side: wall time, the machine's CPU seconds (every process, from /proc/stat) and each
+component's (its process tree: scheduler, the LocalExecutor's workers and their tasks, triggerer,
+api-server, DAG processor, PostgreSQL), task instances, rows PostgreSQL wrote (inserted, updated and
+deleted, from pg_stat_database), vendor reads of ids per video, and submits per video.
 """
 
 from __future__ import annotations
@@ -43,6 +46,32 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+def component_cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU seconds each component's processes spent so far: the process, its live descendants, and the children
+    each of them reaped. The scheduler's own, apart from its workers' (the LocalExecutor's processes, which run
+    the tasks)."""
+    import psutil
+
+    def spent(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            return 0.0
+        return times.user + times.system + times.children_user + times.children_system
+
+    def tree(pid: int) -> float:
+        root = psutil.Process(pid)
+        return spent(root) + sum(spent(child) for child in root.children(recursive=True))
+
+    seconds = {name: tree(process.pid) for name, process in stack.processes.items()}
+    scheduler = psutil.Process(stack.processes["scheduler"].pid).cpu_times()
+    seconds["workers (tasks)"] = seconds.pop("scheduler") - scheduler.user - scheduler.system
+    seconds["scheduler"] = scheduler.user + scheduler.system
+    postmaster = int((stack.postgres.data / "postmaster.pid").read_text().split()[0])
+    seconds["PostgreSQL"] = tree(postmaster)
+    return seconds
+
+
 def rows_written(stack: Stack) -> int:
     [(inserted, updated, deleted)] = stack.query(
         "select tup_inserted, tup_updated, tup_deleted from pg_stat_database where datname = 'airflow'"
@@ -54,11 +83,17 @@ def measure(stack: Stack, sandbox: Sandbox, dag_id: str, conf: dict[str, Any], v
     sandbox.reset_counts()
     with sandbox.state.lock:
         sandbox.state.tasks.clear()
-    rows, cpu, started = rows_written(stack), machine_cpu_seconds(), time.time()
+    rows, cpu, components, started = (
+        rows_written(stack),
+        machine_cpu_seconds(),
+        component_cpu_seconds(stack),
+        time.time(),
+    )
     run_id = stack.trigger(dag_id, conf)
     state = stack.wait_for_run(dag_id, run_id, timeout=7200)
     wall, cpu = time.time() - started, machine_cpu_seconds() - cpu
     time.sleep(2)  # PostgreSQL publishes its statistics a moment after each transaction
+    components = {name: spent - components.get(name, 0.0) for name, spent in component_cpu_seconds(stack).items()}
     rows = rows_written(stack) - rows
     [(instances,)] = stack.query("select count(*) from task_instance where run_id = %s", run_id)
     counts = sandbox.counts()
@@ -67,11 +102,15 @@ def measure(stack: Stack, sandbox: Sandbox, dag_id: str, conf: dict[str, Any], v
         "wall time (s)": f"{wall:.1f}",
         "machine CPU (s)": f"{cpu:.1f}",
         "machine CPU per video (s)": f"{cpu / videos:.3f}",
+        **{
+            f"  {name} CPU per video (ms)": f"{1000 * spent / videos:.1f}" for name, spent in sorted(components.items())
+        },
         "task instances": str(instances),
         "database rows written": str(rows),
         "database rows per video": f"{rows / videos:.1f}",
         "vendor reads of ids per video": f"{counts['ids_queried'] / videos:.2f}",
         "batch read requests": str(counts["hailuo_retrieve_batch"]),
+        "callbacks delivered": str(counts["callbacks_delivered"]),
         "submits per video": f"{counts['hailuo_submit'] / videos:.2f}",
     }
 
@@ -89,6 +128,7 @@ def main() -> None:
             {"jobs": [{"conn": "stack_hailuo", "prompt": prompt, "poll_interval": 2} for prompt in prompts]},
         ),
         "batch (one task)": ("stack_batch_conf", {"prompts": prompts}),
+        "batch, called back": ("stack_batch_callbacks", {"prompts": prompts}),
     }
     results: dict[str, dict[str, str]] = {}
     with (
@@ -100,7 +140,7 @@ def main() -> None:
             print(f"{way}: {args.videos} videos of {args.seconds} s ...", flush=True)
             results[way] = measure(stack, sandbox, dag_id, conf, args.videos)
     print_table(results, 28)
-    mapped, batch = (float(results[way]["machine CPU per video (s)"]) for way in ways)
+    mapped, batch, _ = (float(results[way]["machine CPU per video (s)"]) for way in ways)
     print(f"\nCPU per video, mapped / batch: {mapped / max(batch, 1e-9):.0f}x. Physical limit of the wall time: "
           f"about {args.seconds} s (the vendor's), for any number of videos.")  # fmt: skip
 
