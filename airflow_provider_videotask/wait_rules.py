@@ -14,6 +14,9 @@ it answers. The rules:
   next, or any other failure, ends the wait with ``error``.
 - Past the deadline, a wait that is not over ends with ``timeout``; a task that finished just in time
   still counts (the tasks are judged first).
+- A task seen over is final: it is not read again. The trigger reads only the tasks it has not seen over;
+  a callback reads only the task it names, and notes it once over (``callbacks/notes.py``); a wait woken
+  by callbacks is judged on the notes, a task not noted reading as running (:func:`callback_verdict`).
 """
 
 from __future__ import annotations

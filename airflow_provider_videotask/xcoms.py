@@ -19,8 +19,9 @@ TASKS_XCOM_KEY = "tasks"
 # The kept copies (``storage.StoredVideo.to_dict()``); with ``prompts=``, one record per item
 # (:func:`item_record`) whose ``kept`` holds its copies.
 VIDEOS_XCOM_KEY = "videos"
-# What was asked (:func:`request_record`), before paying.
+# What was asked (:func:`request_record`), before paying; a batch's also says how many videos it holds.
 REQUEST_XCOM_KEY = "video_request"
+BATCH_SIZE_FIELD = "videos"
 # The connection's price table's estimate for the task's videos together.
 ESTIMATED_COST_XCOM_KEY = "estimated_cost"
 XCOM_KEYS = (REQUEST_XCOM_KEY, VIDEO_TASK_IDS_XCOM_KEY, ESTIMATED_COST_XCOM_KEY, TASKS_XCOM_KEY, VIDEOS_XCOM_KEY)

@@ -49,9 +49,9 @@ _LOOK_AGAIN_SECONDS = 1.0
 _ABOUT_TO_DEFER = frozenset({"scheduled", "queued", "running", "restarting", "up_for_retry"})
 _ON_ANOTHER_TRIGGER = "deferred on another trigger"  # a batch waiting out a refusal before it submits on
 _EARLY = _ABOUT_TO_DEFER | {_ON_ANOTHER_TRIGGER}
-# Triggers as their rows' kwargs make them, by row id (kwargs never change): a batch's thousands of callbacks
-# decrypt and parse its thousands of ids once.
-_TRIGGERS: OrderedDict[int, VideoTaskTrigger] = OrderedDict()
+# Triggers as their rows' kwargs make them, by row id and creation time (a row's kwargs never change; SQLite
+# may reuse an id): a batch's thousands of callbacks decrypt and parse its thousands of ids once.
+_TRIGGERS: OrderedDict[tuple[int, float], VideoTaskTrigger] = OrderedDict()
 _TRIGGERS_KEPT = 64
 # Callbacks held until their task defers: the tasks they named (None: unnamed), since when, and the
 # watchers (one per wait) that read them then.
@@ -106,13 +106,13 @@ def find_wait(address: WaitAddress) -> DeferredWait | str:
         ).one_or_none()
         if row is None or row.classpath != TRIGGER_CLASSPATH:
             return _ON_ANOTHER_TRIGGER
-        trigger_id = int(ti.trigger_id)
-        if (trigger := _TRIGGERS.get(trigger_id)) is None:
+        trigger_id, created = int(ti.trigger_id), row.created_date.timestamp()
+        if (trigger := _TRIGGERS.get((trigger_id, created))) is None:
             kwargs = session.scalars(select(Trigger).where(Trigger.id == trigger_id)).one().kwargs  # decrypted
-            trigger = _TRIGGERS[trigger_id] = VideoTaskTrigger(**kwargs)
+            trigger = _TRIGGERS[trigger_id, created] = VideoTaskTrigger(**kwargs)
             while len(_TRIGGERS) > _TRIGGERS_KEPT:
                 _TRIGGERS.popitem(last=False)
-        return DeferredWait(trigger_id, row.created_date.timestamp(), trigger)
+        return DeferredWait(trigger_id, created, trigger)
 
 
 def resume(

@@ -12,12 +12,12 @@ a batch still waits, before those records exist, a tile per vendor task in ``vid
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_videotask.xcoms import (
+    BATCH_SIZE_FIELD,
     ESTIMATED_COST_XCOM_KEY,
     REQUEST_XCOM_KEY,
     TASKS_XCOM_KEY,
@@ -28,9 +28,6 @@ from airflow_provider_videotask.xcoms import (
 
 _FAILED = frozenset({"failed", "upstream_failed"})
 _VENDOR_FAILED = frozenset({"failed", "rejected"})
-# How a batch's ``video_request`` names it (``operators/base.py``: "2000 videos: <the first prompt>"): the one
-# mark of a batch that still waits, as its ``video_task_ids`` are ids alike (the sensor pushes several too).
-_BATCH_PROMPT = re.compile(r"^(\d+) videos: ")
 # What the page names the vendor's link of a video not kept: the vendors' links are temporary (Ace Data
 # Cloud's and MiniMax's last hours; HiDream documents no lifetime: storage.py).
 VENDOR_LINK_NOTE = "the vendor's link, not kept: it may stop working hours after the video was made"
@@ -247,11 +244,12 @@ def _item_records(xcoms: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _waiting_batch_size(xcoms: Mapping[str, Any]) -> int | None:
-    """The size of a batch that has vendor tasks but no records yet; None for anything else."""
-    match = _BATCH_PROMPT.match(_text(_mapping(xcoms.get(REQUEST_XCOM_KEY)).get("prompt")) or "")
-    if match is None or len(_list(xcoms.get(VIDEO_TASK_IDS_XCOM_KEY))) < 2:
+    """The size of a batch that has vendor tasks but no records yet (its request says how many videos it holds:
+    the sensor pushes several ids too); None for anything else."""
+    size = _mapping(xcoms.get(REQUEST_XCOM_KEY)).get(BATCH_SIZE_FIELD)
+    if not isinstance(size, int) or isinstance(size, bool) or not _list(xcoms.get(VIDEO_TASK_IDS_XCOM_KEY)):
         return None
-    return int(match.group(1))
+    return size
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def batch_of(size: int, *, fail_every: int = 200) -> list[Tile]:
             records.append(item_record(n, f"shot {n}", task, "failed: content <rejected> by review", [], 0.28))
         else:
             records.append(item_record(n, f"shot {n}", task, None, [kept], 0.28))
-    request = {"prompt": f"{size} videos: shot 0", "vendor": "acedatacloud", "module": "kling"}
+    request = {"prompt": f"{size} videos: shot 0", "videos": size, "vendor": "acedatacloud", "module": "kling"}
     return tiles_of([Instance("generate", -1, "success", {REQUEST_XCOM_KEY: request, "videos": records})])
 
 

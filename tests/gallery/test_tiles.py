@@ -255,7 +255,7 @@ def test_request_record_keeps_a_long_prompt_whole_but_not_a_huge_one() -> None:
 
 def batch_request(size: int, first: str = "a paper boat") -> dict[str, Any]:
     """XCom ``video_request`` of a batch, as the operators push it: its first item's fields, a batch's prompt."""
-    return {**request(first), "prompt": f"{size} videos: {first}"}
+    return {**request(first), "prompt": f"{size} videos: {first}", "videos": size}
 
 
 def kept_at(video_task_id: str) -> dict[str, Any]:

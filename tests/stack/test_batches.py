@@ -86,8 +86,11 @@ CALLED_BACK_BATCH = 300
 
 def test_a_called_back_batch_reads_each_video_about_once(stack: Stack, sandbox: Sandbox) -> None:
     """Each callback reads only the video it names; the last one resumes the task, seconds after the vendor's
-    last end; the wait's notes are gone with it. The connection's own reads come every 120 s: never here."""
-    asked = [f"called back {n} [duration=20]" for n in range(CALLED_BACK_BATCH)]
+    last end; the wait's notes are gone with it. The first videos end while the batch is still submitting
+    (each submit's answer takes 0.2 s): their callbacks are held, and read together once the task defers.
+    The connection's own reads come every 120 s: never here."""
+    asked = [f"called back {n} [duration={1 if n < 20 else 20}]" for n in range(CALLED_BACK_BATCH)]
+    sandbox.add_fault("slow", count=-1, only="submits", delay=0.2)
     run_id = stack.trigger("stack_batch_callbacks", {"prompts": asked})
     assert stack.wait_for_run("stack_batch_callbacks", run_id, timeout=600) == "success", stack.logs()
     [(ended,)] = stack.query(
@@ -113,6 +116,8 @@ def test_a_called_back_batch_reads_each_video_about_once(stack: Stack, sandbox: 
         if f": {outcome} (" in line
     )
     assert outcomes["accepted"] == 1, outcomes
+    assert outcomes["held"] >= 1, outcomes  # the first videos' callbacks came before the deferral
+    assert "that came before it deferred: noted (" in log
     last_vendor_end = max(sandbox.state.finished_at(sandbox.task(task_id)) for task_id in ids)
     delay = float(ended) - last_vendor_end
     assert delay < 30, delay  # the fallback read would come 120 s after the deferral
