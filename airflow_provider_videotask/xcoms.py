@@ -31,16 +31,21 @@ XCOM_KEYS = (REQUEST_XCOM_KEY, VIDEO_TASK_IDS_XCOM_KEY, ESTIMATED_COST_XCOM_KEY,
 MAX_PROMPT_CHARS = 20_000
 
 
-def request_record(vendor: str, module: str | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+def request_record(
+    vendor: str, module: str | None, fields: Mapping[str, Any], batch_size: int | None = None
+) -> dict[str, Any]:
     """XCom ``video_request``: what a task asked for, without secrets (``storage.public_parameters``: no field
     named like a secret, URLs without their query, long values such as an inline base64 image cut to a note
-    of their length); the prompts whole up to ``MAX_PROMPT_CHARS``, as the page shows them."""
+    of their length); the prompts whole up to ``MAX_PROMPT_CHARS``, as the page shows them. A batch's
+    (``batch_size``): its first item's fields, its size, and a prompt that says both."""
     record = public_parameters(fields)
     for name, value in fields.items():
         if name not in record or "prompt" not in name.lower() or not isinstance(value, str):
             continue
         if len(value) <= MAX_PROMPT_CHARS and not value.startswith(("http://", "https://")):  # a link: no query
             record[name] = value
+    if batch_size is not None:
+        record |= {"prompt": f"{batch_size} videos: {fields.get('prompt') or ''}", BATCH_SIZE_FIELD: batch_size}
     return {**record, "vendor": vendor, "module": module}
 
 

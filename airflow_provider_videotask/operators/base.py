@@ -65,13 +65,7 @@ from airflow_provider_videotask.wait_rules import (
     stopped_waiting,
 )
 from airflow_provider_videotask.waiting import WaitPlan, push_tasks, push_video_task_ids, read_event
-from airflow_provider_videotask.xcoms import (
-    BATCH_SIZE_FIELD,
-    ESTIMATED_COST_XCOM_KEY,
-    REQUEST_XCOM_KEY,
-    VIDEOS_XCOM_KEY,
-    request_record,
-)
+from airflow_provider_videotask.xcoms import ESTIMATED_COST_XCOM_KEY, REQUEST_XCOM_KEY, VIDEOS_XCOM_KEY, request_record
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -288,10 +282,8 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
                 video._callback = self._callback
         if first_look:
             self._guard_spend(context, videos)
-            request = request_record(self.hook.conn_type, self.module, videos[0].fields())
-            if self._is_batch:
-                request["prompt"] = f"{len(videos)} videos: {videos[0].fields().get('prompt') or ''}"
-                request[BATCH_SIZE_FIELD] = len(videos)
+            size = len(videos) if self._is_batch else None
+            request = request_record(self.hook.conn_type, self.module, videos[0].fields(), batch_size=size)
             context["ti"].xcom_push(key=REQUEST_XCOM_KEY, value=request)
         return [Item(index, video, fingerprint(video.fields())) for index, video in enumerate(videos)]
 

@@ -61,6 +61,8 @@ def test_one_task_makes_every_video_in_the_order_of_its_prompts(sandbox_conns: S
     assert [record["video_urls"] for record in records] == result
     assert xcom["video_task_ids"] == [record["video_task_id"] for record in records]
     assert len(set(xcom["video_task_ids"])) == 12
+    # What was asked, for the Videos page while the batch waits: its size, its first item.
+    assert (xcom["video_request"]["videos"], xcom["video_request"]["prompt"]) == (12, "12 videos: boat 0")
     assert context["task_state_store"] == {}  # succeeded: the ledger is gone
 
 
