@@ -23,6 +23,7 @@ from airflow_provider_videotask.gallery.sources import (
     open_kept,
     read_kept,
     run_instances,
+    task_instance,
 )
 from airflow_provider_videotask.gallery.tiles import Clip, clip_of, summary_of, tiles_of
 from airflow_provider_videotask.links import run_videos_path
@@ -53,9 +54,10 @@ async def video(
 ) -> Response:
     if not await may_read(request, dag_id):
         return Response(status_code=401, headers=_PRIVATE)
-    # That one task instance read, and of a batch that one item's clips made: not the run's tiles.
-    instances = await run_in_threadpool(run_instances, dag_id, run_id, task_id, map_index)
-    clip = clip_of(instances[0], item, n) if instances else None
+    # That one task instance read (parsed again only when its XComs changed), and of a batch that one item's
+    # clips made: not the run's tiles.
+    instance = await run_in_threadpool(task_instance, dag_id, run_id, task_id, map_index)
+    clip = clip_of(instance, item, n) if instance is not None else None
     if clip is None:
         return Response(status_code=404, headers=_PRIVATE)
     if clip.kept_uri is None:

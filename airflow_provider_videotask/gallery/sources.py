@@ -4,6 +4,8 @@ kept video in its object storage, read in byte ranges so that a player can seek.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +15,11 @@ from airflow_provider_videotask.xcoms import XCOM_KEYS
 
 CHUNK_BYTES = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# A batch's ``videos`` XCom holds a record per item (about 2 MB at 2,000), and each of a page's players asks for
+# its own clip: the task instance as last read, by its video XComs' newest write and count, is parsed once.
+_READ: OrderedDict[tuple[str, str, str, int], tuple[tuple[Any, ...], Instance]] = OrderedDict()
+_READ_KEPT = 16
+_READ_LOCK = threading.Lock()
 
 
 def run_instances(dag_id: str, run_id: str, task_id: str | None = None, map_index: int | None = None) -> list[Instance]:
@@ -42,6 +49,40 @@ def run_instances(dag_id: str, run_id: str, task_id: str | None = None, map_inde
                      values.get((ti_task_id, ti_map_index), {}))
             for ti_task_id, ti_map_index, state in session.execute(tis)
         ]  # fmt: skip
+
+
+def task_instance(dag_id: str, run_id: str, task_id: str, map_index: int) -> Instance | None:
+    """One task instance with its video XComs (None if the run has no such one), for a clip: read again only
+    when its XComs changed since the last read (one small query), so a page's players parse a batch once."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    key = (dag_id, run_id, task_id, map_index)
+    with create_session() as session:
+        written = tuple(
+            session.execute(
+                select(func.max(XComModel.timestamp), func.count()).where(
+                    XComModel.dag_id == dag_id,
+                    XComModel.run_id == run_id,
+                    XComModel.task_id == task_id,
+                    XComModel.map_index == map_index,
+                    XComModel.key.in_(XCOM_KEYS),
+                )
+            ).one()
+        )
+    with _READ_LOCK:
+        if (read := _READ.get(key)) is not None and read[0] == written:
+            _READ.move_to_end(key)
+            return read[1]
+    instances = run_instances(dag_id, run_id, task_id, map_index)
+    if not instances:
+        return None
+    with _READ_LOCK:
+        _READ[key] = (written, instances[0])
+        while len(_READ) > _READ_KEPT:
+            _READ.popitem(last=False)
+    return instances[0]
 
 
 @dataclass(frozen=True)

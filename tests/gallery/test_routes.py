@@ -21,6 +21,7 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
+from airflow_provider_videotask.gallery.sources import task_instance
 from airflow_provider_videotask.sandbox import Sandbox
 from tests.conftest import set_connection
 from tests.dag_runs import parse_dags_folder, task_states, xcoms
@@ -320,6 +321,24 @@ def test_a_batch_is_a_tile_per_item_and_each_plays_its_own_video(runs: Runs) -> 
         first = runs.client.get(url, headers={**runs.signed_in, "Range": "bytes=0-99"})
         assert (first.status_code, first.content) == (206, body[:100])
     assert runs.client.get(urls[0]).status_code == 401  # signed out: nothing
+
+
+def test_a_batch_is_parsed_once_for_its_players_and_again_when_its_xcoms_change(runs: Runs) -> None:
+    from airflow.models.xcom import XComModel
+
+    batch = runs.batch
+    first = task_instance(batch.dag_id, batch.run_id, "kling", -1)
+    assert first is not None
+    assert task_instance(batch.dag_id, batch.run_id, "kling", -1) is first  # unchanged: not read again
+    records = first.xcoms["videos"]
+    try:
+        XComModel.set("videos", records[:1], dag_id=batch.dag_id, task_id="kling", run_id=batch.run_id)
+        changed = task_instance(batch.dag_id, batch.run_id, "kling", -1)
+        assert changed is not None
+        assert changed.xcoms["videos"] == records[:1]
+    finally:
+        XComModel.set("videos", records, dag_id=batch.dag_id, task_id="kling", run_id=batch.run_id)
+    assert task_instance(batch.dag_id, batch.run_id, "kling", 5) is None  # no such task instance
 
 
 def test_a_batch_video_by_its_old_address_is_the_nth_kept_copy_of_the_task(runs: Runs) -> None:
