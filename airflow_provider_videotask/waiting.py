@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -147,6 +147,12 @@ def read_event(event: Any) -> Verdict:
     if verdict is None:
         raise AirflowException(f"resumed with an unexpected trigger event: {event!r}")
     return verdict
+
+
+def with_done(verdict: Verdict, done: Sequence[Mapping[str, Any]]) -> Verdict:
+    """The verdict with the vendor tasks that were over before the wait began (succeeded for an earlier try,
+    as ``VideoTask.to_dict()``): every task of the task instance, for its results."""
+    return replace(verdict, tasks=[*(VideoTask.from_dict(task) for task in done), *verdict.tasks]) if done else verdict
 
 
 def push_video_task_ids(context: Context, video_task_ids: list[str]) -> None:

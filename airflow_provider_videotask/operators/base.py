@@ -64,7 +64,7 @@ from airflow_provider_videotask.wait_rules import (
     check_seconds,
     stopped_waiting,
 )
-from airflow_provider_videotask.waiting import WaitPlan, push_tasks, push_video_task_ids, read_event
+from airflow_provider_videotask.waiting import WaitPlan, push_tasks, push_video_task_ids, read_event, with_done
 from airflow_provider_videotask.xcoms import ESTIMATED_COST_XCOM_KEY, REQUEST_XCOM_KEY, VIDEOS_XCOM_KEY, request_record
 
 if TYPE_CHECKING:
@@ -111,10 +111,9 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
         anything is paid. See ``docs/spend-safety.md``.
     :param output_path: where to keep the videos (templated), e.g. ``s3://bucket/videos/{{ ds }}/``; with
         ``output_conn_id`` (its connection) and ``file_name`` (each file's name): ``docs/outputs.md``.
-    :param callbacks: ask the vendor to call back when a task ends, waking the wait within seconds
-        (default: on when the connection has the extras ``callback_base_url`` and ``callback_secret``, for
-        up to 50 videos a task; ``False`` polls only; ``True`` fails before paying when the connection
-        cannot). See ``docs/callbacks.md``.
+    :param callbacks: ask the vendor to call back when a task ends, waking the wait within seconds at one read
+        a video (default: on when the connection has the extras ``callback_base_url`` and ``callback_secret``;
+        ``False`` polls only; ``True`` fails before paying when the connection cannot). See ``docs/callbacks.md``.
 
     Returns (XCom ``return_value``) the video URLs (a list per item with ``prompts``); the vendor task ids
     are pushed as XCom ``video_task_ids`` once submitted, and the tasks' states as XCom ``tasks``.
@@ -326,12 +325,15 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             push_video_task_ids(context, self._video_task_ids)
         if not self.wait_for_completion:
             return self._end_without_waiting(context, items, ids, failures, ledger)
-        if not ids:
-            return self._end(context, items, Verdict("success", [], "no video task to wait for"), failures, ledger)
+        done = [task.to_dict() for task in found.succeeded]  # travel through the deferral, not waited on again
+        if not (waiting := found.waiting(self._video_task_ids)):
+            return self._end(
+                context, items, with_done(Verdict("success", [], "no video task to wait for"), done), failures, ledger
+            )
         plan = WaitPlan(
             self.conn_id,
             self.hook.conn_type,
-            self._video_task_ids,
+            waiting,
             self.module,
             self.poll_interval,
             self.wait_settings,
@@ -341,9 +343,9 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
             hook_kwargs=self.hook.request_arguments(),
         )
         if self.deferrable:
-            plan.defer(self, kwargs={"failures": {str(index): why for index, why in failures.items()}})
+            plan.defer(self, kwargs={"failures": {str(index): why for index, why in failures.items()}, "done": done})
         verdict = plan.waiter(self.hook, self.log).wait(self.poll_interval)
-        return self._end(context, items, verdict, failures, ledger)
+        return self._end(context, items, with_done(verdict, done), failures, ledger)
 
     def _submit_all(self, ledger: Ledger, to_send: list[Item], failures: dict[int, str], where: str) -> None:
         """Submit in waves of the connection's ``max_submits_in_flight``; a refusal waits its turn (here, or in
@@ -418,11 +420,9 @@ class VideoGenerationOperator(KeepsVideos, BaseOperator):
         if self._video_task_ids:
             self.log.warning(stopped_waiting(self._video_task_ids, self.hook.vendor))
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, failures: dict[str, str] | None = None
-    ) -> Any:
+    def execute_complete(self, context: Context, event: Any = None, failures: Any = None, done: Any = None) -> Any:
         """Resume after the trigger fired: validate the event and branch on its status."""
-        verdict = read_event(event)
+        verdict = with_done(read_event(event), done or [])
         items = self._prepare(context, first_look=False, submits=False)
         ledger = Ledger(open_store(context), len(items))
         return self._end(context, items, verdict, {int(k): str(v) for k, v in (failures or {}).items()}, ledger)

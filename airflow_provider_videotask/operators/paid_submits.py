@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_videotask.api.errors import SubmitFate, VideoTaskApiError, VideoTaskValidationError, submit_fate
-from airflow_provider_videotask.api.models import TaskState
+from airflow_provider_videotask.api.models import TaskState, VideoTask
 from airflow_provider_videotask.ledger import Entry, Ledger
 
 if TYPE_CHECKING:
@@ -51,11 +51,18 @@ class Outcome:
 
 @dataclass
 class Reattached:
-    """What a try found in the ledger beyond the ids to wait on (``Ledger.paid_ids``): items to send (anew),
-    items of unknown fate."""
+    """What a try found in the ledger beyond the ids it paid for (``Ledger.paid_ids``): items to send (anew),
+    items of unknown fate, and the vendor tasks that succeeded for an earlier try (not waited on again: their
+    callbacks, if any, came then)."""
 
     to_send: list[int] = field(default_factory=list)
     unknown: dict[int, str] = field(default_factory=dict)  # index -> why, with when it was sent
+    succeeded: list[VideoTask] = field(default_factory=list)
+
+    def waiting(self, paid: Sequence[str]) -> list[str]:
+        """The paid-for tasks still to wait on: all but those that succeeded for an earlier try."""
+        over = {task.task_id for task in self.succeeded}
+        return [task_id for task_id in paid if task_id not in over]
 
 
 def iso(moment: float) -> str:
@@ -92,9 +99,11 @@ def reattach(
         else:
             recorded[item.index] = entry.video_task_id
     if recorded and read_vendor:
-        states = {task.task_id: task.state for task in hook.get_tasks(list(recorded.values()), module)}
+        tasks = {task.task_id: task for task in hook.get_tasks(list(recorded.values()), module)}
+        states = {task_id: task.state for task_id, task in tasks.items()}
         failed = [index for index, task_id in recorded.items() if states.get(task_id, TaskState.UNKNOWN).is_failure]
         found.to_send += failed
+        found.succeeded = [task for task in tasks.values() if task.state is TaskState.SUCCEEDED]
         log.info(
             "Reattached to %d video task(s) an earlier try paid for; %d of them failed and are submitted anew",
             len(recorded),

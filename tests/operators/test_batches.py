@@ -21,6 +21,7 @@ from airflow_provider_videotask.operators.items import item_operator
 from airflow_provider_videotask.sandbox import Sandbox
 from airflow_provider_videotask.sandbox.world import SubmitLimit
 from airflow_provider_videotask.triggers.video_task import VideoTaskTrigger
+from airflow_provider_videotask.wait_rules import Verdict
 from tests.conftest import LogCapture, StateStore, operator_context, set_connection
 
 
@@ -185,6 +186,29 @@ def test_a_wait_that_died_is_reattached_for_the_whole_batch(sandbox_conns: Sandb
     result = hailuo([f"boat {n}" for n in range(5)]).execute(operator_context(store))
     assert sandbox_conns.counts()["hailuo_submit"] == 5
     assert all(result)
+
+
+def test_a_retry_waits_only_on_what_still_runs_and_returns_every_video(sandbox_conns: Sandbox) -> None:
+    """The tasks an earlier try paid for that succeeded are taken as they are, not waited on again (their
+    callbacks, if any, came in that try): the wait holds only the one still running, and the end has all."""
+    prompts = ["boat 0", "boat 1 [duration=600]", "boat 2"]
+    store = StateStore()
+    with pytest.raises(TaskDeferred):  # the first try pays for all three, then its worker dies in the wait
+        hailuo(prompts, deferrable=True).execute(operator_context(store))
+    ids = list(Ledger(store, 3).paid_ids(range(3)).values())
+    with pytest.raises(TaskDeferred) as retried:
+        hailuo(prompts, deferrable=True).execute(operator_context(store))
+    trigger = retried.value.trigger
+    assert isinstance(trigger, VideoTaskTrigger)
+    assert trigger.video_task_ids == [ids[1]]
+    done = retried.value.kwargs["done"]
+    assert [(task["task_id"], task["state"]) for task in done] == [(ids[0], "succeeded"), (ids[2], "succeeded")]
+    sandbox_conns.finish(ids[1])
+    [running] = HailuoVideoOperator(task_id="read", prompt="x").hook.get_tasks([ids[1]])
+    event = Verdict("success", [running], "all 1 video tasks finished").to_event()
+    result = hailuo(prompts, deferrable=True).execute_complete(operator_context(store), event, **retried.value.kwargs)
+    assert [len(urls) for urls in result] == [1, 1, 1]
+    assert sandbox_conns.counts()["hailuo_submit"] == 3  # nothing paid twice
 
 
 def test_the_ledger_costs_two_writes_a_wave_whatever_the_batch(sandbox_conns: Sandbox) -> None:
