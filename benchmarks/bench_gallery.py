@@ -73,15 +73,21 @@ from airflow_provider_videotask.operators.ace import KlingVideoOperator
 
 SHOTS = ("a lighthouse at dusk, waves breaking", "a fox crossing a snowy field", "rain on a neon street at night")
 
+
+def shot_prompts(count):
+    """``count`` prompts, one in {REJECT_EVERY} rejected by the vendor's content review."""
+    return [
+        f"Shot {{n}}: {{SHOTS[n % len(SHOTS)]}}, slow push-in [duration=0]"
+        + (" [reject]" if n % {REJECT_EVERY} == {REJECT_EVERY - 1} else "")
+        for n in range(count)
+    ]
+
+
 with DAG("{DAG_ID}", schedule=None, start_date=datetime(2025, 1, 1), catchup=False, params={{"tasks": 24}}) as dag:
 
     @task
     def prompts(params=None):
-        return [
-            f"Shot {{n}}: {{SHOTS[n % len(SHOTS)]}}, slow push-in [duration=0]"
-            + (" [reject]" if n % {REJECT_EVERY} == {REJECT_EVERY - 1} else "")
-            for n in range(params["tasks"])
-        ]
+        return shot_prompts(params["tasks"])
 
     KlingVideoOperator.partial(
         task_id="generate",
@@ -100,11 +106,7 @@ with DAG(
 
     @task
     def batch_prompts(params=None):
-        return [
-            f"Shot {{n}}: {{SHOTS[n % len(SHOTS)]}}, slow push-in [duration=0]"
-            + (" [reject]" if n % {REJECT_EVERY} == {REJECT_EVERY - 1} else "")
-            for n in range(params["videos"])
-        ]
+        return shot_prompts(params["videos"])
 
     KlingVideoOperator(
         task_id="generate",

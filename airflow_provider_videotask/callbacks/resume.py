@@ -22,7 +22,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from airflow_provider_videotask import metrics
 from airflow_provider_videotask.api.errors import VideoTaskError
@@ -276,10 +275,6 @@ async def _when_deferred(address: WaitAddress) -> None:
     log.info("%s that came before it deferred: %s (%s)", line, outcome, why)
 
 
-def _states(tasks: list[Any]) -> str:
-    counts: dict[str, int] = {}
-    for task in tasks:
-        counts[task.state.value] = counts.get(task.state.value, 0) + 1
-    if len(tasks) == 1:
-        return f"task {tasks[0].task_id} {tasks[0].state.value}"
-    return ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+def _states(tasks: list[VideoTask]) -> str:
+    """One callback's task ("task X succeeded"), or a held group's, as waits summarize theirs."""
+    return f"task {tasks[0].task_id} {tasks[0].state.value}" if len(tasks) == 1 else summarize(tasks)

@@ -22,6 +22,16 @@ _READ_KEPT = 16
 _READ_LOCK = threading.Lock()
 
 
+def _video_xcoms(dag_id: str, run_id: str, task_id: str | None = None, map_index: int | None = None) -> Any:
+    """The where-clause of a run's video XComs (or of one task instance's)."""
+    from airflow.models.xcom import XComModel
+
+    clause = [XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(XCOM_KEYS)]
+    if task_id is not None:
+        clause += [XComModel.task_id == task_id, XComModel.map_index == map_index]
+    return clause
+
+
 def run_instances(dag_id: str, run_id: str, task_id: str | None = None, map_index: int | None = None) -> list[Instance]:
     """The run's task instances (or one of them) with their video XComs: two queries, whatever the run's size."""
     from airflow.models.taskinstance import TaskInstance
@@ -33,12 +43,9 @@ def run_instances(dag_id: str, run_id: str, task_id: str | None = None, map_inde
         tis = select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
             TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
         )
-        xcoms = select(XComModel).where(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(XCOM_KEYS)
-        )
+        xcoms = select(XComModel).where(*_video_xcoms(dag_id, run_id, task_id, map_index))
         if task_id is not None:
             tis = tis.where(TaskInstance.task_id == task_id, TaskInstance.map_index == map_index)
-            xcoms = xcoms.where(XComModel.task_id == task_id, XComModel.map_index == map_index)
         values: dict[tuple[str, int], dict[str, Any]] = {}
         for row in session.scalars(xcoms):
             values.setdefault((str(row.task_id), int(row.map_index)), {})[str(row.key)] = XComModel.deserialize_value(
@@ -63,11 +70,7 @@ def task_instance(dag_id: str, run_id: str, task_id: str, map_index: int) -> Ins
         written = tuple(
             session.execute(
                 select(func.max(XComModel.timestamp), func.count()).where(
-                    XComModel.dag_id == dag_id,
-                    XComModel.run_id == run_id,
-                    XComModel.task_id == task_id,
-                    XComModel.map_index == map_index,
-                    XComModel.key.in_(XCOM_KEYS),
+                    *_video_xcoms(dag_id, run_id, task_id, map_index)
                 )
             ).one()
         )

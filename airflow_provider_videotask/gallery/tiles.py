@@ -148,15 +148,16 @@ def tile_of(instance: Instance) -> Tile:
     tasks = _tasks(xcoms)
     state = _state(instance.state)
     seconds = [float(task["seconds"]) for task in tasks if isinstance(task.get("seconds"), (int, float))]
+    asked = _Asked.of(request)
     return Tile(
         task_id=instance.task_id,
         map_index=instance.map_index,
         state=state,
         reason=_reason(state, tasks),
         prompt=_text(request.get("prompt")),
-        vendor=_text(request.get("vendor")),
-        service=_text(request.get("module")),
-        model=_text(request.get("model")) or _text(request.get("version")),
+        vendor=asked.vendor,
+        service=asked.service,
+        model=asked.model,
         seconds=max(seconds) if seconds else None,
         cost=_number(xcoms.get(ESTIMATED_COST_XCOM_KEY)),
         video_task_ids=tuple(str(task_id) for task_id in _list(xcoms.get(VIDEO_TASK_IDS_XCOM_KEY))),
@@ -170,7 +171,7 @@ def _item_tile(instance: Instance, record: Mapping[str, Any], asked: _Asked) -> 
     reason = _text(record.get("reason"))
     state = _item_state(vendor_state, reason)
     video_task_id = _text(record.get("video_task_id"))
-    kept = [copy for copy in _list(record.get("kept")) if isinstance(copy, Mapping)]
+    kept = _kept_copies([record])
     return Tile(
         task_id=instance.task_id,
         map_index=instance.map_index,

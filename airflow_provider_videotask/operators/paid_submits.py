@@ -100,8 +100,7 @@ def reattach(
             recorded[item.index] = entry.video_task_id
     if recorded and read_vendor:
         tasks = {task.task_id: task for task in hook.get_tasks(list(recorded.values()), module)}
-        states = {task_id: task.state for task_id, task in tasks.items()}
-        failed = [index for index, task_id in recorded.items() if states.get(task_id, TaskState.UNKNOWN).is_failure]
+        failed = [index for index, task_id in recorded.items() if task_id in tasks and tasks[task_id].state.is_failure]
         found.to_send += failed
         found.succeeded = [task for task in tasks.values() if task.state is TaskState.SUCCEEDED]
         log.info(

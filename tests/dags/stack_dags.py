@@ -135,56 +135,50 @@ with DAG("stack_hidream_user", schedule=None, start_date=datetime(2025, 1, 1), c
             timeout=600,
         )
 
-with DAG(
-    "stack_batch_conf",
-    schedule=None,
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    render_template_as_native_obj=True,
-    tags=["test"],
-) as batch_conf:
+# Batches whose prompts come with the run (its conf's "prompts"), rendered as the list they are.
+CONF_PROMPTS = "{{ dag_run.conf['prompts'] }}"
+
+
+def conf_batch(dag_id: str) -> DAG:
+    return DAG(
+        dag_id,
+        schedule=None,
+        start_date=datetime(2025, 1, 1),
+        catchup=False,
+        render_template_as_native_obj=True,
+        tags=["test"],
+    )
+
+
+with conf_batch("stack_batch_conf") as batch_conf:
     # benchmarks/bench_batch.py: the prompts of the run's conf, in one task (against the mapped stack_callbacks).
     HailuoVideoOperator(
         task_id="generate",
         hailuo_conn_id="stack_hailuo",
-        prompts="{{ dag_run.conf['prompts'] }}",
+        prompts=CONF_PROMPTS,
         deferrable=True,
         poll_interval=2,
         timeout=3600,
     )
 
-with DAG(
-    "stack_batch_callbacks",
-    schedule=None,
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    render_template_as_native_obj=True,
-    tags=["test"],
-) as batch_callbacks:
+with conf_batch("stack_batch_callbacks") as batch_callbacks:
     # The prompts of the run's conf, in one task whose vendor calls back for each video (tests/stack/test_batches.py,
     # benchmarks/bench_batch.py); the connection reads the tasks itself only every 120 s, as the safety net.
     HailuoVideoOperator(
         task_id="generate",
         hailuo_conn_id="stack_callbacks",
-        prompts="{{ dag_run.conf['prompts'] }}",
+        prompts=CONF_PROMPTS,
         deferrable=True,
         timeout=3600,
     )
 
-with DAG(
-    "stack_batch_paced",
-    schedule=None,
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    render_template_as_native_obj=True,
-    tags=["test"],
-) as batch_paced:
+with conf_batch("stack_batch_paced") as batch_paced:
     # The prompts of the run's conf, against HiDream's per-minute submit limit (the test shortens the sandbox's
     # window): the waits for the vendor's rate are spent in the triggerer (tests/stack/test_batches.py).
     HiDreamVideoOperator(
         task_id="generate",
         hidream_conn_id="e2e_hidream",
-        prompts="{{ dag_run.conf['prompts'] }}",
+        prompts=CONF_PROMPTS,
         deferrable=True,
         poll_interval=2,
         timeout=3600,
